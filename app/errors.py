@@ -1,0 +1,113 @@
+"""GatewayError and the one exception handler that renders OpenRouter-shaped errors.
+
+Every error leaves the gateway as ``{"error": {"code": <int>, "message": <str>, "metadata": …}}``
+with the HTTP status equal to ``code``. No stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("imagegate.errors")
+
+
+class GatewayError(Exception):
+    """An error the gateway answers with deliberately, in OpenRouter's shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.metadata = metadata
+        self.headers = headers or {}
+
+
+class BadRequest(GatewayError):
+    """400 naming the offending parameter, its value and, when known, the allowed values."""
+
+    def __init__(
+        self, message: str, *, param: str | None = None, allowed: list[Any] | None = None
+    ) -> None:
+        metadata: dict[str, Any] = {}
+        if param is not None:
+            metadata["param"] = param
+        if allowed is not None:
+            metadata["allowed"] = allowed
+        super().__init__(400, message, metadata=metadata or None)
+
+
+def error_body(status: int, message: str, metadata: dict[str, Any] | None = None) -> bytes:
+    error: dict[str, Any] = {"code": status, "message": message}
+    if metadata:
+        error["metadata"] = metadata
+    return orjson.dumps({"error": error, "user_id": None})
+
+
+def error_response(
+    status: int,
+    message: str,
+    metadata: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        error_body(status, message, metadata),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
+    errors = exc.errors()
+    if not errors:
+        return "Invalid request", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        ctx = first.get("ctx") or {}
+        return f"Malformed JSON body: {ctx.get('error', first.get('msg', ''))}", None
+    if kind == "missing":
+        return f"Missing required field '{param}'", param
+    msg = first.get("msg", "invalid value")
+    if param:
+        return f"Invalid value for '{param}': {msg}", param
+    return f"Invalid request body: {msg}", None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the single renderer for every error the app can raise."""
+
+    @app.exception_handler(GatewayError)
+    async def _gateway(_: Request, exc: GatewayError) -> Response:
+        return error_response(exc.status, exc.message, exc.metadata, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        message, param = _describe_validation(exc)
+        return error_response(400, message, {"param": param} if param else None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+        return error_response(exc.status_code, message, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "Internal server error")

@@ -1,0 +1,329 @@
+"""The one contract between the gateway (``app/``) and the provider adapters.
+
+Two halves live here:
+
+* **Catalog data types** — what a ``providers/<slug>/models.toml`` file declares: typed
+  capability descriptors exactly as OpenRouter shows them, geometry rules the normalizer uses,
+  and pricing lines with exact decimal prices.
+* **The adapter protocol** — :class:`ImageAdapter` turns one :class:`GenerateCall` into an
+  async stream of :class:`GenerationEvent` objects, or raises a
+  :class:`providers.errors.ProviderError`.
+
+Nothing in this module does I/O; ``app`` imports it, adapters import it, it imports neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# --------------------------------------------------------------------------------------------
+# Capability descriptors (OpenRouter's CapabilityDescriptor, discriminated on ``type``)
+# --------------------------------------------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EnumDescriptor(_Frozen):
+    """A discrete allowlist of string values."""
+
+    type: Literal["enum"] = "enum"
+    values: tuple[str, ...] = Field(min_length=1)
+
+
+class RangeDescriptor(_Frozen):
+    """Any integer in ``[min, max]``; for ``input_references`` it bounds the count."""
+
+    type: Literal["range"] = "range"
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeDescriptor:
+        if self.min > self.max:
+            raise ValueError(f"range min {self.min} is above max {self.max}")
+        return self
+
+
+class BooleanDescriptor(_Frozen):
+    """The parameter is supported; an absent key means unsupported."""
+
+    type: Literal["boolean"] = "boolean"
+
+
+Descriptor = Annotated[
+    EnumDescriptor | RangeDescriptor | BooleanDescriptor, Field(discriminator="type")
+]
+
+# Public request fields a descriptor may describe. Keys outside this set are a catalog error.
+DESCRIBED_PARAMETERS = frozenset(
+    {
+        "resolution",
+        "aspect_ratio",
+        "size",
+        "n",
+        "quality",
+        "output_format",
+        "output_compression",
+        "background",
+        "seed",
+        "input_references",
+    }
+)
+
+# --------------------------------------------------------------------------------------------
+# Geometry: how an endpoint expresses the output size
+# --------------------------------------------------------------------------------------------
+
+
+class FixedSizes(_Frozen):
+    """The endpoint accepts only these exact ``WxH`` sizes (e.g. GPT Image 1.x, Recraft)."""
+
+    mode: Literal["sizes"] = "sizes"
+    sizes: tuple[str, ...] = Field(min_length=1)
+    # The size string to send upstream for each WxH, when the provider wants another spelling
+    # (Recraft accepts "16:9" for every family). Missing entries send the WxH itself.
+    wire: dict[str, str] = Field(default_factory=dict)
+
+
+class FreePixels(_Frozen):
+    """Any ``WxH`` within bounds (GPT Image 2.x, FLUX.2, Seedream)."""
+
+    mode: Literal["pixels"] = "pixels"
+    multiple: int = Field(default=16, ge=1)
+    min_edge: int = Field(default=64, ge=1)
+    max_edge: int = Field(default=4096, ge=1)
+    min_pixels: int = Field(default=0, ge=0)
+    max_pixels: int = Field(ge=1)
+    max_ratio: Decimal = Field(default=Decimal(16), gt=0)  # long edge / short edge
+    # Megapixels targeted for each resolution tier; the default tier is used when none is given.
+    tier_megapixels: dict[str, Decimal] = Field(default_factory=dict)
+    default_tier: str = "1K"
+
+
+class RatioTier(_Frozen):
+    """The provider takes an aspect ratio and, optionally, a resolution tier (Gemini, xAI, Kontext)."""
+
+    mode: Literal["ratio"] = "ratio"
+    # The wire spelling of each public tier, e.g. {"1K": "1k"} for xAI; empty: no tier knob.
+    tiers: dict[str, str] = Field(default_factory=dict)
+    default_ratio: str | None = None
+
+
+Geometry = Annotated[FixedSizes | FreePixels | RatioTier, Field(discriminator="mode")]
+
+# --------------------------------------------------------------------------------------------
+# Pricing lines
+# --------------------------------------------------------------------------------------------
+
+Billable = Literal["output_image", "input_image", "input_reference", "input_text", "output_text"]
+Unit = Literal["request", "image", "megapixel", "token"]
+
+
+class PricingLine(_Frozen):
+    """One billable line: ``cost_usd`` per ``unit`` of ``billable``.
+
+    ``when`` restricts the line to calls whose normalized parameters match (e.g.
+    ``{"resolution": "4K"}`` or ``{"quality": "high"}``); ``variant`` is the public label
+    OpenRouter shows for such tiers. Megapixels are counted per image and rounded up when
+    ``round_up`` is set (BFL's rule).
+    """
+
+    billable: Billable
+    unit: Unit
+    cost_usd: Decimal = Field(ge=0)
+    variant: str | None = None
+    when: dict[str, str] = Field(default_factory=dict)
+    round_up: bool = False
+    source: str = Field(min_length=1)
+    as_of: date
+
+
+# --------------------------------------------------------------------------------------------
+# Catalog: models and endpoints
+# --------------------------------------------------------------------------------------------
+
+
+class EndpointSpec(_Frozen):
+    """One provider serving one model: what it accepts, how it sizes, what it costs."""
+
+    provider_slug: str
+    provider_name: str
+    adapter: str  # which adapter implementation speaks to it ("openai", "google", ...)
+    upstream_model: str
+    base_url: str | None = None  # None: the provider's configured base URL
+    parameters: dict[str, Descriptor]
+    geometry: Geometry
+    max_images_per_call: int = Field(ge=1, le=10)
+    supports_streaming: bool = False
+    passthrough: tuple[str, ...] = ()
+    # Fixed upstream parameters the adapter must send for this endpoint (e.g. a Recraft style).
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    pricing: tuple[PricingLine, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_parameters(self) -> EndpointSpec:
+        unknown = set(self.parameters) - DESCRIBED_PARAMETERS
+        if unknown:
+            raise ValueError(f"unknown parameter descriptors: {sorted(unknown)}")
+        return self
+
+    @property
+    def max_references(self) -> int:
+        ref = self.parameters.get("input_references")
+        return ref.max if isinstance(ref, RangeDescriptor) else 0
+
+
+class ModelSpec(_Frozen):
+    """A public model (``author/slug``) and the endpoints that serve it."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    name: str
+    description: str = ""
+    created: date
+    input_modalities: tuple[str, ...] = ("text",)
+    output_modalities: tuple[str, ...] = ("image",)
+    endpoints: tuple[EndpointSpec, ...] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------------------------
+# The call an adapter receives
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InputImage:
+    """A reference image already fetched and checked by the gateway."""
+
+    data: bytes
+    media_type: str  # image/png, image/jpeg, image/webp, ...
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateCall:
+    """Everything an adapter needs for one upstream call, already normalized.
+
+    ``width``/``height`` are the concrete pixels (None when the provider only takes a ratio and
+    tier); ``size_wire`` is the size spelling to send when the endpoint has fixed sizes.
+    """
+
+    endpoint: EndpointSpec
+    prompt: str
+    n: int = 1
+    width: int | None = None
+    height: int | None = None
+    size_wire: str | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None  # public tier ("1K", "2K", ...)
+    resolution_wire: str | None = None  # provider spelling of the tier
+    quality: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = None
+    background: str | None = None
+    seed: int | None = None
+    input_images: tuple[InputImage, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+    request_id: str = ""
+    user: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Events an adapter yields
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Facts only: prices live in the catalog and are applied by ``app/billing``."""
+
+    images: int = 0
+    pixels: int = 0  # total output pixels across images
+    input_text_tokens: int = 0
+    input_image_tokens: int = 0
+    output_image_tokens: int = 0
+    output_text_tokens: int = 0
+    input_images: int = 0
+    input_pixels: int = 0
+    provider_cost_usd: Decimal | None = None  # what the provider itself reported, if it does
+
+    def __add__(self, other: Usage) -> Usage:
+        cost: Decimal | None
+        if self.provider_cost_usd is None and other.provider_cost_usd is None:
+            cost = None
+        else:
+            cost = (self.provider_cost_usd or Decimal(0)) + (other.provider_cost_usd or Decimal(0))
+        return Usage(
+            images=self.images + other.images,
+            pixels=self.pixels + other.pixels,
+            input_text_tokens=self.input_text_tokens + other.input_text_tokens,
+            input_image_tokens=self.input_image_tokens + other.input_image_tokens,
+            output_image_tokens=self.output_image_tokens + other.output_image_tokens,
+            output_text_tokens=self.output_text_tokens + other.output_text_tokens,
+            input_images=self.input_images + other.input_images,
+            input_pixels=self.input_pixels + other.input_pixels,
+            provider_cost_usd=cost,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """A finished image. ``b64`` is relayed as the provider sent it whenever possible."""
+
+    b64: str
+    media_type: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    upstream_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartialImage:
+    index: int
+    b64: str
+    media_type: str = "image/png"
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    images: tuple[GeneratedImage, ...]
+    usage: Usage
+    upstream_id: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+GenerationEvent = Accepted | Progress | PartialImage | Completed
+
+
+class ImageAdapter(Protocol):
+    """Speaks one provider's HTTP API.
+
+    Implementations get their httpx client, credentials and base URL through the constructor
+    and never read the environment.
+    """
+
+    provider: str
+
+    def run(self, call: GenerateCall) -> AsyncIterator[GenerationEvent]:
+        """Run one upstream call; yield events ending with exactly one :class:`Completed`.
+
+        Raises a :class:`providers.errors.ProviderError` subclass on any upstream failure.
+        Closing the iterator early must cancel the upstream work.
+        """
+        ...

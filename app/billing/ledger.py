@@ -1,0 +1,81 @@
+"""The generation ledger: one row per request, written off the response path.
+
+The write is started before the response is sent and runs as a background task: it never
+delays the response, it is retried on transient database errors, and shutdown waits for it.
+A write that still fails after the retries is logged in full so it can be replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import keys as key_repo
+from app.db.models import Generation
+
+log = logging.getLogger("imagegate.ledger")
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    id: str
+    api_key_id: str | None
+    model: str
+    provider: str | None
+    status: str  # succeeded | failed | cancelled
+    created_at: datetime
+    completed_at: datetime
+    request_params: dict[str, Any] = field(default_factory=dict)
+    error_code: int | None = None
+    error_message: str | None = None
+    streamed: bool = False
+    images: int = 0
+    pixels: int = 0
+    resolution: str | None = None
+    input_text_tokens: int = 0
+    input_image_tokens: int = 0
+    output_image_tokens: int = 0
+    output_text_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    upstream_id: str | None = None
+    latency_ms: int | None = None
+    attempts: int = 1
+    user_agent: str | None = None
+
+
+async def write(sessionmaker: async_sessionmaker[AsyncSession], record: GenerationRecord) -> None:
+    """Insert the row and add its cost to the key's usage, in one transaction."""
+    async with sessionmaker() as session, session.begin():
+        session.add(Generation(**asdict(record)))
+        if record.api_key_id is not None and record.cost_usd:
+            await key_repo.add_usage(session, record.api_key_id, record.cost_usd)
+
+
+async def write_with_retry(
+    sessionmaker: async_sessionmaker[AsyncSession], record: GenerationRecord, attempts: int = 5
+) -> None:
+    delay = 0.05
+    for attempt in range(1, attempts + 1):
+        try:
+            await write(sessionmaker, record)
+            return
+        except Exception:
+            if attempt == attempts:
+                log.exception("ledger write failed for good; record=%r", asdict(record))
+                return
+            log.warning("ledger write failed (attempt %d), retrying", attempt, exc_info=True)
+            await asyncio.sleep(delay)
+            delay *= 4
+
+
+async def fetch(sessionmaker: async_sessionmaker[AsyncSession], generation_id: str) -> Generation | None:
+    async with sessionmaker() as session:
+        stmt = select(Generation).where(Generation.id == generation_id)
+        return (await session.execute(stmt)).scalar_one_or_none()

@@ -1,0 +1,107 @@
+"""Settings: the only module that reads the environment.
+
+Every setting is listed, with its default, in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "imagegate"
+
+
+class ProviderSettings(BaseSettings):
+    """Provider credentials under the names their users already have, plus base-URL overrides."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    gemini_api_key: SecretStr | None = Field(default=None, validation_alias="GEMINI_API_KEY")
+    bfl_api_key: SecretStr | None = Field(default=None, validation_alias="BFL_API_KEY")
+    recraft_api_key: SecretStr | None = Field(default=None, validation_alias="RECRAFT_API_KEY")
+    ark_api_key: SecretStr | None = Field(default=None, validation_alias="ARK_API_KEY")
+    xai_api_key: SecretStr | None = Field(default=None, validation_alias="XAI_API_KEY")
+
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", validation_alias="IMAGEGATE_OPENAI_BASE_URL"
+    )
+    google_base_url: str = Field(
+        default="https://generativelanguage.googleapis.com/v1beta",
+        validation_alias="IMAGEGATE_GOOGLE_BASE_URL",
+    )
+    bfl_base_url: str = Field(default="https://api.bfl.ai/v1", validation_alias="IMAGEGATE_BFL_BASE_URL")
+    recraft_base_url: str = Field(
+        default="https://external.api.recraft.ai/v1", validation_alias="IMAGEGATE_RECRAFT_BASE_URL"
+    )
+    bytedance_base_url: str = Field(
+        default="https://ark.ap-southeast.bytepluses.com/api/v3",
+        validation_alias="IMAGEGATE_BYTEDANCE_BASE_URL",
+    )
+    xai_base_url: str = Field(default="https://api.x.ai/v1", validation_alias="IMAGEGATE_XAI_BASE_URL")
+
+    def key_for(self, adapter: str) -> SecretStr | None:
+        """The credential for an adapter name (``openai``, ``google``, ``bfl``, …)."""
+        return {
+            "openai": self.openai_api_key,
+            "google": self.gemini_api_key,
+            "bfl": self.bfl_api_key,
+            "recraft": self.recraft_api_key,
+            "bytedance": self.ark_api_key,
+            "xai": self.xai_api_key,
+        }.get(adapter)
+
+    def base_url_for(self, adapter: str) -> str | None:
+        return {
+            "openai": self.openai_base_url,
+            "google": self.google_base_url,
+            "bfl": self.bfl_base_url,
+            "recraft": self.recraft_base_url,
+            "bytedance": self.bytedance_base_url,
+            "xai": self.xai_base_url,
+        }.get(adapter)
+
+
+class Settings(BaseSettings):
+    """Gateway settings, read from ``IMAGEGATE_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="IMAGEGATE_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'imagegate.db'}",
+        description="SQLAlchemy URL; postgresql+asyncpg://… in production",
+    )
+    redis_url: str | None = Field(default=None, description="redis://…; unset: in-process limits")
+    master_key: SecretStr | None = Field(default=None, description="admin key; can do everything")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, description="largest request body")
+    catalog_file: Path | None = Field(default=None, description="operator catalog overrides (TOML)")
+    rate_limit_rpm: int = Field(default=600, description="requests per minute per key on POST /images")
+    keepalive_s: float = Field(default=3.0, description="seconds between keep-alive bytes")
+    reference_allow_networks: list[str] = Field(
+        default_factory=list, description="CIDRs exempt from the SSRF block (testing only)"
+    )
+    log_level: str = "INFO"
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    simulate: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("IMAGEGATE_SIMULATE"),
+        description="route every provider to the built-in simulators",
+    )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def get_provider_settings() -> ProviderSettings:
+    return ProviderSettings()

@@ -1,0 +1,290 @@
+"""The request path: resolve → route → normalize → fetch references → call with fallback.
+
+``prepare`` does everything that can fail deterministically (so it fails with a proper 4xx
+before any byte is sent); ``execute`` calls the adapters and yields :class:`Partial` events
+followed by one :class:`Outcome`, or raises :class:`GatewayError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from ipaddress import ip_network
+
+from app.api.schemas import ImageGenerationRequest
+from app.auth import Principal
+from app.billing.pricing import Cost, compute_cost
+from app.errors import GatewayError
+from app.generation.normalize import Normalized, normalize
+from app.generation.references import FetchPolicy, resolve_references
+from app.generation.routing import choose_endpoints
+from app.state import AppState
+from providers.errors import ContentModerated, ProviderError, RateLimited
+from providers.spec import (
+    Completed,
+    EndpointSpec,
+    GeneratedImage,
+    GenerateCall,
+    InputImage,
+    ModelSpec,
+    PartialImage,
+    Usage,
+)
+
+log = logging.getLogger("imagegate.generation")
+
+
+def new_generation_id() -> str:
+    return f"gen-img-{int(time.time())}-{secrets.token_urlsafe(15)}"
+
+
+@dataclass
+class Plan:
+    """A validated request, ready to run."""
+
+    id: str
+    request: ImageGenerationRequest
+    principal: Principal
+    model: ModelSpec
+    attempts: list[tuple[EndpointSpec, Normalized]]
+    images: tuple[InputImage, ...] = ()
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    index: int
+    b64: str
+    media_type: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    endpoint: EndpointSpec
+    normalized: Normalized
+    images: tuple[GeneratedImage, ...]
+    usage: Usage
+    cost: Cost
+    upstream_id: str | None
+    attempts: int
+    warnings: tuple[str, ...] = ()
+
+
+def _model_or_404(state: AppState, model_id: str) -> ModelSpec:
+    model = state.catalog.get(model_id)
+    if model is None:
+        raise GatewayError(404, f"Model '{model_id}' not found", metadata={"param": "model"})
+    return model
+
+
+def _normalized_attempts(
+    request: ImageGenerationRequest, endpoints: Sequence[EndpointSpec]
+) -> list[tuple[EndpointSpec, Normalized]]:
+    """Keep the endpoints that can serve this request; if none can, the first one's 400."""
+    attempts: list[tuple[EndpointSpec, Normalized]] = []
+    first_error: GatewayError | None = None
+    for endpoint in endpoints:
+        try:
+            attempts.append((endpoint, normalize(request, endpoint)))
+        except GatewayError as exc:
+            first_error = first_error or exc
+    if not attempts:
+        assert first_error is not None
+        raise first_error
+    return attempts
+
+
+def _check_credit(principal: Principal) -> None:
+    if principal.limit_usd is not None and principal.usage_usd >= principal.limit_usd:
+        raise GatewayError(
+            402,
+            f"Insufficient credits: this key has used ${principal.usage_usd} of its "
+            f"${principal.limit_usd} limit",
+        )
+
+
+async def prepare(
+    state: AppState, request: ImageGenerationRequest, principal: Principal, generation_id: str
+) -> Plan:
+    """Everything deterministic, before any upstream call. Raises GatewayError (4xx/503)."""
+    model = _model_or_404(state, request.model)
+    endpoints = choose_endpoints(model.endpoints, request.provider, state.adapters.available)
+    if not endpoints:
+        raise GatewayError(
+            503,
+            f"No endpoint available for model '{model.id}' with the requested provider "
+            "preferences (or no provider credentials are configured)",
+        )
+    attempts = _normalized_attempts(request, endpoints)
+    _check_credit(principal)
+    refs = [r.image_url.url for r in request.input_references or ()]
+    images: tuple[InputImage, ...] = ()
+    if refs:
+        policy = FetchPolicy(
+            allow_networks=tuple(ip_network(n) for n in state.settings.reference_allow_networks)
+        )
+        images = await resolve_references(refs, client=state.http, policy=policy)
+    return Plan(generation_id, request, principal, model, attempts, images)
+
+
+def _call(plan: Plan, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool) -> GenerateCall:
+    return GenerateCall(
+        endpoint=endpoint,
+        prompt=plan.request.prompt,
+        n=n,
+        width=norm.width,
+        height=norm.height,
+        size_wire=norm.size_wire,
+        aspect_ratio=norm.aspect_ratio,
+        resolution=norm.resolution,
+        resolution_wire=norm.resolution_wire,
+        quality=norm.quality,
+        output_format=norm.output_format,
+        output_compression=norm.output_compression,
+        background=norm.background,
+        seed=norm.seed,
+        input_images=plan.images,
+        options=dict(norm.options),
+        stream=stream,
+        request_id=plan.id,
+        user=plan.request.user,
+    )
+
+
+def provider_error_to_gateway(exc: ProviderError, endpoint: EndpointSpec, model_id: str) -> GatewayError:
+    """Map an upstream failure to OpenRouter's status codes and error metadata."""
+    metadata: dict[str, object] = {"provider_name": endpoint.provider_name}
+    if exc.code:
+        metadata["provider_code"] = exc.code
+    if exc.upstream_request_id:
+        metadata["upstream_request_id"] = exc.upstream_request_id
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        headers["retry-after"] = str(max(1, int(exc.retry_after + 0.999)))
+    if isinstance(exc, ContentModerated):
+        metadata.update({"reasons": [exc.message], "flagged_input": None, "model_slug": model_id})
+        message = f"{endpoint.provider_name} refused the request on content grounds: {exc.message}"
+    else:
+        message = f"{endpoint.provider_name}: {exc.message}"
+    return GatewayError(exc.gateway_status, message, metadata=metadata, headers=headers)
+
+
+def _merge(results: Sequence[Completed]) -> tuple[tuple[GeneratedImage, ...], Usage, str | None, tuple[str, ...]]:
+    images: tuple[GeneratedImage, ...] = ()
+    usage = Usage()
+    warnings: tuple[str, ...] = ()
+    for r in results:
+        images += r.images
+        usage = usage + r.usage
+        warnings += r.warnings
+    upstream_id = next((r.upstream_id for r in results if r.upstream_id), None)
+    return images, usage, upstream_id, warnings
+
+
+class Executor:
+    """Runs a :class:`Plan` against its endpoints, falling back on retryable failures."""
+
+    def __init__(self, state: AppState, plan: Plan) -> None:
+        self.state = state
+        self.plan = plan
+        self.attempts = 0
+        self.partials_sent = 0
+        self.last_endpoint: EndpointSpec | None = None
+
+    async def _drain(self, endpoint: EndpointSpec, norm: Normalized, n: int) -> Completed:
+        adapter = self.state.adapters.get(endpoint)
+        result: Completed | None = None
+        async for event in adapter.run(_call(self.plan, endpoint, norm, n, stream=False)):
+            if isinstance(event, Completed):
+                result = event
+        if result is None:
+            raise ProviderError("upstream finished without a result", provider=endpoint.provider_slug)
+        return result
+
+    async def _buffered(self, endpoint: EndpointSpec, norm: Normalized) -> list[Completed]:
+        """All batches concurrently; keep what succeeded, fail only if every batch failed."""
+        outcomes = await asyncio.gather(
+            *(self._drain(endpoint, norm, n) for n in norm.batches), return_exceptions=True
+        )
+        done = [o for o in outcomes if isinstance(o, Completed)]
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        for err in errors:
+            if not isinstance(err, ProviderError):
+                raise err
+        if not done:
+            raise errors[0]
+        return done
+
+    async def _streamed(
+        self, endpoint: EndpointSpec, norm: Normalized
+    ) -> AsyncIterator[Partial | Completed]:
+        """Batches one after another; partial indexes run on across batches."""
+        adapter = self.state.adapters.get(endpoint)
+        for n in norm.batches:
+            completed: Completed | None = None
+            call = _call(self.plan, endpoint, norm, n, stream=True)
+            async for event in adapter.run(call):
+                if isinstance(event, PartialImage):
+                    yield Partial(self.partials_sent, event.b64, event.media_type)
+                    self.partials_sent += 1
+                elif isinstance(event, Completed):
+                    completed = event
+            if completed is None:
+                raise ProviderError("upstream stream ended without a result", provider=endpoint.provider_slug)
+            yield completed
+
+    def _outcome(self, endpoint: EndpointSpec, norm: Normalized, results: Sequence[Completed]) -> Outcome:
+        images, usage, upstream_id, warnings = _merge(results)
+        pixels = [(i.width or 0) * (i.height or 0) for i in images if i.width and i.height]
+        cost = compute_cost(
+            endpoint.pricing,
+            usage,
+            norm.pricing_params,
+            pixels if len(pixels) == len(images) else (),
+        )
+        return Outcome(
+            endpoint, norm, images, usage, cost, upstream_id, self.attempts, norm.warnings + warnings
+        )
+
+    async def run(self, stream: bool) -> AsyncIterator[Partial | Outcome]:
+        """Yield partial images (streaming) and then one Outcome; raise GatewayError."""
+        last: GatewayError | None = None
+        for endpoint, norm in self.plan.attempts:
+            self.attempts += 1
+            self.last_endpoint = endpoint
+            try:
+                if stream and endpoint.supports_streaming:
+                    results: list[Completed] = []
+                    async for item in self._streamed(endpoint, norm):
+                        if isinstance(item, Completed):
+                            results.append(item)
+                        else:
+                            yield item
+                else:
+                    results = await self._buffered(endpoint, norm)
+                yield self._outcome(endpoint, norm, results)
+                return
+            except ProviderError as exc:
+                last = provider_error_to_gateway(exc, endpoint, self.plan.model.id)
+                log.warning(
+                    "generation %s: %s failed (%s, retryable=%s): %s",
+                    self.plan.id, endpoint.provider_slug, type(exc).__name__, exc.retryable, exc.message,
+                )
+                # Never fall back on a deterministic failure, nor once partials reached the client.
+                if not exc.retryable or self.partials_sent:
+                    raise last from exc
+        assert last is not None
+        raise last
+
+
+def executor(state: AppState, plan: Plan) -> Executor:
+    return Executor(state, plan)
+
+
+__all__ = ["Executor", "Outcome", "Partial", "Plan", "new_generation_id", "prepare"]

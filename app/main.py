@@ -1,0 +1,114 @@
+"""create_app(): the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from app.api import generations, health, images, keys, models
+from app.catalog import load_catalog
+from app.config import Settings, get_settings
+from app.db import keys as key_repo
+from app.db.engine import make_engine, make_sessionmaker
+from app.db.migrate import upgrade
+from app.errors import install_error_handlers
+from app.generation.adapters import AdapterRegistry
+from app.middleware import BodySizeLimit
+from app.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from app.state import AppState
+
+log = logging.getLogger("imagegate")
+
+
+async def _bootstrap_admin_key(state: AppState) -> None:
+    """With no master key, make sure one admin key exists; print it once when created."""
+    if state.settings.master_key is not None:
+        return
+    async with state.sessionmaker() as session, session.begin():
+        if await key_repo.admin_key_exists(session):
+            return
+        _, raw = await key_repo.create_key(session, name="admin (created on first start)", is_admin=True)
+    banner = (
+        "\n  imagegate created an admin API key (shown once, stored only as a hash):\n"
+        f"\n      {raw}\n\n"
+        "  Use it as 'Authorization: Bearer <key>'. Create more with 'imagegate keys create'.\n"
+    )
+    print(banner, file=sys.stderr, flush=True)
+
+
+def _http_client() -> httpx.AsyncClient:
+    # One shared client: pooled connections to each provider. Per-call timeouts are set by
+    # the adapters (image generation reads can take minutes).
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0),
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+        follow_redirects=False,
+        headers={"user-agent": "imagegate/0.1"},
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    catalog = load_catalog(overrides=settings.catalog_file)
+    if settings.is_sqlite:
+        # The embedded default migrates itself; Postgres is migrated by `imagegate migrate`.
+        await asyncio.to_thread(upgrade, settings.database_url)
+    engine = make_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+    http = _http_client()
+    sim_server = None
+    sim_base = None
+    if app.state.simulate:
+        from simulator.server import start_in_process
+
+        sim_server, sim_base = await start_in_process()
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=make_sessionmaker(engine),
+        http=http,
+        redis=redis,
+        limiter=limiter,
+        catalog=catalog,
+        adapters=AdapterRegistry(http, settings.providers, sim_base=sim_base),
+    )
+    app.state.ig = state
+    await _bootstrap_admin_key(state)
+    try:
+        yield
+    finally:
+        await state.drain()
+        if sim_server is not None:
+            await sim_server.stop()
+        await http.aclose()
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None, *, simulate: bool | None = None) -> FastAPI:
+    """Build the gateway. ``simulate`` routes every provider to the in-process simulators."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="imagegate",
+        version="0.1.0",
+        lifespan=_lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.simulate = settings.simulate if simulate is None else simulate
+    install_error_handlers(app)
+    for router in (health.router, keys.router, models.router, images.router, generations.router):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

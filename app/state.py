@@ -1,0 +1,42 @@
+"""The application's shared resources, built once by the lifespan and injected everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
+    from app.generation.adapters import AdapterRegistry
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    redis: Redis | None
+    limiter: RateLimiter
+    catalog: Catalog
+    adapters: AdapterRegistry
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, coro: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
+        """Run ``coro`` in the background, keeping a reference until it finishes."""
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for background work (ledger writes) before shutting down."""
+        if self.background:
+            await asyncio.wait(set(self.background), timeout=timeout)

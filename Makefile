@@ -1,0 +1,42 @@
+# imagegate: two commands on a fresh machine — `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PG_ADMIN ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install run simulate test lint typecheck services check clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+# Start the gateway on the embedded default (SQLite, in-process limits).
+run: install
+	$(BIN)/imagegate serve
+
+# The gateway wired to the built-in provider simulators: try it with no provider keys.
+simulate: install
+	$(BIN)/imagegate serve --simulate
+
+# Postgres and Redis for the test suite (started if not running).
+services:
+	@scripts/services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check app providers simulator
+
+typecheck: install
+	$(BIN)/mypy app providers simulator
+
+# Install everything and run the whole suite: lint, types, tests (real Postgres and Redis).
+test: install services
+	$(BIN)/ruff check .
+	$(BIN)/mypy app providers simulator
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

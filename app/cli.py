@@ -1,0 +1,143 @@
+"""``imagegate``: serve | migrate | keys … | models | simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from app.config import Settings, get_settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    if args.simulate:
+        settings = settings.model_copy(update={"simulate": True})
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace, settings: Settings) -> int:
+    from app.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print(f"migrated {settings.database_url.split('@')[-1]} to head")
+    return 0
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if value < 0 or not value.is_finite():
+        raise argparse.ArgumentTypeError("the limit must be a non-negative number of USD")
+    return value
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db import keys as repo
+    from app.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session, session.begin():
+            if args.keys_cmd == "create":
+                row, raw = await repo.create_key(
+                    session, name=args.name, limit_usd=args.limit, is_admin=args.admin
+                )
+                print(raw)
+                print(f"id={row.id} name={row.name} limit={row.limit_usd}", file=sys.stderr)
+            elif args.keys_cmd == "list":
+                print(f"{'ID':32}  {'PREFIX':16}  {'NAME':24}  {'USAGE':>12}  {'LIMIT':>10}  STATE")
+                for r in await repo.list_keys(session):
+                    state = "disabled" if r.disabled else ("admin" if r.is_admin else "active")
+                    limit = "-" if r.limit_usd is None else f"{r.limit_usd:.2f}"
+                    print(f"{r.id:32}  {r.prefix + '…':16}  {r.name[:24]:24}  {r.usage_usd:>12.6f}  {limit:>10}  {state}")
+            elif args.keys_cmd == "revoke":
+                row = await repo.get_key(session, args.id)
+                if row is None:
+                    print(f"no key with id {args.id}", file=sys.stderr)
+                    return 1
+                row.disabled = True
+                print(f"revoked {row.id} ({row.name})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def _models(_: argparse.Namespace, settings: Settings) -> int:
+    from app.catalog import load_catalog
+
+    catalog = load_catalog(overrides=settings.catalog_file)
+    for model in catalog.models():
+        providers = ", ".join(e.provider_slug for e in model.endpoints)
+        print(f"{model.id:48} {providers}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace, _: Settings) -> int:
+    import uvicorn
+
+    from simulator import create_combined_app
+
+    print(f"simulators on http://{args.host}:{args.port}/<provider>/v1 (e.g. /openai/v1)", file=sys.stderr)
+    uvicorn.run(create_combined_app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imagegate", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--simulate", action="store_true", help="route providers to in-process simulators")
+    sub.add_parser("migrate", help="migrate the database to the latest schema")
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_cmd", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--limit", type=_decimal, help="credit limit in USD")
+    create.add_argument("--admin", action="store_true", help="may manage keys")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_sub.add_parser("revoke", help="disable a key")
+    revoke.add_argument("id")
+    sub.add_parser("models", help="list the catalog's models")
+    sim = sub.add_parser("simulate", help="serve the provider simulators")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=9100)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if args.cmd == "serve":
+        return _serve(args, settings)
+    if args.cmd == "migrate":
+        return _migrate(args, settings)
+    if args.cmd == "keys":
+        if settings.is_sqlite:
+            _migrate(args, settings)
+        return asyncio.run(_keys(args, settings))
+    if args.cmd == "models":
+        return _models(args, settings)
+    return _simulate(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

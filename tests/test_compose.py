@@ -1,0 +1,56 @@
+"""No Docker engine runs here, so the compose file's structure is checked by parsing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def test_services_and_dependencies() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"gateway", "postgres", "redis", "migrate"}
+    gw = services["gateway"]
+    assert gw["ports"] == ["8080:8080"]
+    assert gw["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert gw["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert gw["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["migrate"]["command"] == ["imagegate", "migrate"]
+    assert services["migrate"]["restart"] == "no"
+    for name in ("gateway", "postgres", "redis"):
+        assert "healthcheck" in services[name], name
+
+
+def test_environment_reaches_postgres_and_redis() -> None:
+    services = _compose()["services"]
+    env = services["gateway"]["environment"]
+    assert env == services["migrate"]["environment"]
+    assert env["IMAGEGATE_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "@postgres:5432/" in env["IMAGEGATE_DATABASE_URL"]
+    assert env["IMAGEGATE_REDIS_URL"] == "redis://redis:6379/0"
+    for key in ("OPENAI_API_KEY", "GEMINI_API_KEY", "BFL_API_KEY", "RECRAFT_API_KEY", "ARK_API_KEY", "XAI_API_KEY"):
+        assert key in env
+    pg = services["postgres"]["environment"]
+    assert f"{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@" in env["IMAGEGATE_DATABASE_URL"]
+
+
+def test_postgres_has_a_named_volume() -> None:
+    compose = _compose()
+    volume = compose["services"]["postgres"]["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"]
+
+
+def test_dockerfile_is_multistage_and_non_root() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.count("FROM ") >= 2
+    users = [line for line in text.splitlines() if line.startswith("USER ")]
+    assert users and users[-1] != "USER root"
+    assert "imagegate" in text.split("CMD")[-1]

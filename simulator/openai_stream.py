@@ -1,0 +1,108 @@
+"""Server-sent events for ``stream: true`` (reference §5).
+
+Framing: ``event: <type>\\ndata: <compact JSON>\\n\\n``; no ``[DONE]`` unless asked for; the stream
+ends when the server closes after the last ``*.completed`` event.
+
+Choices where the reference is unsure (§11):
+
+* ``n > 1``: each image gets its own partial events (``partial_image_index`` restarting at 0)
+  followed by its own ``*.completed`` event, images in order. Completed events carry that
+  image's usage; the input tokens are attributed to the first completed event only, so summing
+  the events' usage gives the same totals as the non-stream response.
+* ``size``/``quality``/``background`` in events echo the *requested* values (``auto`` when
+  omitted), which §5.2 says events may do; the non-stream body reports resolved values.
+* Mid-stream moderation (output stage) sends the partial images of the first image, then an
+  ``error`` event (§5.4), then closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from simulator.openai_errors import OpenAIError
+from simulator.openai_rules import ImageJob, usage
+from simulator.render import b64
+
+# (image index, progress 0..1) -> encoded image bytes
+RenderFn = Callable[[int, float], Awaitable[bytes]]
+
+DONE = b"data: [DONE]\n\n"
+
+
+def sse(event_type: str, payload: dict[str, Any]) -> bytes:
+    """One SSE frame, exactly as OpenAI's curl examples show it."""
+    return b"event: " + event_type.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """How this particular stream should behave (from knobs and directives)."""
+
+    partial_delay_s: float = 0.0
+    truncate: bool = False
+    emit_done: bool = False
+    error: OpenAIError | None = None
+
+
+async def image_events(
+    job: ImageJob,
+    *,
+    edit: bool,
+    render: RenderFn,
+    input_sizes: list[tuple[int, int]],
+    plan: StreamPlan,
+) -> AsyncIterator[bytes]:
+    """Yield the SSE frames of one request, one frame per chunk (each is flushed by itself)."""
+    prefix = "image_edit" if edit else "image_generation"
+    echoed = {
+        "size": job.requested["size"],
+        "quality": job.requested["quality"],
+        "background": job.requested["background"],
+        "output_format": job.output_format,
+    }
+    for index in range(job.n):
+        for partial in range(job.partial_images):
+            await asyncio.sleep(plan.partial_delay_s)
+            data = await render(index, (partial + 1) / (job.partial_images + 1))
+            yield sse(
+                f"{prefix}.partial_image",
+                {
+                    "type": f"{prefix}.partial_image",
+                    "b64_json": b64(data),
+                    "created_at": int(time.time()),
+                    **echoed,
+                    "partial_image_index": partial,
+                },
+            )
+        if plan.truncate:
+            return
+        if plan.error is not None:
+            yield sse("error", {"type": "error", "error": plan.error.body()["error"]})
+            return
+        await asyncio.sleep(plan.partial_delay_s)
+        data = await render(index, 1.0)
+        completed: dict[str, Any] = {
+            "type": f"{prefix}.completed",
+            "b64_json": b64(data),
+            "created_at": int(time.time()),
+            **echoed,
+            "usage": usage(
+                job,
+                input_sizes,
+                images=1,
+                partials=job.partial_images,
+                with_input=index == 0,
+                details=False,
+            ),
+        }
+        if job.safety_identifier:
+            completed["safety_identifier"] = job.safety_identifier
+        yield sse(f"{prefix}.completed", completed)
+    if plan.emit_done:
+        yield DONE

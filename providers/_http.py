@@ -1,0 +1,322 @@
+"""Provider-neutral transport helpers: SSE decoding, retry hints, httpx error mapping.
+
+Everything here is shared by the adapters; nothing here knows a provider's wire format.
+The SSE decoder is a pure, incremental state machine (:class:`SSEDecoder`) so it can be
+tested byte by byte; :func:`iter_sse` drives it from an ``httpx.Response``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from providers.errors import ProtocolError, ProviderError, Unavailable, UpstreamTimeout
+
+# Generous by design: image models can think for minutes before the first byte, and a stream
+# may be silent between partial images. Connect fails fast so fallback can kick in.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=10.0)
+
+# One SSE line may hold a whole base64 image (a 4K PNG is tens of MB once encoded).
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+# Largest buffered JSON body we accept (n images of several MB each, base64-encoded).
+DEFAULT_MAX_BODY_BYTES = 512 * 1024 * 1024
+
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched SSE event: ``data`` lines joined with ``\\n``."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental ``text/event-stream`` decoder over raw bytes (WHATWG SSE rules).
+
+    Lines end in ``\\n``, ``\\r\\n`` or ``\\r`` (a ``\\r`` split from its ``\\n`` across chunks is
+    handled); ``:`` lines are comments; several ``data:`` lines join with ``\\n``; one space after
+    the colon is stripped. Lines are found with a resumable scan, so a multi-megabyte line costs
+    linear time whatever the chunking.
+    """
+
+    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._max_line = max_line_bytes
+        self._buf = bytearray()
+        self._scanned = 0  # bytes of _buf already known to hold no line ending
+        self._skip_lf = False  # the previous chunk ended in \r: drop a leading \n
+        self._started = False  # a UTF-8 BOM is stripped from the very first chunk
+        self._reset_event()
+
+    def _reset_event(self) -> None:
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._id: str | None = None
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Consume a chunk; return the events it completed."""
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        if not self._started and chunk:
+            self._started = True
+            chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+        buf = self._buf
+        buf += chunk
+        events: list[ServerSentEvent] = []
+        start = 0
+        pos = self._scanned
+        while (match := _EOL.search(buf, pos)) is not None:
+            line = bytes(buf[start : match.start()])
+            if match.end() == len(buf) and match.group() == b"\r":
+                self._skip_lf = True  # a \n may follow in the next chunk
+            start = pos = match.end()
+            event = self._line(line.decode("utf-8", errors="replace"))
+            if event is not None:
+                events.append(event)
+        del buf[:start]
+        self._scanned = len(buf)
+        if len(buf) > self._max_line:
+            raise ProtocolError(f"SSE line longer than {self._max_line} bytes")
+        return events
+
+    def close(self) -> list[ServerSentEvent]:
+        """End of stream: dispatch a pending event whose lines all arrived.
+
+        An unterminated final line is dropped: it may be cut mid-JSON. The spec would also drop
+        a complete event that misses its blank line; we dispatch it, which is lenient and safe
+        because every one of its lines arrived whole.
+        """
+        self._buf.clear()
+        self._scanned = 0
+        if not self._data:
+            return []
+        event = self._dispatch()
+        return [event] if event is not None else []
+
+    def _line(self, line: str) -> ServerSentEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._data:
+            self._reset_event()
+            return None
+        event = ServerSentEvent(
+            data="\n".join(self._data), event=self._event, id=self._id, retry=self._retry
+        )
+        self._reset_event()
+        return event
+
+
+async def iter_sse(
+    response: httpx.Response,
+    *,
+    done_sentinel: str | None = "[DONE]",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> AsyncGenerator[ServerSentEvent, None]:
+    """Yield the events of a streaming response; stop at ``data: [DONE]`` or EOF.
+
+    httpx transport errors propagate unchanged; wrap the caller in
+    :func:`transport_errors` to turn them into ``ProviderError``.
+    """
+    decoder = SSEDecoder(max_line_bytes=max_line_bytes)
+    async for chunk in response.aiter_bytes():
+        for event in decoder.feed(chunk):
+            if done_sentinel is not None and event.data.strip() == done_sentinel:
+                return
+            yield event
+    for event in decoder.close():
+        if done_sentinel is not None and event.data.strip() == done_sentinel:
+            return
+        yield event
+
+
+async def read_body(response: httpx.Response, *, limit: int = DEFAULT_MAX_BODY_BYTES) -> bytes:
+    """Read a streamed response body, refusing one larger than ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ProtocolError(f"response body larger than {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Retry hints
+# --------------------------------------------------------------------------------------------
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` (preferred) or ``retry-after``.
+
+    ``retry-after`` may be delta-seconds or an HTTP-date (relative to ``now``, default the
+    current UTC time). Negative values clamp to 0. A malformed header is only a hint, so it
+    yields ``None`` rather than an error; the status code still decides what happened.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    millis = _parse_seconds(lowered.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000.0
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    seconds = _parse_seconds(raw)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    reference = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def _parse_seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN / inf
+        return None
+    return max(0.0, value)
+
+
+# --------------------------------------------------------------------------------------------
+# httpx exceptions -> ProviderError
+# --------------------------------------------------------------------------------------------
+
+
+TransportFailure = httpx.HTTPError | httpx.InvalidURL
+
+
+def map_transport_error(exc: TransportFailure, *, provider: str) -> ProviderError:
+    """Classify an httpx failure. The message names the failure, never the request headers.
+
+    * connect/pool timeout, connect error → :class:`Unavailable` (the provider never got the call);
+    * read/write timeout → :class:`UpstreamTimeout`;
+    * the peer broke the HTTP framing (e.g. closed mid-body) → :class:`ProtocolError`;
+    * other network errors → :class:`Unavailable`.
+    """
+    kind = type(exc).__name__
+    detail = f"{provider or 'upstream'} transport error: {kind}"
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
+        return Unavailable(f"{detail} (could not connect)", provider=provider)
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"{detail} (no answer in time)", provider=provider)
+    if isinstance(exc, httpx.ProtocolError | httpx.DecodingError | httpx.TooManyRedirects):
+        return ProtocolError(f"{detail}: {exc}", provider=provider)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return Unavailable(f"{detail}: misconfigured base URL", provider=provider)
+    return Unavailable(detail, provider=provider)
+
+
+class transport_errors:  # lowercase: used like contextlib's context managers
+    """``with transport_errors(provider):`` re-raises httpx errors as ``ProviderError``.
+
+    Safe around code that yields (async generators): only httpx errors are caught, so
+    ``GeneratorExit`` and cancellation pass through untouched.
+    """
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if isinstance(exc, httpx.HTTPError | httpx.InvalidURL):
+            raise map_transport_error(exc, provider=self._provider) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Redaction
+# --------------------------------------------------------------------------------------------
+
+# Bearer-style secrets that upstreams echo back ("Incorrect API key provided: sk-…").
+_KEYLIKE = re.compile(r"\b(sk|pk|key|sess)-[A-Za-z0-9_\-*.]{3,}")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove our credentials (and anything key-shaped) from an upstream message."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _KEYLIKE.sub(lambda m: f"{m.group(1)}-***", text)
+
+
+# --------------------------------------------------------------------------------------------
+# Bodies
+# --------------------------------------------------------------------------------------------
+
+
+def load_json(body: bytes | str, *, what: str, provider: str) -> Any:
+    """Parse JSON or raise :class:`ProtocolError`."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"{what} is not valid JSON ({exc})", provider=provider) from exc
+
+
+def form_fields(params: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    """Multipart text parts, as Stainless-generated SDKs write them.
+
+    ``true``/``false`` for booleans, numbers as text, nested objects in bracket notation
+    (``svg[reasoning][effort]``), lists as repeated ``key[]``; ``None`` is omitted.
+    """
+    out: dict[str, str | list[str]] = {}
+    for key, value in params.items():
+        _flatten(out, key, value)
+    return out
+
+
+def _flatten(out: dict[str, str | list[str]], key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for sub, item in value.items():
+            _flatten(out, f"{key}[{sub}]", item)
+    elif isinstance(value, list | tuple):
+        out[f"{key}[]"] = [_scalar(item) for item in value]
+    else:
+        out[key] = _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,434 @@
+"""Pure mapping between :class:`GenerateCall` and the OpenAI Images API wire format.
+
+No I/O, no ``await``, no httpx: requests come out as :class:`UpstreamRequest` values, responses,
+stream payloads and error bodies go in as bytes/str. Reference:
+/work/shared/reference/providers/openai.md (§2 generations, §3 edits, §4 response, §5 stream,
+§6 errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from providers._http import form_fields, load_json, parse_retry_after, redact
+from providers._media import (
+    b64_image_dimensions,
+    extension_for,
+    image_dimensions,
+    media_type_for_format,
+    parse_size,
+    sniff_b64_media_type,
+)
+from providers.errors import (
+    AuthError,
+    ContentModerated,
+    InsufficientCredit,
+    InvalidRequest,
+    ProtocolError,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+)
+from providers.openai.wire import (
+    ErrorDetail,
+    ErrorEnvelope,
+    ImagesResponse,
+    ImageUsage,
+    StreamEvent,
+)
+from providers.spec import Completed, GenerateCall, GeneratedImage, InputImage, PartialImage, Usage
+
+GENERATIONS_PATH = "/images/generations"
+EDITS_PATH = "/images/edits"
+MAX_INPUT_IMAGES = 16  # §3.1
+# Partial renders asked for when the caller streams without choosing; each costs ~100 tokens.
+DEFAULT_PARTIAL_IMAGES = 2
+# Never forwarded from caller options: dall-e-only, rejected by GPT image models (§9.2).
+# An operator may still pin them for an OpenAI-compatible server via ``endpoint.fixed``.
+FORBIDDEN_OPTIONS = frozenset({"response_format", "style"})
+# Set by the adapter itself; an option must not override them.
+RESERVED_OPTIONS = frozenset({"model", "prompt", "n", "stream", "image", "image[]", "mask"})
+MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
+MODERATION_TYPES = frozenset({"image_generation_user_error"})
+QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+_COMPRESSIBLE = frozenset({"jpeg", "webp"})
+
+FileField = tuple[str, tuple[str, bytes, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """One ``POST {base_url}{path}``: a JSON body, or multipart ``data`` + ``files``."""
+
+    path: str
+    json: dict[str, Any] | None = None
+    data: dict[str, str | list[str]] | None = None
+    files: tuple[FileField, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------
+
+
+def build_request(call: GenerateCall) -> UpstreamRequest:
+    """Generations (JSON) when there are no input images, else edits (multipart)."""
+    params = build_params(call)
+    if not call.input_images:
+        return UpstreamRequest(path=GENERATIONS_PATH, json=params)
+    if len(call.input_images) > MAX_INPUT_IMAGES:
+        raise InvalidRequest(
+            f"OpenAI accepts at most {MAX_INPUT_IMAGES} input images, got {len(call.input_images)}",
+            code="too_many_images",
+        )
+    return UpstreamRequest(
+        path=EDITS_PATH, data=form_fields(params), files=image_files(call.input_images)
+    )
+
+
+def build_params(call: GenerateCall) -> dict[str, Any]:
+    """The request parameters, in the SDK's order (model, prompt, then the rest).
+
+    Precedence, lowest first: caller ``options`` (already allowlisted by the gateway), the
+    call's first-class fields, then the endpoint's operator-``fixed`` parameters.
+    ``partial_images`` is sent only with ``stream`` (upstream rejects it otherwise; a buffered
+    answer carries the same final image). ``seed``/``aspect_ratio``/``resolution`` have no
+    OpenAI parameter and are never sent.
+    """
+    forbidden = sorted((FORBIDDEN_OPTIONS | RESERVED_OPTIONS) & call.options.keys())
+    if forbidden:
+        raise InvalidRequest(
+            f"option(s) {', '.join(forbidden)} cannot be passed to OpenAI image models",
+            code="unsupported_parameter",
+        )
+    params: dict[str, Any] = {"model": call.endpoint.upstream_model, "prompt": call.prompt}
+    params.update((k, v) for k, v in call.options.items() if v is not None)
+    params.pop("partial_images", None)  # only meaningful with stream, re-added below
+    params["n"] = call.n
+    fields: dict[str, Any] = {
+        "size": wire_size(call),
+        "quality": call.quality,
+        "background": call.background,
+        "output_format": call.output_format,
+        "safety_identifier": call.user,  # `user` is deprecated in its favour (§2.1)
+    }
+    if call.output_format in _COMPRESSIBLE:
+        fields["output_compression"] = call.output_compression
+    params.update((k, v) for k, v in fields.items() if v is not None)
+    if call.stream:
+        partials = call.options.get("partial_images")
+        params["stream"] = True
+        params["partial_images"] = DEFAULT_PARTIAL_IMAGES if partials is None else partials
+    params.update(call.endpoint.fixed)
+    return params
+
+
+def wire_size(call: GenerateCall) -> str | None:
+    """``size_wire`` when the endpoint has fixed sizes, else ``WxH``, else omitted (auto)."""
+    if call.size_wire:
+        return call.size_wire
+    if call.width and call.height:
+        return f"{call.width}x{call.height}"
+    return None
+
+
+def image_files(images: tuple[InputImage, ...]) -> tuple[FileField, ...]:
+    """``image`` for a single reference, repeated ``image[]`` for several (§3.1)."""
+    name = "image" if len(images) == 1 else "image[]"
+    return tuple(
+        (name, (f"image_{i}.{extension_for(img.media_type)}", img.data, img.media_type))
+        for i, img in enumerate(images)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+
+
+def parse_images_response(
+    body: bytes,
+    call: GenerateCall,
+    *,
+    provider: str = "openai",
+    upstream_id: str | None = None,
+    secrets: tuple[str, ...] = (),
+) -> Completed:
+    """A 2xx ``ImagesResponse`` body → :class:`Completed` (base64 relayed untouched)."""
+    obj = load_json(body, what="images response", provider=provider)
+    try:
+        if isinstance(obj, dict) and obj.get("error"):  # compatible servers: 200 + error body
+            raise error_from_detail(
+                ErrorEnvelope.model_validate(obj).error,
+                None,
+                provider=provider,
+                secrets=secrets,
+                upstream_request_id=upstream_id,
+            )
+        response = ImagesResponse.model_validate(obj)
+    except ValidationError as exc:
+        raise ProtocolError(
+            f"unexpected images response shape: {exc.error_count()} error(s)",
+            provider=provider,
+            upstream_request_id=upstream_id,
+        ) from exc
+    images = []
+    for item in response.data or []:
+        if item.b64_json is None:
+            raise ProtocolError(
+                "upstream returned an image URL instead of b64_json; pin "
+                "response_format=b64_json in the endpoint's fixed parameters",
+                provider=provider,
+                upstream_request_id=upstream_id,
+            )
+        images.append(make_image(item.b64_json, response.output_format, response.size, call))
+    if not images:
+        raise ProtocolError(
+            "upstream returned no images", provider=provider, upstream_request_id=upstream_id
+        )
+    warnings: tuple[str, ...] = ()
+    if len(images) < call.n:
+        warnings = (f"upstream returned {len(images)} of {call.n} requested images",)
+    usage = token_usage(response.usage) + output_usage(images, call)
+    return Completed(images=tuple(images), usage=usage, upstream_id=upstream_id, warnings=warnings)
+
+
+def make_image(
+    b64: str, output_format: str | None, size: str | None, call: GenerateCall
+) -> GeneratedImage:
+    """Size from the resolved ``WxH``, else from the image header (``auto`` says nothing)."""
+    media_type = image_media_type(b64, output_format, call)
+    dims = parse_size(size) or b64_image_dimensions(b64)
+    width, height = dims if dims is not None else (None, None)
+    return GeneratedImage(b64=b64, media_type=media_type, width=width, height=height)
+
+
+def image_media_type(b64: str, output_format: str | None, call: GenerateCall) -> str:
+    """Resolved format, else magic bytes, else the requested format, else PNG."""
+    return (
+        media_type_for_format(output_format)
+        or sniff_b64_media_type(b64)
+        or media_type_for_format(call.output_format)
+        or "image/png"
+    )
+
+
+def token_usage(usage: ImageUsage | None) -> Usage:
+    """Token facts. Without ``*_details`` OpenAI-compatible servers are read as all-text input
+    and all-image output, which is what GPT image models bill."""
+    if usage is None:
+        return Usage()
+    if usage.input_tokens_details is not None:
+        text_in = usage.input_tokens_details.text_tokens
+        image_in = usage.input_tokens_details.image_tokens
+    else:
+        text_in, image_in = usage.input_tokens, 0
+    if usage.output_tokens_details is not None:
+        image_out = usage.output_tokens_details.image_tokens
+        text_out = usage.output_tokens_details.text_tokens
+    else:
+        image_out, text_out = usage.output_tokens, 0
+    return Usage(
+        input_text_tokens=text_in,
+        input_image_tokens=image_in,
+        output_image_tokens=image_out,
+        output_text_tokens=text_out,
+    )
+
+
+def output_usage(images: list[GeneratedImage], call: GenerateCall) -> Usage:
+    """Counts and pixels of what came back, and of the references that went up."""
+    input_pixels = 0
+    for ref in call.input_images:
+        dims = image_dimensions(ref.data)
+        if dims is not None:
+            input_pixels += dims[0] * dims[1]
+    return Usage(
+        images=len(images),
+        pixels=sum((img.width or 0) * (img.height or 0) for img in images),
+        input_images=len(call.input_images),
+        input_pixels=input_pixels,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    provider: str = "openai",
+    secrets: tuple[str, ...] = (),
+) -> ProviderError:
+    """A non-2xx answer → the matching :class:`ProviderError` (see :func:`error_class`)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    detail = _error_detail(body)
+    fallback = f"{provider} returned HTTP {status}"
+    if detail is None and body.strip():
+        fallback += ": " + body[:200].decode("utf-8", errors="replace").strip()
+    return error_from_detail(
+        detail,
+        status,
+        provider=provider,
+        secrets=secrets,
+        fallback=fallback,
+        upstream_request_id=lowered.get("x-request-id"),
+        retry_after=parse_retry_after(lowered),
+    )
+
+
+def error_from_detail(
+    detail: ErrorDetail | None,
+    status: int | None,
+    *,
+    provider: str = "openai",
+    secrets: tuple[str, ...] = (),
+    fallback: str = "upstream error",
+    upstream_request_id: str | None = None,
+    retry_after: float | None = None,
+) -> ProviderError:
+    """Build the error from a parsed ``error`` object (HTTP body or stream ``error`` event)."""
+    message = redact((detail.message if detail else None) or fallback, secrets)
+    raw = None
+    if detail is not None:
+        raw = {"error": detail.model_copy(update={"message": message}).model_dump()}
+    cls = error_class(status, detail)
+    return cls(
+        message,
+        provider=provider,
+        status_code=status,
+        upstream_request_id=upstream_request_id,
+        retry_after=retry_after,
+        code=detail.code if detail else None,
+        raw=raw,
+    )
+
+
+def error_class(status: int | None, detail: ErrorDetail | None) -> type[ProviderError]:
+    """Status first, refined by ``code``/``type``; ``status=None`` is an in-stream error."""
+    code = detail.code if detail else None
+    kind = detail.type if detail else None
+    if status in (401, 403):
+        return AuthError
+    if code in QUOTA_CODES or kind == "insufficient_quota":
+        return InsufficientCredit  # a 429 that must not be retried against the same account
+    if status is not None and (status in (408, 409) or status >= 500):
+        return Unavailable
+    if code in MODERATION_CODES or kind in MODERATION_TYPES:
+        return ContentModerated
+    if status == 429 or (status is None and code == "rate_limit_exceeded"):
+        return RateLimited
+    if status is None:
+        return InvalidRequest if kind == "invalid_request_error" else Unavailable
+    if 400 <= status < 500:
+        return InvalidRequest
+    return ProtocolError  # 1xx/3xx: not something the Images API answers
+
+
+def _error_detail(body: bytes) -> ErrorDetail | None:
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    try:
+        return ErrorEnvelope.model_validate(obj).error
+    except ValidationError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming
+# --------------------------------------------------------------------------------------------
+
+
+class StreamAccumulator:
+    """Folds the SSE ``data:`` payloads of one streaming call into events.
+
+    ``feed`` returns a :class:`PartialImage` for each ``*.partial_image``, collects each
+    ``*.completed`` (image + usage, summed over events) and raises for an ``error`` payload —
+    as the SDK does, any payload with a truthy ``error`` key. Unknown types are skipped.
+    ``finish`` raises :class:`ProtocolError` when fewer than ``n`` images completed.
+    """
+
+    def __init__(
+        self,
+        call: GenerateCall,
+        *,
+        provider: str = "openai",
+        upstream_id: str | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self._call = call
+        self._provider = provider
+        self._upstream_id = upstream_id
+        self._secrets = secrets
+        self._images: list[GeneratedImage] = []
+        self._tokens = Usage()
+        self._partials = 0
+
+    @property
+    def done(self) -> bool:
+        """All ``n`` images have completed: no need to read further."""
+        return len(self._images) >= self._call.n
+
+    def feed(self, data: str) -> PartialImage | None:
+        """Consume one ``data:`` payload; a partial image is returned for relaying."""
+        obj = load_json(data, what="stream event", provider=self._provider)
+        if not isinstance(obj, dict):
+            raise self._protocol("stream event is not a JSON object")
+        try:
+            event = StreamEvent.model_validate(obj)
+        except ValidationError as exc:
+            message = f"unexpected stream event shape: {exc.error_count()} error(s)"
+            raise self._protocol(message) from exc
+        if obj.get("error") or event.type == "error":
+            raise error_from_detail(
+                event.error,
+                None,
+                provider=self._provider,
+                secrets=self._secrets,
+                upstream_request_id=self._upstream_id,
+                fallback="upstream reported an error mid-stream",
+            )
+        kind = event.type.rpartition(".")[2]  # image_generation.* and image_edit.* alike
+        if kind not in ("partial_image", "completed"):
+            return None
+        if not event.b64_json:
+            raise self._protocol(f"{event.type} event without b64_json")
+        if kind == "completed":
+            image = make_image(event.b64_json, event.output_format, event.size, self._call)
+            self._images.append(image)
+            self._tokens = self._tokens + token_usage(event.usage)
+            return None
+        index = event.partial_image_index
+        self._partials += 1
+        return PartialImage(
+            index=self._partials - 1 if index is None else index,
+            b64=event.b64_json,
+            media_type=image_media_type(event.b64_json, event.output_format, self._call),
+        )
+
+    def finish(self) -> Completed:
+        """The aggregate :class:`Completed`, or ProtocolError for a truncated stream."""
+        if not self.done:
+            raise self._protocol(
+                f"stream ended after {len(self._images)} of {self._call.n} completed image(s)"
+            )
+        usage = self._tokens + output_usage(self._images, self._call)
+        return Completed(images=tuple(self._images), usage=usage, upstream_id=self._upstream_id)
+
+    def _protocol(self, message: str) -> ProtocolError:
+        return ProtocolError(
+            message, provider=self._provider, upstream_request_id=self._upstream_id
+        )

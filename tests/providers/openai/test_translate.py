@@ -1,0 +1,591 @@
+"""translate.py against payloads from the OpenAI reference (reference/providers/openai.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from providers.errors import (
+    AuthError,
+    ContentModerated,
+    InsufficientCredit,
+    InvalidRequest,
+    ProtocolError,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+)
+from providers.openai import translate as t
+from providers.spec import PartialImage, Usage
+from tests.providers.openai.calls import call, endpoint, image_b64, reference
+
+# ------------------------------------------------------------------------------------------
+# Requests
+# ------------------------------------------------------------------------------------------
+
+
+def test_generation_body_matches_reference_2_3() -> None:
+    """§2.3: the constructed request, field for field."""
+    request = t.build_request(
+        call(
+            "a red fox, flat vector",
+            size_wire="1024x1024",
+            quality="low",
+            output_format="webp",
+            output_compression=80,
+            background="opaque",
+            options={"moderation": "auto"},
+        )
+    )
+    assert request.path == "/images/generations"
+    assert request.data is None and request.files == ()
+    assert request.json == {
+        "model": "gpt-image-1.5",
+        "prompt": "a red fox, flat vector",
+        "n": 1,
+        "size": "1024x1024",
+        "quality": "low",
+        "output_format": "webp",
+        "output_compression": 80,
+        "background": "opaque",
+        "moderation": "auto",
+    }
+    assert list(request.json)[:2] == ["model", "prompt"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # size: the fixed-size spelling wins, else WxH, else omitted (upstream default auto)
+        ({"size_wire": "1536x1024", "width": 1, "height": 1}, {"size": "1536x1024"}),
+        ({"width": 1920, "height": 1088}, {"size": "1920x1088"}),
+        ({}, {}),
+        # output_compression only with jpeg/webp (§9.5)
+        ({"output_format": "png", "output_compression": 50}, {"output_format": "png"}),
+        (
+            {"output_format": "jpeg", "output_compression": 50},
+            {"output_format": "jpeg", "output_compression": 50},
+        ),
+        ({"output_compression": 50}, {}),
+        # user -> safety_identifier (user is deprecated, §2.1)
+        ({"user": "u-hash"}, {"safety_identifier": "u-hash"}),
+        # passthrough options, None dropped
+        ({"options": {"complexity": "low", "moderation": None}}, {"complexity": "low"}),
+        # first-class fields win over options
+        ({"quality": "high", "options": {"quality": "low"}}, {"quality": "high"}),
+        # partial_images only with stream (default 2), never without
+        ({"stream": True}, {"stream": True, "partial_images": 2}),
+        ({"stream": True, "options": {"partial_images": 0}}, {"stream": True, "partial_images": 0}),
+        ({"options": {"partial_images": 3}}, {}),
+        # seed/aspect_ratio/resolution have no OpenAI parameter
+        ({"seed": 7, "aspect_ratio": "1:1", "resolution": "1K"}, {}),
+        ({"n": 4}, {"n": 4}),
+    ],
+)
+def test_generation_parameters(overrides: dict[str, Any], expected: dict[str, Any]) -> None:
+    body = t.build_request(call("p", **overrides)).json
+    assert body is not None
+    base = {"model": "gpt-image-1.5", "prompt": "p", "n": 1}
+    assert body == base | expected
+
+
+def test_response_format_and_style_are_never_sent() -> None:
+    for key in ("response_format", "style", "model", "image"):
+        with pytest.raises(InvalidRequest) as info:
+            t.build_request(call(options={key: "x"}))
+        assert key in info.value.message
+    body = t.build_request(call(quality="high", output_format="png", stream=True)).json
+    assert body is not None and "response_format" not in body and "style" not in body
+
+
+def test_endpoint_fixed_parameters_win() -> None:
+    """An operator can pin parameters for an OpenAI-compatible server."""
+    ep = endpoint("local-sd", fixed={"response_format": "b64_json"})
+    body = t.build_request(call(endpoint=ep)).json
+    assert body == {
+        "model": "local-sd",
+        "prompt": "a red fox",
+        "n": 1,
+        "response_format": "b64_json",
+    }
+
+
+def test_single_reference_edit_uses_image_field() -> None:
+    ref = reference(32, 32)
+    request = t.build_request(
+        call("edit", input_images=(ref,), options={"input_fidelity": "high"}, quality="low")
+    )
+    assert request.path == "/images/edits" and request.json is None
+    assert request.data == {
+        "model": "gpt-image-1.5",
+        "prompt": "edit",
+        "input_fidelity": "high",
+        "n": "1",
+        "quality": "low",
+    }
+    assert request.files == (("image", ("image_0.png", ref.data, "image/png")),)
+
+
+def test_several_references_use_image_array_and_text_parts() -> None:
+    refs = (reference(), reference(fmt="JPEG"), reference(fmt="WEBP"))
+    request = t.build_request(
+        call("edit", input_images=refs, stream=True, options={"svg": {"model": "x"}})
+    )
+    assert [name for name, _ in request.files] == ["image[]"] * 3
+    assert [f[1][0] for f in request.files] == ["image_0.png", "image_1.jpg", "image_2.webp"]
+    assert request.data is not None
+    assert request.data["stream"] == "true"
+    assert request.data["partial_images"] == "2"
+    assert request.data["svg[model]"] == "x"
+
+
+def test_too_many_references() -> None:
+    with pytest.raises(InvalidRequest, match="at most 16"):
+        t.build_request(call(input_images=(reference(8, 8),) * 17))
+
+
+# ------------------------------------------------------------------------------------------
+# Buffered responses (§4)
+# ------------------------------------------------------------------------------------------
+
+REFERENCE_RESPONSE = {
+    "created": 1764000000,
+    "background": "opaque",
+    "output_format": "webp",
+    "quality": "low",
+    "size": "1024x1024",
+    "data": [{"b64_json": "UklGRmQAAABXRUJQVlA4IFgAAA..."}],
+    "usage": {
+        "input_tokens": 12,
+        "input_tokens_details": {"text_tokens": 12, "image_tokens": 0},
+        "output_tokens": 272,
+        "output_tokens_details": {"text_tokens": 0, "image_tokens": 272},
+        "total_tokens": 284,
+    },
+}
+
+
+def test_reference_response_is_relayed_as_is() -> None:
+    done = t.parse_images_response(orjson.dumps(REFERENCE_RESPONSE), call(), upstream_id="req_1")
+    (image,) = done.images
+    assert image.b64 == "UklGRmQAAABXRUJQVlA4IFgAAA..."  # untouched, not re-encoded
+    assert (image.media_type, image.width, image.height) == ("image/webp", 1024, 1024)
+    assert done.upstream_id == "req_1"
+    assert done.usage == Usage(
+        images=1,
+        pixels=1024 * 1024,
+        input_text_tokens=12,
+        input_image_tokens=0,
+        output_image_tokens=272,
+        output_text_tokens=0,
+    )
+    assert done.warnings == ()
+
+
+def test_edit_usage_counts_image_tokens_and_references() -> None:
+    body = {
+        "output_format": "png",
+        "size": "1536x1024",
+        "data": [{"b64_json": image_b64(4, 4)}, {"b64_json": image_b64(4, 4)}],
+        "usage": {
+            "input_tokens": 300,
+            "input_tokens_details": {"text_tokens": 20, "image_tokens": 280},
+            "output_tokens": 800,
+            "total_tokens": 1100,
+        },
+    }
+    done = t.parse_images_response(
+        orjson.dumps(body), call(n=2, input_images=(reference(64, 48), reference(10, 10)))
+    )
+    assert done.usage == Usage(
+        images=2,
+        pixels=2 * 1536 * 1024,
+        input_text_tokens=20,
+        input_image_tokens=280,
+        output_image_tokens=800,  # no output_tokens_details: all image tokens
+        input_images=2,
+        input_pixels=64 * 48 + 100,
+    )
+
+
+def test_compatible_server_without_format_or_size_is_sniffed() -> None:
+    """No output_format/size/usage (a thin OpenAI-compatible server): read the bytes' header."""
+    body = {"data": [{"b64_json": image_b64(40, 30, "JPEG")}]}
+    done = t.parse_images_response(orjson.dumps(body), call(n=2))
+    (image,) = done.images
+    assert (image.media_type, image.width, image.height) == ("image/jpeg", 40, 30)
+    assert done.usage == Usage(images=1, pixels=1200)
+    assert done.warnings == ("upstream returned 1 of 2 requested images",)
+
+
+def test_size_auto_reads_dimensions_from_header() -> None:
+    body = {"output_format": "png", "size": "auto", "data": [{"b64_json": image_b64(48, 16)}]}
+    (image,) = t.parse_images_response(orjson.dumps(body), call()).images
+    assert (image.width, image.height) == (48, 16)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"<html>bad gateway</html>", "not valid JSON"),
+        (b'{"data": []}', "no images"),
+        (b'{"data": "nope"}', "unexpected images response shape"),
+        (b'{"data": [{"url": "https://x/img.png"}]}', "URL instead of b64_json"),
+    ],
+)
+def test_unparseable_success_is_protocol_error(body: bytes, match: str) -> None:
+    with pytest.raises(ProtocolError, match=match) as info:
+        t.parse_images_response(body, call(), upstream_id="req_9")
+    assert info.value.retryable
+
+
+def test_success_status_with_error_body() -> None:
+    body = b'{"error": {"message": "rejected", "code": "moderation_blocked"}}'
+    with pytest.raises(ContentModerated):
+        t.parse_images_response(body, call())
+
+
+# ------------------------------------------------------------------------------------------
+# Errors (§6)
+# ------------------------------------------------------------------------------------------
+
+MODERATION = {
+    "error": {
+        "message": "Your request was rejected by the safety system. If you believe this is an "
+        "error, contact us at help.openai.com and include the request ID 1234. "
+        "safety_violations=[sexual].",
+        "type": "image_generation_user_error",
+        "param": None,
+        "code": "moderation_blocked",
+        "moderation_details": {"moderation_stage": "output", "categories": ["sexual"]},
+    }
+}
+ERROR_CASES: list[tuple[int, Any, dict[str, str], type[ProviderError], str | None]] = [
+    (
+        400,
+        {
+            "error": {
+                "message": "Unknown parameter: 'response_format'.",
+                "type": "invalid_request_error",
+                "param": "response_format",
+                "code": "unknown_parameter",
+            }
+        },
+        {},
+        InvalidRequest,
+        "unknown_parameter",
+    ),
+    (
+        400,
+        {
+            "error": {
+                "message": "Invalid value: '1254x836'. Supported values are: '1024x1024', "
+                "'1024x1536', '1536x1024', and 'auto'.",
+                "type": "invalid_request_error",
+                "param": "size",
+                "code": "invalid_value",
+            }
+        },
+        {},
+        InvalidRequest,
+        "invalid_value",
+    ),
+    (400, MODERATION, {}, ContentModerated, "moderation_blocked"),
+    (
+        400,
+        {
+            "error": {
+                "code": "content_policy_violation",
+                "message": "Your request was rejected as a result of our safety system.",
+                "param": None,
+                "type": "invalid_request_error",
+            }
+        },
+        {},
+        ContentModerated,
+        "content_policy_violation",
+    ),
+    (
+        400,  # type alone is enough; relays send param ""
+        {
+            "error": {
+                "message": "refused",
+                "type": "image_generation_user_error",
+                "param": "",
+                "code": None,
+            }
+        },
+        {},
+        ContentModerated,
+        None,
+    ),
+    (
+        401,
+        {
+            "error": {
+                "message": "Incorrect API key provided: sk-test. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        },
+        {},
+        AuthError,
+        "invalid_api_key",
+    ),
+    (
+        403,
+        {
+            "error": {
+                "message": "Your organization must be verified to use the model `gpt-image-1`.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+        {},
+        AuthError,
+        None,
+    ),
+    (
+        404,
+        {
+            "error": {
+                "message": "The model `dall-e-3` does not exist or you do not have access to it.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+        },
+        {},
+        InvalidRequest,
+        "model_not_found",
+    ),
+    (
+        429,
+        {
+            "error": {
+                "message": "Rate limit reached for gpt-image-1 in organization org-XXX on images "
+                "per minute (IPM): Limit 5, Used 5, Requested 1. Please try again in 12s.",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        },
+        {"retry-after": "12"},
+        RateLimited,
+        "rate_limit_exceeded",
+    ),
+    (
+        429,
+        {
+            "error": {
+                "message": "You exceeded your current quota, please check your plan and billing "
+                "details.",
+                "type": "insufficient_quota",
+                "param": None,
+                "code": "insufficient_quota",
+            }
+        },
+        {"x-should-retry": "false"},
+        InsufficientCredit,
+        "insufficient_quota",
+    ),
+    (
+        400,
+        {
+            "error": {
+                "message": "Billing hard limit has been reached",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "billing_hard_limit_reached",
+            }
+        },
+        {},
+        InsufficientCredit,
+        "billing_hard_limit_reached",
+    ),
+    (422, {"error": {"message": "bad", "type": "invalid_request_error"}}, {}, InvalidRequest, None),
+    (408, {"error": {"message": "timeout"}}, {}, Unavailable, None),
+    (
+        500,
+        {"error": {"message": "The server had an error", "type": "server_error"}},
+        {},
+        Unavailable,
+        None,
+    ),
+    (503, "<html>Service Unavailable</html>", {"retry-after-ms": "1500"}, Unavailable, None),
+    (502, "", {}, Unavailable, None),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "headers", "cls", "code"), ERROR_CASES)
+def test_error_bodies(
+    status: int, body: Any, headers: dict[str, str], cls: type[ProviderError], code: str | None
+) -> None:
+    raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
+    err = t.error_from_response(
+        status, raw, {"X-Request-ID": "req_abc", **headers}, provider="openai", secrets=("sk-test",)
+    )
+    assert type(err) is cls
+    assert err.status_code == status
+    assert err.upstream_request_id == "req_abc"
+    assert err.code == code
+    assert err.provider == "openai"
+    assert "sk-test" not in err.message and "sk-test" not in repr(err.raw)
+    if isinstance(body, dict):
+        first_words = body["error"]["message"].split(":")[0]
+        assert err.message.startswith(first_words)
+    else:
+        assert f"HTTP {status}" in err.message
+
+
+def test_error_retry_after_and_moderation_not_retryable() -> None:
+    limited = t.error_from_response(429, b"{}", {"retry-after-ms": "250", "retry-after": "9"})
+    assert isinstance(limited, RateLimited) and limited.retry_after == 0.25 and limited.retryable
+    moderated = t.error_from_response(400, orjson.dumps(MODERATION), {})
+    assert isinstance(moderated, ContentModerated) and not moderated.retryable
+    assert "safety_violations=[sexual]" in moderated.message
+
+
+def test_key_is_redacted_even_when_echoed_verbatim() -> None:
+    body = orjson.dumps({"error": {"message": "Incorrect API key provided: my-secret-key-123."}})
+    err = t.error_from_response(401, body, {}, secrets=("my-secret-key-123",))
+    assert "my-secret-key-123" not in err.message and "***" in err.message
+
+
+def test_redirect_status_is_protocol_error() -> None:
+    assert isinstance(t.error_from_response(302, b"", {}), ProtocolError)
+
+
+# ------------------------------------------------------------------------------------------
+# Streaming (§5)
+# ------------------------------------------------------------------------------------------
+
+PARTIAL = {
+    "type": "image_generation.partial_image",
+    "b64_json": "iVBORw0KGgo...",
+    "created_at": 1764000000,
+    "size": "1024x1024",
+    "quality": "low",
+    "background": "opaque",
+    "output_format": "png",
+    "partial_image_index": 0,
+}
+COMPLETED = {
+    "type": "image_generation.completed",
+    "b64_json": "iVBORw0KGgo...",
+    "created_at": 1764000003,
+    "size": "1024x1024",
+    "quality": "low",
+    "background": "opaque",
+    "output_format": "png",
+    "usage": {
+        "input_tokens": 12,
+        "input_tokens_details": {"text_tokens": 12, "image_tokens": 0},
+        "output_tokens": 372,
+        "total_tokens": 384,
+    },
+}
+
+
+def _json(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def test_reference_stream_5_1() -> None:
+    acc = t.StreamAccumulator(call(stream=True), upstream_id="req_s")
+    assert acc.feed(_json(PARTIAL)) == PartialImage(0, "iVBORw0KGgo...", "image/png")
+    assert not acc.done
+    assert acc.feed(_json(COMPLETED)) is None
+    assert acc.done
+    done = acc.finish()
+    (image,) = done.images
+    assert (image.b64, image.media_type, image.width, image.height) == (
+        "iVBORw0KGgo...",
+        "image/png",
+        1024,
+        1024,
+    )
+    assert done.upstream_id == "req_s"
+    assert done.usage == Usage(
+        images=1, pixels=1024 * 1024, input_text_tokens=12, output_image_tokens=372
+    )
+
+
+def test_edit_stream_events_and_n_completions() -> None:
+    acc = t.StreamAccumulator(call(n=2, stream=True, input_images=(reference(),)))
+    partial = {**PARTIAL, "type": "image_edit.partial_image", "partial_image_index": 1}
+    assert acc.feed(_json(partial)) == PartialImage(1, "iVBORw0KGgo...", "image/png")
+    acc.feed(_json({"type": "keepalive.unknown"}))  # unknown types are skipped
+    acc.feed(
+        _json(
+            {
+                **COMPLETED,
+                "type": "image_edit.completed",
+                "size": "auto",
+                "b64_json": image_b64(20, 10),
+            }
+        )
+    )
+    with pytest.raises(ProtocolError, match="1 of 2"):
+        acc.finish()
+    acc.feed(_json({**COMPLETED, "type": "image_edit.completed"}))
+    done = acc.finish()
+    assert [(i.width, i.height) for i in done.images] == [(20, 10), (1024, 1024)]
+    assert done.usage.output_image_tokens == 744 and done.usage.images == 2
+    assert done.usage.input_images == 1
+
+
+def test_truncated_stream_is_retryable_protocol_error() -> None:
+    acc = t.StreamAccumulator(call(stream=True))
+    acc.feed(_json(PARTIAL))
+    with pytest.raises(ProtocolError, match="0 of 1") as info:
+        acc.finish()
+    assert info.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("error", "cls"),
+    [
+        (
+            {
+                "message": "Your request was rejected by the safety system.",
+                "type": "image_generation_user_error",
+                "param": None,
+                "code": "moderation_blocked",
+            },
+            ContentModerated,
+        ),
+        ({"message": "slow down", "code": "rate_limit_exceeded"}, RateLimited),
+        (
+            {"message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"},
+            InsufficientCredit,
+        ),
+        ({"message": "bad", "type": "invalid_request_error"}, InvalidRequest),
+        ({"message": "Generation failed", "code": "server_error"}, Unavailable),
+        ("plain text error", Unavailable),
+    ],
+)
+def test_stream_error_event_5_4(error: Any, cls: type[ProviderError]) -> None:
+    acc = t.StreamAccumulator(call(stream=True), upstream_id="req_e")
+    with pytest.raises(cls) as info:
+        acc.feed(_json({"type": "error", "error": error}))
+    assert info.value.status_code is None and info.value.upstream_request_id == "req_e"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{not json",
+        "[1, 2]",
+        _json({"type": "image_generation.completed"}),
+        _json({"type": "image_generation.partial_image", "partial_image_index": "x"}),
+    ],
+)
+def test_malformed_stream_events(data: str) -> None:
+    with pytest.raises(ProtocolError):
+        t.StreamAccumulator(call(stream=True)).feed(data)

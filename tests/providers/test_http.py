@@ -1,0 +1,208 @@
+"""providers/_http.py: SSE decoding, retry hints, transport error mapping, redaction."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from providers._http import (
+    ServerSentEvent,
+    SSEDecoder,
+    form_fields,
+    iter_sse,
+    map_transport_error,
+    parse_retry_after,
+    read_body,
+    redact,
+    transport_errors,
+)
+from providers.errors import ProtocolError, Unavailable, UpstreamTimeout
+
+
+def decode(chunks: list[bytes]) -> list[ServerSentEvent]:
+    decoder = SSEDecoder()
+    events = [e for chunk in chunks for e in decoder.feed(chunk)]
+    return events + decoder.close()
+
+
+def bytewise(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+REFERENCE_STREAM = (
+    b"event: image_generation.partial_image\n"
+    b'data: {"type":"image_generation.partial_image","b64_json":"iVBORw0KGgo...",'
+    b'"partial_image_index":0}\n'
+    b"\n"
+    b"event: image_generation.completed\n"
+    b'data: {"type":"image_generation.completed","b64_json":"iVBORw0KGgo..."}\n'
+    b"\n"
+)
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+@pytest.mark.parametrize("split", ["whole", "bytewise"])
+def test_reference_stream_any_newline_any_chunking(newline: bytes, split: str) -> None:
+    data = REFERENCE_STREAM.replace(b"\n", newline)
+    events = decode([data] if split == "whole" else bytewise(data))
+    assert [e.event for e in events] == [
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
+    assert events[1].data == '{"type":"image_generation.completed","b64_json":"iVBORw0KGgo..."}'
+
+
+def test_fields_comments_multi_data_and_bom() -> None:
+    data = (
+        b"\xef\xbb\xbf: keep-alive comment\n"
+        b"id: 7\nretry: 1500\ndata:first\ndata: second\ndata\n\n"
+        b"data:  two spaces\n\n"
+        b"event: ignored-without-data\n\n"
+        b"unknown: field\ndata: x\n\n"
+    )
+    events = decode(bytewise(data))
+    assert events == [
+        ServerSentEvent(data="first\nsecond\n", id="7", retry=1500),
+        ServerSentEvent(data=" two spaces"),
+        ServerSentEvent(data="x"),
+    ]
+
+
+def test_crlf_split_across_chunks_is_one_line_end() -> None:
+    events = decode([b"data: a\r", b"\n\r", b"\ndata: b\r\n", b"\r\n"])
+    assert [e.data for e in events] == ["a", "b"]
+
+
+def test_eof_dispatches_complete_lines_but_drops_a_cut_line() -> None:
+    assert [e.data for e in decode([b"data: whole\n"])] == ["whole"]
+    assert decode([b'data: {"type":"image_generation.completed","b64_json":"iVBO']) == []
+
+
+def test_multi_megabyte_line_in_random_chunks() -> None:
+    payload = "A" * (6 * 1024 * 1024)
+    data = f"event: big\ndata: {payload}\n\n".encode()
+    rng = random.Random(1)
+    chunks, pos = [], 0
+    while pos < len(data):
+        size = rng.randint(1, 65536)
+        chunks.append(data[pos : pos + size])
+        pos += size
+    (event,) = decode(chunks)
+    assert event.event == "big" and len(event.data) == len(payload)
+
+
+def test_line_limit() -> None:
+    decoder = SSEDecoder(max_line_bytes=10)
+    with pytest.raises(ProtocolError):
+        decoder.feed(b"data: 0123456789")
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+async def test_iter_sse_stops_at_done() -> None:
+    response = httpx.Response(
+        200, content=_chunks(b"data: 1\n\n", b"data: [DONE]\n\n", b"data: after\n\n")
+    )
+    assert [e.data async for e in iter_sse(response)] == ["1"]
+
+
+async def test_iter_sse_without_done_ends_at_eof() -> None:
+    response = httpx.Response(200, content=_chunks(b"data: 1\n\ndata: 2\n"))
+    assert [e.data async for e in iter_sse(response)] == ["1", "2"]
+    response = httpx.Response(200, content=_chunks(b"data: [DONE]\n"))
+    assert [e.data async for e in iter_sse(response)] == []
+
+
+async def test_read_body_limit() -> None:
+    assert await read_body(httpx.Response(200, content=_chunks(b"ab", b"cd")), limit=4) == b"abcd"
+    with pytest.raises(ProtocolError):
+        await read_body(httpx.Response(200, content=_chunks(b"ab", b"cde")), limit=4)
+
+
+NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"Retry-After-Ms": "20.5"}, 0.0205),
+        ({"retry-after": "12"}, 12.0),
+        ({"Retry-After": "0.5"}, 0.5),
+        ({"retry-after": "Tue, 24 Nov 2026 12:00:30 GMT"}, 30.0),
+        ({"retry-after": "Tue, 24 Nov 2026 11:00:00 GMT"}, 0.0),
+        ({"retry-after": "-3"}, 0.0),
+        ({"retry-after-ms": "soon", "retry-after": "2"}, 2.0),
+        ({"retry-after": "whenever"}, None),
+        ({"retry-after": "nan"}, None),
+        ({}, None),
+    ],
+)
+def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
+    assert parse_retry_after(headers, now=NOW) == expected
+
+
+def test_parse_retry_after_accepts_httpx_headers() -> None:
+    assert parse_retry_after(httpx.Headers({"Retry-After-MS": "100"})) == 0.1
+
+
+@pytest.mark.parametrize(
+    ("exc", "cls"),
+    [
+        (httpx.ConnectError("refused"), Unavailable),
+        (httpx.ConnectTimeout("slow connect"), Unavailable),
+        (httpx.PoolTimeout("pool"), Unavailable),
+        (httpx.ReadTimeout("slow"), UpstreamTimeout),
+        (httpx.WriteTimeout("slow"), UpstreamTimeout),
+        (httpx.RemoteProtocolError("peer closed connection"), ProtocolError),
+        (httpx.DecodingError("bad gzip"), ProtocolError),
+        (httpx.ReadError("reset"), Unavailable),
+        (httpx.UnsupportedProtocol("ftp"), Unavailable),
+        (httpx.InvalidURL("bad"), Unavailable),
+    ],
+)
+def test_transport_error_mapping(exc: httpx.HTTPError, cls: type[Exception]) -> None:
+    err = map_transport_error(exc, provider="openai")
+    assert type(err) is cls and err.provider == "openai" and err.retryable
+    with pytest.raises(cls) as info, transport_errors("openai"):
+        raise exc
+    assert info.value.__cause__ is exc
+
+
+def test_transport_errors_passes_other_exceptions() -> None:
+    with pytest.raises(KeyError), transport_errors("x"):
+        raise KeyError("k")
+
+
+def test_redact() -> None:
+    text = "Incorrect API key provided: sk-proj-abc123. Also secret-value-9 here."
+    out = redact(text, ("secret-value-9",))
+    assert "sk-proj-abc123" not in out and "secret-value-9" not in out
+    assert out.startswith("Incorrect API key provided: sk-***")
+
+
+def test_form_fields() -> None:
+    assert form_fields(
+        {
+            "n": 2,
+            "stream": True,
+            "off": False,
+            "skip": None,
+            "svg": {"model": "m", "reasoning": {"effort": "low"}},
+            "tags": ["a", "b"],
+        }
+    ) == {
+        "n": "2",
+        "stream": "true",
+        "off": "false",
+        "svg[model]": "m",
+        "svg[reasoning][effort]": "low",
+        "tags[]": ["a", "b"],
+    }

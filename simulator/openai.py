@@ -46,7 +46,7 @@ from simulator.openai_inputs import (
 )
 from simulator.openai_rules import DEFAULT_MODEL, MODELS, ImageJob, usage, validate
 from simulator.openai_stream import RenderFn, StreamPlan, image_events
-from simulator.render import b64, dimensions, render_bytes
+from simulator.render import RenderCache, b64, dimensions
 
 
 class _OpenAIHeaders:
@@ -78,6 +78,7 @@ class _Simulator:
     def __init__(self, state: SimState, api_key: str | None) -> None:
         self.state = state
         self.api_key = api_key
+        self.renders = RenderCache()
 
     async def generations(self, request: Request) -> Response:
         return await self._handle(request, edit=False)
@@ -134,7 +135,7 @@ class _Simulator:
         await asyncio.sleep(knobs.latency_s if directives.sleep_s is None else directives.sleep_s)
         refusal = moderation_blocked(request_id, "output") if stage == "output" else None
 
-        render = _renderer(job, inputs, strip_directives(prompt))
+        render = _renderer(self.renders, job, inputs, strip_directives(prompt))
         input_sizes = inputs.sizes if inputs else []
         if job.stream:
             plan = StreamPlan(
@@ -190,10 +191,11 @@ def _check_edit(parsed: ParsedRequest, job: ImageJob) -> EditInputs:
     return check_edit_inputs(parsed)
 
 
-def _renderer(job: ImageJob, inputs: EditInputs | None, prompt: str) -> RenderFn:
+def _renderer(
+    cache: RenderCache, job: ImageJob, inputs: EditInputs | None, prompt: str
+) -> RenderFn:
     async def render(index: int, progress: float) -> bytes:
-        return await asyncio.to_thread(
-            render_bytes,
+        return await cache.render(
             job.width,
             job.height,
             job.output_format,
@@ -203,6 +205,7 @@ def _renderer(job: ImageJob, inputs: EditInputs | None, prompt: str) -> RenderFn
             quality=job.output_compression,
             progress=progress,
             base=inputs.base if inputs else None,
+            base_key=inputs.base_key if inputs else "",
         )
 
     return render

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,6 +185,8 @@ class EditInputs:
 
     sizes: list[tuple[int, int]]
     base: Image.Image
+    base_key: str
+    """Digest of the first image's bytes (render cache key)."""
 
 
 def check_edit_inputs(parsed: ParsedRequest) -> EditInputs:
@@ -217,7 +220,8 @@ def check_edit_inputs(parsed: ParsedRequest) -> EditInputs:
                 param="mask",
                 code="invalid_value",
             )
-    return EditInputs(sizes=sizes, base=base)
+    digest = hashlib.blake2b(parsed.images[0].data, digest_size=16).hexdigest()
+    return EditInputs(sizes=sizes, base=base, base_key=digest)
 
 
 def _bad_image(param: str, index: int) -> OpenAIError:

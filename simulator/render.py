@@ -9,10 +9,12 @@ zlib level; a 1024x1024 PNG takes a few tens of milliseconds.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import random
+from collections import OrderedDict
 from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -138,6 +140,56 @@ def render_bytes(
         base=base,
     )
     return encode(img, fmt, quality=quality)
+
+
+class RenderCache:
+    """A small LRU of encoded images, one per simulator app.
+
+    Repeated requests (benchmarks, retries, the same prompt in many tests) then cost no CPU, so a
+    simulator sharing a machine with the gateway under test does not distort its timings.
+    Rendering itself runs in a worker thread, off the event loop.
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+
+    async def render(
+        self,
+        width: int,
+        height: int,
+        fmt: ImageFormat,
+        *,
+        prompt: str,
+        seed: int = 0,
+        transparent: bool = False,
+        quality: int = 100,
+        progress: float = 1.0,
+        base: Image.Image | None = None,
+        base_key: str = "",
+    ) -> bytes:
+        """``render_bytes`` with caching; ``base_key`` must identify ``base`` (e.g. a digest)."""
+        key = (width, height, fmt, prompt, seed, transparent, quality, progress, base_key)
+        cached = self._entries.get(key)
+        if cached is not None:
+            self._entries.move_to_end(key)
+            return cached
+        data = await asyncio.to_thread(
+            render_bytes,
+            width,
+            height,
+            fmt,
+            prompt=prompt,
+            seed=seed,
+            transparent=transparent,
+            quality=quality,
+            progress=progress,
+            base=base,
+        )
+        self._entries[key] = data
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return data
 
 
 def b64(data: bytes) -> str:

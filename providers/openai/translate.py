@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -160,37 +161,27 @@ def parse_images_response(
     secrets: tuple[str, ...] = (),
 ) -> Completed:
     """A 2xx ``ImagesResponse`` body → :class:`Completed` (base64 relayed untouched)."""
+    protocol = partial(ProtocolError, provider=provider, upstream_request_id=upstream_id)
     obj = load_json(body, what="images response", provider=provider)
     try:
         if isinstance(obj, dict) and obj.get("error"):  # compatible servers: 200 + error body
+            detail = ErrorEnvelope.model_validate(obj).error
             raise error_from_detail(
-                ErrorEnvelope.model_validate(obj).error,
-                None,
-                provider=provider,
-                secrets=secrets,
-                upstream_request_id=upstream_id,
+                detail, None, provider=provider, secrets=secrets, upstream_request_id=upstream_id
             )
         response = ImagesResponse.model_validate(obj)
     except ValidationError as exc:
-        raise ProtocolError(
-            f"unexpected images response shape: {exc.error_count()} error(s)",
-            provider=provider,
-            upstream_request_id=upstream_id,
-        ) from exc
+        raise protocol(f"unexpected images response shape: {exc.error_count()} error(s)") from exc
     images = []
     for item in response.data or []:
         if item.b64_json is None:
-            raise ProtocolError(
+            raise protocol(
                 "upstream returned an image URL instead of b64_json; pin "
-                "response_format=b64_json in the endpoint's fixed parameters",
-                provider=provider,
-                upstream_request_id=upstream_id,
+                "response_format=b64_json in the endpoint's fixed parameters"
             )
         images.append(make_image(item.b64_json, response.output_format, response.size, call))
     if not images:
-        raise ProtocolError(
-            "upstream returned no images", provider=provider, upstream_request_id=upstream_id
-        )
+        raise protocol("upstream returned no images")
     warnings: tuple[str, ...] = ()
     if len(images) < call.n:
         warnings = (f"upstream returned {len(images)} of {call.n} requested images",)

@@ -7,6 +7,8 @@ Reference: /work/shared/reference/providers/openai.md (§4 response, §5 stream,
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
@@ -83,6 +85,8 @@ class ErrorDetail(_Lenient):
     type: str | None = None
     param: str | None = None
     code: str | None = None
+    # Kept for the gateway's logs: {"moderation_stage": "input|output", "categories": [...]}.
+    moderation_details: dict[str, Any] | None = None
 
     @field_validator("code", "type", "param", mode="before")
     @classmethod

@@ -449,6 +449,7 @@ def test_error_retry_after_and_moderation_not_retryable() -> None:
     moderated = t.error_from_response(400, orjson.dumps(MODERATION), {})
     assert isinstance(moderated, ContentModerated) and not moderated.retryable
     assert "safety_violations=[sexual]" in moderated.message
+    assert moderated.raw["error"]["moderation_details"]["moderation_stage"] == "output"
 
 
 def test_key_is_redacted_even_when_echoed_verbatim() -> None:

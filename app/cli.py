@@ -33,7 +33,7 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
     from app.db.migrate import upgrade
 
     upgrade(settings.database_url)
-    print(f"migrated {settings.database_url.split('@')[-1]} to head")
+    print(f"migrated {settings.database_url.split('@')[-1]} to head", file=sys.stderr)
     return 0
 
 

@@ -65,6 +65,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
     http = _http_client()
+    refs_http = httpx.AsyncClient(follow_redirects=False)
     sim_server = None
     sim_base = None
     if app.state.simulate:
@@ -76,6 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
         http=http,
+        refs_http=refs_http,
         redis=redis,
         limiter=limiter,
         catalog=catalog,
@@ -90,6 +92,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if sim_server is not None:
             await sim_server.stop()
         await http.aclose()
+        await refs_http.aclose()
         if redis is not None:
             await redis.aclose()
         await engine.dispose()

@@ -24,6 +24,9 @@ class AppState:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
+    # Fetches caller-supplied reference URLs: its own client, so remote cookies never mix
+    # with provider traffic.
+    refs_http: httpx.AsyncClient
     redis: Redis | None
     limiter: RateLimiter
     catalog: Catalog

@@ -129,7 +129,7 @@ async def prepare(
         policy = FetchPolicy(
             allow_networks=tuple(ip_network(n) for n in state.settings.reference_allow_networks)
         )
-        images = await resolve_references(refs, client=state.http, policy=policy)
+        images = await resolve_references(refs, client=state.refs_http, policy=policy)
     return Plan(generation_id, request, principal, model, attempts, images)
 
 

@@ -75,9 +75,10 @@ class _OpenAIHeaders:
 
 
 class _Simulator:
-    def __init__(self, state: SimState, api_key: str | None) -> None:
+    def __init__(self, state: SimState, api_key: str | None, require_auth: bool) -> None:
         self.state = state
         self.api_key = api_key
+        self.require_auth = require_auth
         self.renders = RenderCache()
 
     async def generations(self, request: Request) -> Response:
@@ -99,6 +100,8 @@ class _Simulator:
         return response
 
     def _authenticate(self, request: Request) -> None:
+        if not self.require_auth:
+            return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -217,14 +220,20 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return OpenAIError(status, f"Invalid URL ({request.method} {request.url.path})").response()
 
 
-def create_app(knobs: Knobs | None = None, *, api_key: str | None = None) -> Starlette:
-    """The OpenAI simulator; ``api_key`` None accepts any non-empty bearer token.
+def create_app(
+    knobs: Knobs | None = None, *, api_key: str | None = None, require_auth: bool = True
+) -> Starlette:
+    """The OpenAI simulator.
+
+    Like the real API it wants ``Authorization: Bearer <key>`` (401 otherwise); with ``api_key``
+    set the key must match, with None any non-empty key passes. ``require_auth=False`` drops the
+    check entirely, to stand in for a self-hosted OpenAI-compatible server without keys.
 
     ``app.state.sim`` is the ``SimState`` (``.knobs``, ``.log``, ``.reset()``) for in-process
     tests; ``/_sim/*`` exposes the same over HTTP (see ``simulator.admin``).
     """
     state = SimState(knobs)
-    sim = _Simulator(state, api_key)
+    sim = _Simulator(state, api_key, require_auth)
     app = Starlette(
         routes=[
             Route("/v1/images/generations", sim.generations, methods=["POST"]),

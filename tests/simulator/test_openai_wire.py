@@ -13,6 +13,7 @@ import pytest
 
 from simulator import create_combined_app
 from simulator.knobs import Knobs
+from simulator.openai import create_app as create_openai_app
 from tests.servers import ServerThread
 from tests.simulator.conftest import API_KEY, LiveSim, decode, png
 
@@ -89,6 +90,15 @@ def test_missing_auth_is_401_envelope(http: httpx.Client) -> None:
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert error["type"] == "invalid_request_error"
+
+
+def test_auth_can_be_switched_off_for_keyless_compatible_servers() -> None:
+    with ServerThread(create_openai_app(require_auth=False), lifespan="off") as server:
+        response = httpx.post(
+            f"{server.url}/v1/images/generations",
+            json={"model": "gpt-image-1.5", "prompt": "p", "quality": "low"},
+        )
+    assert response.status_code == 200, response.text
 
 
 def test_unparseable_json_and_unknown_paths(http: httpx.Client) -> None:

@@ -1,0 +1,435 @@
+"""Output geometry: how ``size`` / ``aspect_ratio`` / ``resolution`` become what an endpoint takes.
+
+Pure functions used by :mod:`app.generation.normalize`, which folds ``size`` into a
+:class:`Shape` (that module documents the size syntax, ratio matching and WxH → tier). The choices
+made here, where the providers' documents leave room:
+
+* **A tier without a ratio** means 1:1 (every provider here defaults to square); neither tier,
+  ratio nor pixels means "provider default": no width/height are sent.
+* **FixedSizes.** Explicit pixels must be one of the sizes exactly (400 listing them). A ratio
+  picks the size with the nearest ratio (ties: nearest pixel count to the tier, then catalog
+  order). Within 5 % the size *is* the provider's version of that ratio (Recraft's 1344x768
+  for 16:9) and ``aspect_ratio`` reports the requested one. Further off, the ratio is accepted
+  only when the ``aspect_ratio`` descriptor lists it (the catalog author promised the mapping),
+  with a warning, and ``aspect_ratio`` reports the served size's own ratio.
+* **FreePixels.** Explicit pixels are **never rounded**: a size off the multiple, edges, pixel
+  count or ratio bounds is a 400 that names the bounds and suggests the nearest valid size.
+  From ratio + tier the target pixel count is ``tier_megapixels[tier]`` (a public tier's
+  nominal edge² when the endpoint lists no megapixel tiers), clamped into the pixel and edge
+  bounds (with a warning when the clamp bites), then each edge is rounded to the multiple
+  (floor or ceil, whichever keeps the ratio closest, then the pixel count). A ratio beyond
+  ``max_ratio`` is a 400.
+* **RatioTier.** Explicit pixels map to the allowed ratio within 1 % (Gemini's ``1376x768`` →
+  16:9), else 400 listing the allowed ratios; no width/height are sent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from app.api.schemas import ASPECT_RATIOS
+from app.errors import BadRequest
+from providers.spec import (
+    BooleanDescriptor,
+    EndpointSpec,
+    EnumDescriptor,
+    FixedSizes,
+    FreePixels,
+    RatioTier,
+)
+
+TIER_EDGES: dict[str, int] = {  # nominal long edge of each public resolution tier
+    "512": 512,
+    "768": 768,
+    "1K": 1024,
+    "1.5K": 1536,
+    "2K": 2048,
+    "4K": 4096,
+}
+MATCH_TOLERANCE = Fraction(1, 100)  # "same ratio": size vs aspect_ratio, WxH → ratio label
+FIXED_TOLERANCE = Fraction(5, 100)  # how far a fixed size may be from the requested ratio
+SQUARE = "1:1"
+PUBLIC_RATIOS: tuple[str, ...] = tuple(r for r in ASPECT_RATIOS if r != "auto")
+_WXH = re.compile(r"([1-9][0-9]{0,4})[xX]([1-9][0-9]{0,4})")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Who answers, for error messages: ``... is not supported by <provider> for <model>``."""
+
+    provider: str
+    model: str
+
+    def reject(
+        self, param: str, value: object, allowed: Sequence[object], reason: str | None = None
+    ) -> BadRequest:
+        message = f"{param} '{value}' is not supported by {self.provider} for {self.model}"
+        if reason:
+            message += f" ({reason})"
+        listed = ", ".join(str(a) for a in allowed) if allowed else "none"
+        return BadRequest(f"{message}; allowed: {listed}", param=param, allowed=list(allowed))
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """The request's geometry, endpoint-independent and already self-consistent."""
+
+    ratio: str | None = None  # a public ratio, never "auto"
+    tier: str | None = None  # a public tier (or the one implied by pixels, once placed)
+    tier_param: str = "resolution"  # the request field the tier came from
+    pixels: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What the endpoint will be asked for."""
+
+    width: int | None = None
+    height: int | None = None
+    size_wire: str | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    resolution_wire: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------
+# Ratios and tiers
+# ------------------------------------------------------------------------------------------
+
+
+def parse_ratio(text: str) -> Fraction:
+    """``"16:9"`` → 16/9; ``"2.35:1"`` and ``"9:19.5"`` are exact too."""
+    width, height = text.split(":")
+    return Fraction(width) / Fraction(height)
+
+
+def rel_diff(a: Fraction, b: Fraction) -> Fraction:
+    """How far apart two ratios are, symmetric: ``max/min - 1``."""
+    return max(a, b) / min(a, b) - 1
+
+
+def reduced(width: int, height: int) -> str:
+    g = math.gcd(width, height)
+    return f"{width // g}:{height // g}"
+
+
+def match_ratio(ratio: Fraction, names: Sequence[str]) -> str | None:
+    """The name in ``names`` nearest to ``ratio`` if within :data:`MATCH_TOLERANCE`."""
+    best = min(names, key=lambda n: rel_diff(parse_ratio(n), ratio), default=None)
+    if best is None or rel_diff(parse_ratio(best), ratio) > MATCH_TOLERANCE:
+        return None
+    return best
+
+
+def ratio_label(width: int, height: int) -> str:
+    """The public ratio a size shows (within 1 %), else its reduced ``W:H``."""
+    return match_ratio(Fraction(width, height), PUBLIC_RATIOS) or reduced(width, height)
+
+
+def nearest_tier(long_edge: int, tiers: Sequence[str]) -> str:
+    return min(tiers, key=lambda t: (abs(TIER_EDGES[t] - long_edge), TIER_EDGES[t]))
+
+
+def offered_tiers(endpoint: EndpointSpec) -> tuple[str, ...]:
+    """Public tiers the endpoint offers, smallest first; () when it has no tier knob at all."""
+    geometry = endpoint.geometry
+    declared: Sequence[str] = ()
+    if isinstance(geometry, RatioTier):
+        declared = tuple(geometry.tiers)
+        if not declared:
+            return ()
+    elif isinstance(geometry, FreePixels):
+        declared = tuple(geometry.tier_megapixels)
+    if not declared:
+        desc = endpoint.parameters.get("resolution")
+        declared = desc.values if isinstance(desc, EnumDescriptor) else ()
+    public = tuple(t for t in TIER_EDGES if t in declared)
+    return public or tuple(TIER_EDGES)
+
+
+def parse_wxh(text: str) -> tuple[int, int] | None:
+    match = _WXH.fullmatch(text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+# ------------------------------------------------------------------------------------------
+# Placement per geometry mode
+# ------------------------------------------------------------------------------------------
+
+
+def place(endpoint: EndpointSpec, shape: Shape, target: Target) -> Placement:
+    """Turn a shape into the endpoint's own terms; 400 when it cannot be honoured."""
+    geometry = endpoint.geometry
+    if isinstance(geometry, FixedSizes):
+        return _fixed(endpoint, geometry, shape, target)
+    if isinstance(geometry, FreePixels):
+        return _free(endpoint, geometry, shape, target)
+    return _ratio_tier(endpoint, geometry, shape, target)
+
+
+def _size_of(text: str) -> tuple[int, int]:
+    pixels = parse_wxh(text)
+    if pixels is None:  # catalog data error, not the caller's: let it surface as a 500
+        raise ValueError(f"catalog size {text!r} is not <W>x<H>")
+    return pixels
+
+
+def _ratio_listed(endpoint: EndpointSpec, ratio: str) -> bool:
+    desc = endpoint.parameters.get("aspect_ratio")
+    return isinstance(desc, EnumDescriptor) and ratio in desc.values
+
+
+def _fixed_allowed_ratios(endpoint: EndpointSpec, geometry: FixedSizes) -> list[str]:
+    desc = endpoint.parameters.get("aspect_ratio")
+    if isinstance(desc, EnumDescriptor):
+        return list(desc.values)
+    labels = (ratio_label(*_size_of(s)) for s in geometry.sizes)
+    return list(dict.fromkeys(labels))
+
+
+def _nearest_fixed(geometry: FixedSizes, ratio: Fraction, tier: str | None) -> tuple[int, int]:
+    sizes = [_size_of(s) for s in geometry.sizes]
+    goal = TIER_EDGES[tier] ** 2 if tier in TIER_EDGES else None
+
+    def key(i: int) -> tuple[Fraction, int, int]:
+        width, height = sizes[i]
+        spread = abs(width * height - goal) if goal is not None else 0
+        return rel_diff(Fraction(width, height), ratio), spread, i
+
+    return sizes[min(range(len(sizes)), key=key)]
+
+
+def _fixed_by_ratio(
+    endpoint: EndpointSpec, geometry: FixedSizes, shape: Shape, target: Target
+) -> tuple[tuple[int, int], str, tuple[str, ...]]:
+    """The size nearest the requested ratio, the ratio to report, and any warning."""
+    wanted = parse_ratio(shape.ratio or SQUARE)
+    width, height = _nearest_fixed(geometry, wanted, shape.tier)
+    off = rel_diff(Fraction(width, height), wanted)
+    if shape.ratio is None or off <= FIXED_TOLERANCE:
+        return (width, height), shape.ratio or ratio_label(width, height), ()
+    if not _ratio_listed(endpoint, shape.ratio):
+        raise target.reject("aspect_ratio", shape.ratio, _fixed_allowed_ratios(endpoint, geometry))
+    shown = ratio_label(width, height)
+    warning = (
+        f"aspect_ratio '{shape.ratio}' is served as {width}x{height} ({shown}), the nearest "
+        f"size {target.provider} offers"
+    )
+    return (width, height), shown, (warning,)
+
+
+def _fixed(endpoint: EndpointSpec, geometry: FixedSizes, shape: Shape, target: Target) -> Placement:
+    warnings: tuple[str, ...] = ()
+    if shape.pixels is not None:
+        width, height = shape.pixels
+        if f"{width}x{height}" not in geometry.sizes:
+            raise target.reject("size", f"{width}x{height}", list(geometry.sizes))
+        ratio = shape.ratio or ratio_label(width, height)
+    elif shape.ratio is not None or shape.tier is not None:
+        (width, height), ratio, warnings = _fixed_by_ratio(endpoint, geometry, shape, target)
+    else:
+        return Placement()
+    key = f"{width}x{height}"
+    return Placement(
+        width=width,
+        height=height,
+        size_wire=geometry.wire.get(key, key),
+        aspect_ratio=ratio,
+        resolution=shape.tier or nearest_tier(max(width, height), offered_tiers(endpoint)),
+        warnings=warnings,
+    )
+
+
+def _ratio_tier(
+    endpoint: EndpointSpec, geometry: RatioTier, shape: Shape, target: Target
+) -> Placement:
+    ratio = shape.ratio
+    if shape.pixels is not None and ratio is None:
+        width, height = shape.pixels
+        allowed = _tier_allowed_ratios(endpoint)
+        ratio = match_ratio(Fraction(width, height), allowed)
+        if ratio is None:
+            raise target.reject(
+                "size",
+                f"{width}x{height}",
+                allowed,
+                reason=f"aspect ratio {reduced(width, height)}; this endpoint takes a ratio, "
+                "not pixels",
+            )
+    tier = shape.tier
+    if tier is not None and tier not in geometry.tiers:
+        raise target.reject(shape.tier_param, tier, list(geometry.tiers))
+    return Placement(
+        aspect_ratio=ratio or geometry.default_ratio,
+        resolution=tier,
+        resolution_wire=geometry.tiers[tier] if tier is not None else None,
+    )
+
+
+def _tier_allowed_ratios(endpoint: EndpointSpec) -> list[str]:
+    desc = endpoint.parameters.get("aspect_ratio")
+    if isinstance(desc, EnumDescriptor):
+        return [r for r in desc.values if r != "auto"]
+    return list(PUBLIC_RATIOS) if isinstance(desc, BooleanDescriptor) else []
+
+
+# ------------------------------------------------------------------------------------------
+# Free pixels
+# ------------------------------------------------------------------------------------------
+
+
+def pixel_problems(geometry: FreePixels, width: int, height: int) -> list[str]:
+    """Why ``width x height`` is outside the endpoint's bounds (empty: it is inside)."""
+    problems: list[str] = []
+    if width % geometry.multiple or height % geometry.multiple:
+        problems.append(f"width and height must be multiples of {geometry.multiple}")
+    if min(width, height) < geometry.min_edge or max(width, height) > geometry.max_edge:
+        problems.append(f"edges must be {geometry.min_edge}..{geometry.max_edge}")
+    if not geometry.min_pixels <= width * height <= geometry.max_pixels:
+        problems.append(f"total pixels must be {geometry.min_pixels}..{geometry.max_pixels}")
+    if Fraction(max(width, height), min(width, height)) > Fraction(geometry.max_ratio):
+        problems.append(f"long/short edge ratio must be at most {geometry.max_ratio}")
+    return problems
+
+
+def pixel_bounds(geometry: FreePixels) -> list[str]:
+    return [
+        f"width and height multiples of {geometry.multiple}",
+        f"edges {geometry.min_edge}..{geometry.max_edge}",
+        f"{geometry.min_pixels}..{geometry.max_pixels} pixels",
+        f"long/short edge ratio <= {geometry.max_ratio}",
+    ]
+
+
+def _near_multiples(x: float, multiple: int, radius: int) -> list[int]:
+    base = math.floor(x / multiple)
+    return [k * multiple for k in range(base - radius, base + radius + 2) if k > 0]
+
+
+def _ideal_edges(geometry: FreePixels, ratio: Fraction, pixels: int) -> tuple[float, float]:
+    """Real-valued edges with the ratio and pixel count, scaled into the edge bounds."""
+    width = math.sqrt(pixels * ratio)
+    height = width / float(ratio)
+    shrink = min(1.0, geometry.max_edge / max(width, height))
+    width, height = width * shrink, height * shrink
+    grow = max(1.0, geometry.min_edge / min(width, height))
+    return width * grow, height * grow
+
+
+def fit_pixels(geometry: FreePixels, ratio: Fraction, pixels: int) -> tuple[int, int] | None:
+    """The valid size nearest ``ratio`` at about ``pixels``; None when no size fits."""
+    goal = min(max(pixels, geometry.min_pixels), geometry.max_pixels)
+    width, height = _ideal_edges(geometry, ratio, goal)
+    for radius in (0, 1, 2):  # floor/ceil first; widen only when bounds exclude both
+        candidates = [
+            (w, h)
+            for w in _near_multiples(width, geometry.multiple, radius)
+            for h in _near_multiples(height, geometry.multiple, radius)
+            if not pixel_problems(geometry, w, h)
+        ]
+        if candidates:
+            return min(
+                candidates,
+                key=lambda c: (rel_diff(Fraction(c[0], c[1]), ratio), abs(c[0] * c[1] - goal)),
+            )
+    return None
+
+
+def _target_pixels(geometry: FreePixels, shape: Shape, target: Target) -> tuple[str, int]:
+    tier = shape.tier or geometry.default_tier
+    megapixels = geometry.tier_megapixels.get(tier)
+    if megapixels is not None:
+        return tier, int(megapixels * 1_000_000)
+    if shape.tier is not None and geometry.tier_megapixels:
+        raise target.reject(shape.tier_param, tier, list(geometry.tier_megapixels))
+    edge = TIER_EDGES.get(tier, TIER_EDGES["1K"])
+    return tier, edge * edge
+
+
+def _check_free_ratio(geometry: FreePixels, ratio: str, target: Target) -> Fraction:
+    value = parse_ratio(ratio)
+    limit = Fraction(geometry.max_ratio)
+    if max(value, 1 / value) > limit:
+        allowed = [r for r in PUBLIC_RATIOS if max(parse_ratio(r), 1 / parse_ratio(r)) <= limit]
+        raise target.reject(
+            "aspect_ratio",
+            ratio,
+            allowed,
+            reason=f"long/short edge ratio above {geometry.max_ratio}",
+        )
+    return value
+
+
+def _explicit_pixels(geometry: FreePixels, width: int, height: int, target: Target) -> None:
+    problems = pixel_problems(geometry, width, height)
+    if not problems:
+        return
+    reason = "; ".join(problems)
+    ratio = Fraction(width, height)
+    if max(ratio, 1 / ratio) <= Fraction(geometry.max_ratio):
+        suggestion = fit_pixels(geometry, ratio, width * height)
+        if suggestion is not None:
+            reason += f"; nearest valid: {suggestion[0]}x{suggestion[1]}"
+    raise target.reject("size", f"{width}x{height}", pixel_bounds(geometry), reason=reason)
+
+
+def _free(endpoint: EndpointSpec, geometry: FreePixels, shape: Shape, target: Target) -> Placement:
+    if shape.pixels is not None:
+        width, height = shape.pixels
+        _explicit_pixels(geometry, width, height, target)
+        return Placement(
+            width=width,
+            height=height,
+            aspect_ratio=shape.ratio or ratio_label(width, height),
+            resolution=shape.tier,
+        )
+    if shape.ratio is None and shape.tier is None:
+        return Placement()
+    ratio = _check_free_ratio(geometry, shape.ratio or SQUARE, target)
+    tier, goal = _target_pixels(geometry, shape, target)
+    fitted = fit_pixels(geometry, ratio, goal)
+    if fitted is None:
+        raise target.reject(
+            "aspect_ratio",
+            shape.ratio or SQUARE,
+            pixel_bounds(geometry),
+            reason=f"no size at resolution {tier} fits the endpoint's bounds",
+        )
+    width, height = fitted
+    return Placement(
+        width=width,
+        height=height,
+        aspect_ratio=shape.ratio or SQUARE,
+        resolution=tier,
+        warnings=_fit_warnings(geometry, shape, tier, goal, fitted, target),
+    )
+
+
+def _fit_warnings(
+    geometry: FreePixels,
+    shape: Shape,
+    tier: str,
+    goal: int,
+    fitted: tuple[int, int],
+    target: Target,
+) -> tuple[str, ...]:
+    width, height = fitted
+    warnings: list[str] = []
+    if abs(Fraction(width * height, goal) - 1) > Fraction(1, 10):
+        warnings.append(
+            f"resolution {tier} aims at {goal} pixels but {target.provider} allows "
+            f"{geometry.min_pixels}..{geometry.max_pixels} pixels and edges up to "
+            f"{geometry.max_edge}; the image is {width}x{height}"
+        )
+    ratio = shape.ratio or SQUARE
+    if rel_diff(Fraction(width, height), parse_ratio(ratio)) > MATCH_TOLERANCE:
+        warnings.append(
+            f"aspect_ratio '{ratio}' is served as {width}x{height} ({ratio_label(width, height)}) "
+            f"to fit multiples of {geometry.multiple}"
+        )
+    return tuple(warnings)

@@ -159,6 +159,8 @@ class EndpointSpec(_Frozen):
     adapter: str  # which adapter implementation speaks to it ("openai", "google", ...)
     upstream_model: str
     base_url: str | None = None  # None: the provider's configured base URL
+    # For operator-added endpoints: the environment variable holding their API key.
+    api_key_env: str | None = None
     parameters: dict[str, Descriptor]
     geometry: Geometry
     max_images_per_call: int = Field(ge=1, le=10)
@@ -166,6 +168,9 @@ class EndpointSpec(_Frozen):
     passthrough: tuple[str, ...] = ()
     # Fixed upstream parameters the adapter must send for this endpoint (e.g. a Recraft style).
     fixed: dict[str, Any] = Field(default_factory=dict)
+    # The provider's own value of a described parameter the caller leaves unset (e.g. xAI's
+    # quality "medium"), so a tiered pricing line (``when``) still matches; never sent upstream.
+    defaults: dict[str, str] = Field(default_factory=dict)
     pricing: tuple[PricingLine, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -153,19 +153,26 @@ class _Simulator:
             )
         if refusal is not None:
             raise refusal
-        images = await asyncio.gather(*(render(i, 1.0) for i in range(job.n)))
-        body: dict[str, object] = {
-            "created": int(time.time()),
-            "background": job.background,
-            "data": [{"b64_json": b64(data)} for data in images],
-            "output_format": job.output_format,
-            "quality": job.quality,
-            "size": job.size,
-            "usage": usage(job, input_sizes, images=job.n),
-        }
-        if job.safety_identifier:
-            body["safety_identifier"] = job.safety_identifier
-        return Response(orjson.dumps(body), media_type="application/json")
+        return await _images_response(job, render, input_sizes)
+
+
+async def _images_response(
+    job: ImageJob, render: RenderFn, input_sizes: list[tuple[int, int]]
+) -> Response:
+    """The non-stream ``ImagesResponse`` (§4), with resolved values."""
+    images = await asyncio.gather(*(render(i, 1.0) for i in range(job.n)))
+    body: dict[str, object] = {
+        "created": int(time.time()),
+        "background": job.background,
+        "data": [{"b64_json": b64(data)} for data in images],
+        "output_format": job.output_format,
+        "quality": job.quality,
+        "size": job.size,
+        "usage": usage(job, input_sizes, images=job.n),
+    }
+    if job.safety_identifier:
+        body["safety_identifier"] = job.safety_identifier
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _directives(prompt: str) -> Directives:

@@ -5,6 +5,7 @@ Every setting is listed, with its default, in the README's configuration table.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,6 +54,11 @@ class ProviderSettings(BaseSettings):
             "bytedance": self.ark_api_key,
             "xai": self.xai_api_key,
         }.get(adapter)
+
+    @staticmethod
+    def endpoint_key(env_name: str) -> str | None:
+        """The key of an operator-added endpoint, from the variable its entry names."""
+        return os.environ.get(env_name)
 
     def base_url_for(self, adapter: str) -> str | None:
         return {

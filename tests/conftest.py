@@ -21,7 +21,8 @@ from app.main import create_app
 from tests.servers import ServerThread
 
 PG_ADMIN_DSN = os.environ.get("IMAGEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_DB = os.environ.get("IMAGEGATE_TEST_DB", "imagegate_test")
+# One database per test session, so concurrent runs on one machine never share one.
+TEST_DB = os.environ.get("IMAGEGATE_TEST_DB", f"imagegate_test_{os.getpid()}")
 REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 MASTER_KEY = "test-master-key-0123456789"
 
@@ -29,6 +30,14 @@ MASTER_KEY = "test-master-key-0123456789"
 def pg_url(db: str) -> str:
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/{db}"
+
+
+async def _drop(db: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def _recreate(db: str) -> None:
@@ -43,6 +52,10 @@ async def _recreate(db: str) -> None:
         await conn.close()
 
 
+def drop_database(db: str) -> None:
+    asyncio.run(_drop(db))
+
+
 def fresh_database(db: str) -> str:
     """Drop and create ``db``; return its SQLAlchemy URL (not migrated)."""
     asyncio.run(_recreate(db))
@@ -50,11 +63,12 @@ def fresh_database(db: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def database_url() -> Iterator[str]:
     """A fresh Postgres database migrated to head by the real Alembic migrations."""
     url = fresh_database(TEST_DB)
     upgrade(url)
-    return url
+    yield url
+    drop_database(TEST_DB)
 
 
 @pytest.fixture(scope="session")

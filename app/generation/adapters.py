@@ -46,7 +46,8 @@ class AdapterRegistry:
     def _target(self, endpoint: EndpointSpec) -> tuple[str, str] | None:
         """(base_url, api_key) for an endpoint, or None when it cannot be called."""
         if endpoint.base_url is not None:  # operator-added endpoint: its own server
-            return endpoint.base_url, ""
+            key = self._providers.endpoint_key(endpoint.api_key_env) if endpoint.api_key_env else None
+            return endpoint.base_url, key or ""
         if self.sim_base is not None:
             return f"{self.sim_base}/{endpoint.adapter}/v1", SIMULATOR_KEY
         key = self._providers.key_for(endpoint.adapter)

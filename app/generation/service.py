@@ -93,6 +93,8 @@ def _normalized_attempts(
         try:
             attempts.append((endpoint, normalize(request, endpoint)))
         except GatewayError as exc:
+            if str((exc.metadata or {}).get("param", "")).startswith("provider.options"):
+                raise  # options addressed to this very provider: the caller's mistake
             first_error = first_error or exc
     if not attempts:
         assert first_error is not None
@@ -245,7 +247,8 @@ class Executor:
         cost = compute_cost(
             endpoint.pricing,
             usage,
-            norm.pricing_params,
+            # The provider's defaults price what the caller left unset (e.g. xAI's quality).
+            {**endpoint.defaults, **norm.pricing_params},
             pixels if len(pixels) == len(images) else (),
         )
         return Outcome(

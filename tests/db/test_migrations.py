@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,7 +15,7 @@ from sqlalchemy.engine import Connection
 from app.db.engine import make_engine
 from app.db.migrate import downgrade, upgrade
 from app.db.models import Base
-from tests.conftest import fresh_database
+from tests.conftest import drop_database, fresh_database
 
 
 def _inspect(url: str) -> tuple[set[str], list[object]]:
@@ -35,10 +37,13 @@ def _inspect(url: str) -> tuple[set[str], list[object]]:
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: object) -> str:
+def empty_db(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
     if request.param == "postgres":
-        return fresh_database("imagegate_migrations")
-    return f"sqlite+aiosqlite:///{tmp_path}/m.db"
+        name = f"imagegate_migrations_{os.getpid()}"
+        yield fresh_database(name)
+        drop_database(name)
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path}/m.db"
 
 
 def test_upgrade_downgrade_upgrade(empty_db: str) -> None:

@@ -1,0 +1,176 @@
+"""POST /api/v1/images end to end: official SDK → gateway → OpenAI simulator, real Postgres."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+from openrouter import OpenRouter
+
+from tests.e2e.conftest import IMAGE_IN, IMAGE_OUT, MODEL, SIM_KEY, TEXT_IN, Sim
+from tests.e2e.helpers import decode, generation, png_data_url, post, token_cost
+from tests.servers import ServerThread
+
+RATES = (TEXT_IN, IMAGE_IN, IMAGE_OUT)
+
+
+def _sdk(gateway: ServerThread, key: str) -> OpenRouter:
+    return OpenRouter(api_key=key, server_url=f"{gateway.url}/api/v1")
+
+
+def test_sdk_buffered_generation_cost_and_ledger(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    with _sdk(gateway, api_key) as client:
+        result = client.images.generate(model=MODEL, prompt="a red fox, flat vector", size="1536x1024", quality="low")
+    assert len(result.data) == 1
+    image = decode(result.data[0].b64_json)
+    assert image.size == (1536, 1024)
+    assert result.data[0].media_type == "image/png"
+
+    # exactly one upstream call, to the real OpenAI path, with our key and only accepted params
+    (call,) = sim_a.requests
+    assert call["path"] == "/v1/images/generations"
+    assert call["body"]["model"] == "gpt-image-1.5" and call["body"]["size"] == "1536x1024"
+    assert "response_format" not in call["body"]
+
+    usage = result.usage
+    assert usage is not None and usage.completion_tokens == 400  # low quality 1536x1024 (§8.2)
+    text_tokens = usage.prompt_tokens
+    expected = token_cost(text_tokens, 0, usage.completion_tokens, RATES)
+    assert Decimal(str(usage.cost)) == expected
+    assert usage.cost_details is not None
+    assert Decimal(str(usage.cost_details.upstream_inference_completions_cost)) == Decimal("0.0128")
+
+
+def test_response_shape_header_and_generation_record(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "a lighthouse", "quality": "medium"})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    gid = resp.headers["x-generation-id"]
+    assert gid.startswith("gen-img-")
+    body = resp.json()
+    assert isinstance(body["created"], int) and set(body) >= {"created", "data", "usage"}
+    assert decode(body["data"][0]["b64_json"]).size == (1024, 1024)
+    # the base64 the simulator produced is relayed byte for byte
+    record = generation(gateway.url, gid, api_key)
+    assert record["status"] == "succeeded" and record["api_type"] == "image"
+    assert record["provider_name"] == "OpenAI" and record["images"] == 1
+    assert record["pixels"] == 1024 * 1024
+    assert Decimal(record["cost_usd"]) == Decimal(str(body["usage"]["cost"]))
+    assert record["tokens_completion"] == body["usage"]["completion_tokens"] == 1056
+    assert record["upstream_id"] == sim_a.requests[0]["request_id"]
+    # another key cannot read it
+    other = httpx.post(
+        f"{gateway.url}/api/v1/keys", json={"name": "other"}, headers={"authorization": "Bearer test-master-key-0123456789"}
+    ).json()["key"]
+    assert httpx.get(f"{gateway.url}/api/v1/generation", params={"id": gid}, headers={"authorization": f"Bearer {other}"}).status_code == 404
+
+
+def test_sdk_generation_stats(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "stats", "quality": "low"})
+    gid = resp.headers["x-generation-id"]
+    generation(gateway.url, gid, api_key)
+    with _sdk(gateway, api_key) as client:
+        stats = client.generations.get_generation(id=gid)
+    assert stats.data.id == gid and stats.data.api_type == "image"
+    assert Decimal(str(stats.data.total_cost)) == Decimal(str(resp.json()["usage"]["cost"]))
+
+
+def test_sdk_streaming(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    with _sdk(gateway, api_key) as client:
+        events = list(client.images.generate(model=MODEL, prompt="a cat", quality="low", stream=True))
+    types = [getattr(e, "type", None) for e in events]
+    assert "image_generation.partial_image" in types, types
+    assert types[-1] == "image_generation.completed"
+    assert types.index("image_generation.partial_image") < types.index("image_generation.completed")
+    completed = events[-1]
+    assert decode(completed.b64_json).size == (1024, 1024)
+    assert completed.usage is not None and completed.usage.cost and completed.usage.cost > 0
+    assert sim_a.requests[0]["body"]["stream"] in (True, "true")
+
+
+def test_stream_relays_events_before_completion(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    sim_a.state.knobs.partial_delay_s = 1.0
+    lines: list[tuple[float, str]] = []
+    import time
+
+    start = time.monotonic()
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/api/v1/images",
+        json={"model": MODEL, "prompt": "slow partials", "stream": True, "quality": "low"},
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    ) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        assert resp.headers["x-generation-id"].startswith("gen-img-")
+        for line in resp.iter_lines():
+            if line.startswith("data: "):
+                lines.append((time.monotonic() - start, line[6:]))
+    payloads = [(t, json.loads(d)) for t, d in lines if d != "[DONE]"]
+    assert lines[-1][1] == "[DONE]"
+    first_partial = next(t for t, p in payloads if p["type"] == "image_generation.partial_image")
+    completed = next(t for t, p in payloads if p["type"] == "image_generation.completed")
+    assert completed - first_partial >= 0.5, "partials were buffered until the end"
+
+
+def test_slow_generation_with_sdk_defaults_makes_one_upstream_call(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """The SDK's 5 s read timeout would re-send the POST; keep-alive bytes prevent it."""
+    sim_a.state.knobs.latency_s = 20.0
+    with _sdk(gateway, api_key) as client:  # default settings: 5 s read timeout, retries on
+        result = client.images.generate(model=MODEL, prompt="a slow one", quality="low")
+    assert decode(result.data[0].b64_json).size == (1024, 1024)
+    assert len(sim_a.requests) == 1
+
+
+def test_edit_with_references(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    refs = [{"type": "image_url", "image_url": {"url": png_data_url(color=c)}} for c in ("red", "blue")]
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "combine", "input_references": refs, "quality": "low"})
+    assert resp.status_code == 200, resp.text
+    (call,) = sim_a.requests
+    assert call["path"] == "/v1/images/edits"
+    assert resp.json()["usage"]["prompt_tokens"] > 0
+
+
+def test_reference_url_ssrf_is_blocked(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    refs = [{"type": "image_url", "image_url": {"url": "http://169.254.169.254/latest/meta-data/"}}]
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "x", "input_references": refs})
+    assert resp.status_code == 400, resp.text
+    assert "input_references" in resp.text
+    assert sim_a.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"size": "2048x2048", "aspect_ratio": "16:9"}, "size"),
+        ({"background": "transparent", "output_format": "jpeg"}, "background"),
+        ({"provider": {"options": {"openai": {"nope": 1}}}}, "provider.options"),
+        ({"aspect_ratio": "banana"}, "aspect_ratio"),
+    ],
+)
+def test_invalid_parameters_are_400_without_upstream_call(
+    gateway: ServerThread, api_key: str, sim_a: Sim, sim_b: Sim, body: dict[str, object], param: str
+) -> None:
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "x", **body})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == 400
+    assert param.split(".")[0] in json.dumps(resp.json())
+    assert sim_a.requests == [] and sim_b.requests == []
+
+
+def test_failed_generation_is_recorded_at_no_cost(gateway: ServerThread, api_key: str, sim_a: Sim, sim_b: Sim) -> None:
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "no [sim:400]", "provider": {"allow_fallbacks": False}})
+    assert resp.status_code == 400
+    record = generation(gateway.url, resp.headers["x-generation-id"], api_key)
+    assert record["status"] == "failed" and Decimal(record["cost_usd"]) == 0
+    assert record["error_code"] == 400
+
+
+def test_provider_key_is_sent_upstream_but_never_returned(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "auth [sim:401]", "provider": {"allow_fallbacks": False}})
+    assert resp.status_code == 502, resp.text
+    assert SIM_KEY not in resp.text

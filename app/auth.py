@@ -37,7 +37,9 @@ async def authenticate(request: Request) -> Principal:
     state: AppState = request.app.state.ig
     token = _bearer(request)
     master = state.settings.master_key
-    if master is not None and hmac.compare_digest(token.encode(), master.get_secret_value().encode()):
+    if master is not None and hmac.compare_digest(
+        token.encode(), master.get_secret_value().encode()
+    ):
         return Principal(key_id=None, name="master", is_admin=True)
     digest = key_repo.hash_key(token)
     async with state.sessionmaker() as session:

@@ -66,14 +66,15 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
                 for r in await repo.list_keys(session):
                     state = "disabled" if r.disabled else ("admin" if r.is_admin else "active")
                     limit = "-" if r.limit_usd is None else f"{r.limit_usd:.2f}"
-                    print(f"{r.id:32}  {r.prefix + '…':16}  {r.name[:24]:24}  {r.usage_usd:>12.6f}  {limit:>10}  {state}")
+                    name, usage, shown = r.name[:24], f"{r.usage_usd:.6f}", r.prefix + "…"
+                    print(f"{r.id:32}  {shown:16}  {name:24}  {usage:>12}  {limit:>10}  {state}")
             elif args.keys_cmd == "revoke":
-                row = await repo.get_key(session, args.id)
-                if row is None:
+                found = await repo.get_key(session, args.id)
+                if found is None:
                     print(f"no key with id {args.id}", file=sys.stderr)
                     return 1
-                row.disabled = True
-                print(f"revoked {row.id} ({row.name})")
+                found.disabled = True
+                print(f"revoked {found.id} ({found.name})")
     finally:
         await engine.dispose()
     return 0
@@ -94,7 +95,10 @@ def _simulate(args: argparse.Namespace, _: Settings) -> int:
 
     from simulator import create_combined_app
 
-    print(f"simulators on http://{args.host}:{args.port}/<provider>/v1 (e.g. /openai/v1)", file=sys.stderr)
+    print(
+        f"simulators on http://{args.host}:{args.port}/<provider>/v1 (e.g. /openai/v1)",
+        file=sys.stderr,
+    )
     uvicorn.run(create_combined_app(), host=args.host, port=args.port, log_level="warning")
     return 0
 
@@ -105,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--simulate", action="store_true", help="route providers to in-process simulators")
+    serve.add_argument(
+        "--simulate", action="store_true", help="route providers to in-process simulators"
+    )
     sub.add_parser("migrate", help="migrate the database to the latest schema")
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_cmd", required=True)

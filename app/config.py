@@ -34,7 +34,9 @@ class ProviderSettings(BaseSettings):
         default="https://generativelanguage.googleapis.com/v1beta",
         validation_alias="IMAGEGATE_GOOGLE_BASE_URL",
     )
-    bfl_base_url: str = Field(default="https://api.bfl.ai/v1", validation_alias="IMAGEGATE_BFL_BASE_URL")
+    bfl_base_url: str = Field(
+        default="https://api.bfl.ai/v1", validation_alias="IMAGEGATE_BFL_BASE_URL"
+    )
     recraft_base_url: str = Field(
         default="https://external.api.recraft.ai/v1", validation_alias="IMAGEGATE_RECRAFT_BASE_URL"
     )
@@ -42,7 +44,9 @@ class ProviderSettings(BaseSettings):
         default="https://ark.ap-southeast.bytepluses.com/api/v3",
         validation_alias="IMAGEGATE_BYTEDANCE_BASE_URL",
     )
-    xai_base_url: str = Field(default="https://api.x.ai/v1", validation_alias="IMAGEGATE_XAI_BASE_URL")
+    xai_base_url: str = Field(
+        default="https://api.x.ai/v1", validation_alias="IMAGEGATE_XAI_BASE_URL"
+    )
 
     def key_for(self, adapter: str) -> SecretStr | None:
         """The credential for an adapter name (``openai``, ``google``, ``bfl``, …)."""
@@ -86,7 +90,9 @@ class Settings(BaseSettings):
     port: int = 8080
     max_body_bytes: int = Field(default=64 * 1024 * 1024, description="largest request body")
     catalog_file: Path | None = Field(default=None, description="operator catalog overrides (TOML)")
-    rate_limit_rpm: int = Field(default=600, description="requests per minute per key on POST /images")
+    rate_limit_rpm: int = Field(
+        default=600, description="requests per minute per key on POST /images"
+    )
     keepalive_s: float = Field(default=3.0, description="seconds between keep-alive bytes")
     reference_allow_networks: list[str] = Field(
         default_factory=list, description="CIDRs exempt from the SSRF block (testing only)"

@@ -34,7 +34,9 @@ async def _bootstrap_admin_key(state: AppState) -> None:
     async with state.sessionmaker() as session, session.begin():
         if await key_repo.admin_key_exists(session):
             return
-        _, raw = await key_repo.create_key(session, name="admin (created on first start)", is_admin=True)
+        _, raw = await key_repo.create_key(
+            session, name="admin (created on first start)", is_admin=True
+        )
     banner = (
         "\n  imagegate created an admin API key (shown once, stored only as a hash):\n"
         f"\n      {raw}\n\n"

@@ -39,7 +39,7 @@ class AppState:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
-    async def drain(self, timeout: float = 10.0) -> None:
+    async def drain(self, wait_s: float = 10.0) -> None:
         """Wait for background work (ledger writes) before shutting down."""
         if self.background:
-            await asyncio.wait(set(self.background), timeout=timeout)
+            await asyncio.wait(set(self.background), timeout=wait_s)

@@ -109,7 +109,7 @@ class FreePixels(_Frozen):
 
 
 class RatioTier(_Frozen):
-    """The provider takes an aspect ratio and, optionally, a resolution tier (Gemini, xAI, Kontext)."""
+    """An aspect ratio plus, optionally, a resolution tier (Gemini, xAI, Kontext)."""
 
     mode: Literal["ratio"] = "ratio"
     # The wire spelling of each public tier, e.g. {"1K": "1k"} for xAI; empty: no tier knob.

@@ -44,7 +44,9 @@ async def _recreate(db: str) -> None:
     try:
         conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"Postgres is required for the tests and is not reachable at {PG_ADMIN_DSN}: {exc}")
+        pytest.fail(
+            f"Postgres is required for the tests and is not reachable at {PG_ADMIN_DSN}: {exc}"
+        )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{db}"')

@@ -16,7 +16,12 @@ from tests.servers import ServerThread
 def _cli(*args: str, db: str) -> subprocess.CompletedProcess[str]:
     env = {"IMAGEGATE_DATABASE_URL": db, "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -36,13 +41,19 @@ def test_keys_cli_create_list_revoke(tmp_sqlite: str) -> None:
     assert bad.returncode != 0
 
 
-def test_embedded_default_creates_an_admin_key_once(tmp_sqlite: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_embedded_default_creates_an_admin_key_once(
+    tmp_sqlite: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = Settings(database_url=tmp_sqlite, redis_url=None, master_key=None)
     with ServerThread(create_app(settings)) as server:
         printed = capsys.readouterr().err
-        key = next(line.strip() for line in printed.splitlines() if line.strip().startswith("sk-ig-v1-"))
+        key = next(
+            line.strip() for line in printed.splitlines() if line.strip().startswith("sk-ig-v1-")
+        )
         # generation is never open without a key
-        anon = httpx.post(f"{server.url}/api/v1/images", json={"model": "openai/gpt-image-1.5", "prompt": "p"})
+        anon = httpx.post(
+            f"{server.url}/api/v1/images", json={"model": "openai/gpt-image-1.5", "prompt": "p"}
+        )
         assert anon.status_code == 401
         me = httpx.get(f"{server.url}/api/v1/keys", headers={"authorization": f"Bearer {key}"})
         assert me.status_code == 200, me.text

@@ -36,7 +36,14 @@ def test_environment_reaches_postgres_and_redis() -> None:
     assert env["IMAGEGATE_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert "@postgres:5432/" in env["IMAGEGATE_DATABASE_URL"]
     assert env["IMAGEGATE_REDIS_URL"] == "redis://redis:6379/0"
-    for key in ("OPENAI_API_KEY", "GEMINI_API_KEY", "BFL_API_KEY", "RECRAFT_API_KEY", "ARK_API_KEY", "XAI_API_KEY"):
+    for key in (
+        "OPENAI_API_KEY",
+        "GEMINI_API_KEY",
+        "BFL_API_KEY",
+        "RECRAFT_API_KEY",
+        "ARK_API_KEY",
+        "XAI_API_KEY",
+    ):
         assert key in env
     pg = services["postgres"]["environment"]
     assert f"{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@" in env["IMAGEGATE_DATABASE_URL"]

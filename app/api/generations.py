@@ -87,6 +87,7 @@ async def get_generation(
     model = state.catalog.get(row.model)
     if model is not None and row.provider:
         provider_name = next(
-            (e.provider_name for e in model.endpoints if e.provider_slug == row.provider), row.provider
+            (e.provider_name for e in model.endpoints if e.provider_slug == row.provider),
+            row.provider,
         )
     return {"data": generation_json(row, provider_name)}

@@ -48,7 +48,14 @@ def _params(req: ImageGenerationRequest) -> dict[str, object]:
 class Ledger:
     """Records one generation, once, from whichever way the request ends."""
 
-    def __init__(self, state: AppState, gid: str, req: ImageGenerationRequest, principal: Principal, ua: str | None) -> None:
+    def __init__(
+        self,
+        state: AppState,
+        gid: str,
+        req: ImageGenerationRequest,
+        principal: Principal,
+        ua: str | None,
+    ) -> None:
         self.state, self.gid, self.req, self.principal, self.ua = state, gid, req, principal, ua
         self.created_at = datetime.now(UTC)
         self.started = time.monotonic()
@@ -92,7 +99,9 @@ class Ledger:
             )
         )
 
-    def failure(self, status: str, err: GatewayError | None, provider: str | None, attempts: int) -> None:
+    def failure(
+        self, status: str, err: GatewayError | None, provider: str | None, attempts: int
+    ) -> None:
         self._spawn(
             GenerationRecord(
                 **self._base(status, provider, attempts),  # type: ignore[arg-type]
@@ -121,15 +130,17 @@ class Run:
         self.queue: asyncio.Queue[object] = asyncio.Queue()
         self.task = asyncio.create_task(_produce(self.executor, stream, self.queue))
 
-    async def next(self, timeout: float | None) -> object | None:
-        """The next item, or None if ``timeout`` passed first (the task keeps running)."""
+    async def next(self, wait_s: float | None) -> object | None:
+        """The next item, or None if ``wait_s`` passed first (the task keeps running)."""
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            return await asyncio.wait_for(self.queue.get(), wait_s)
         except TimeoutError:
             return None
 
     def record(self, item: object) -> None:
-        provider = self.executor.last_endpoint.provider_slug if self.executor.last_endpoint else None
+        provider = (
+            self.executor.last_endpoint.provider_slug if self.executor.last_endpoint else None
+        )
         if isinstance(item, Outcome):
             self.ledger.success(item)
         elif isinstance(item, GatewayError):
@@ -140,7 +151,9 @@ class Run:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-            provider = self.executor.last_endpoint.provider_slug if self.executor.last_endpoint else None
+            provider = (
+                self.executor.last_endpoint.provider_slug if self.executor.last_endpoint else None
+            )
             self.ledger.failure("cancelled", None, provider, self.executor.attempts)
 
 
@@ -160,7 +173,11 @@ async def _buffered(run: Run, gid: str, keepalive: float) -> Response:
         if isinstance(first, GatewayError):
             return _gateway_error_response(first, gid)
         assert isinstance(first, Outcome)
-        return Response(render.buffered_body(first, created), media_type="application/json", headers=_headers(gid))
+        return Response(
+            render.buffered_body(first, created),
+            media_type="application/json",
+            headers=_headers(gid),
+        )
 
     async def body() -> AsyncIterator[bytes]:
         try:

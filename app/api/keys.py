@@ -95,7 +95,9 @@ async def list_keys(
 ) -> dict[str, Any]:
     state = _state(request)
     async with state.sessionmaker() as session:
-        rows = await repo.list_keys(session, offset=max(0, offset), include_disabled=include_disabled)
+        rows = await repo.list_keys(
+            session, offset=max(0, offset), include_disabled=include_disabled
+        )
     return {"data": [await _key_json(state, r) for r in rows]}
 
 
@@ -158,7 +160,15 @@ async def current_key(request: Request, caller: Caller) -> dict[str, Any]:
         base = await _key_json(state, await _require(state, caller.key_id))
     data = {
         k: base[k]
-        for k in ("label", "limit", "limit_remaining", "usage", "usage_daily", "usage_weekly", "usage_monthly")
+        for k in (
+            "label",
+            "limit",
+            "limit_remaining",
+            "usage",
+            "usage_daily",
+            "usage_weekly",
+            "usage_monthly",
+        )
     }
     data.update(
         {

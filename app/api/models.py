@@ -43,7 +43,9 @@ def _descriptors(params: dict[str, Descriptor]) -> dict[str, Any]:
 
 
 def _created(model: ModelSpec) -> int:
-    return int(datetime(model.created.year, model.created.month, model.created.day, tzinfo=UTC).timestamp())
+    return int(
+        datetime(model.created.year, model.created.month, model.created.day, tzinfo=UTC).timestamp()
+    )
 
 
 def model_item(model: ModelSpec) -> dict[str, Any]:

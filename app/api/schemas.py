@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 # Canonical enum lists (union of the Python SDK, TS SDK and spec; reference §2.1).
 ASPECT_RATIOS = (
-    "1:1 1:2 1:4 1:8 2:1 2:3 2.35:1 3:2 3:4 4:1 4:3 4:5 5:2 5:4 5:7 7:5 8:1 "
-    "9:16 16:9 9:19.5 19.5:9 9:20 20:9 9:21 21:9 auto"
-).split()
+    *("1:1", "1:2", "1:4", "1:8", "2:1", "2:3", "2.35:1", "3:2", "3:4", "4:1", "4:3", "4:5"),
+    *("5:2", "5:4", "5:7", "7:5", "8:1", "9:16", "16:9", "9:19.5", "19.5:9", "9:20", "20:9"),
+    *("9:21", "21:9", "auto"),
+)
 RESOLUTIONS = ("512", "768", "1K", "1.5K", "2K", "4K")
 QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
 OUTPUT_FORMATS = ("png", "jpeg", "webp", "svg")

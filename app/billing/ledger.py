@@ -75,7 +75,9 @@ async def write_with_retry(
             delay *= 4
 
 
-async def fetch(sessionmaker: async_sessionmaker[AsyncSession], generation_id: str) -> Generation | None:
+async def fetch(
+    sessionmaker: async_sessionmaker[AsyncSession], generation_id: str
+) -> Generation | None:
     async with sessionmaker() as session:
         stmt = select(Generation).where(Generation.id == generation_id)
         return (await session.execute(stmt)).scalar_one_or_none()

@@ -47,7 +47,9 @@ def _megapixels(line: PricingLine, usage: Usage, image_pixels: Sequence[int]) ->
     if line.billable in ("input_image", "input_reference"):
         mp = Decimal(usage.input_pixels) / MEGA
         return Decimal(math.ceil(mp)) if line.round_up else mp
-    sizes = list(image_pixels) or ([usage.pixels // usage.images] * usage.images if usage.images else [])
+    sizes = list(image_pixels) or (
+        [usage.pixels // usage.images] * usage.images if usage.images else []
+    )
     per_image = [Decimal(p) / MEGA for p in sizes]
     if line.round_up:
         per_image = [Decimal(math.ceil(mp)) for mp in per_image]

@@ -58,14 +58,18 @@ async def create_key(
 
 
 async def find_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    return (await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))).scalar_one_or_none()
+    return (
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    ).scalar_one_or_none()
 
 
 async def get_key(session: AsyncSession, key_id: str) -> ApiKey | None:
     return await session.get(ApiKey, key_id)
 
 
-async def list_keys(session: AsyncSession, *, offset: int = 0, include_disabled: bool = True) -> list[ApiKey]:
+async def list_keys(
+    session: AsyncSession, *, offset: int = 0, include_disabled: bool = True
+) -> list[ApiKey]:
     stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id).offset(offset)
     if not include_disabled:
         stmt = stmt.where(ApiKey.disabled.is_(False))
@@ -96,7 +100,9 @@ async def add_usage(session: AsyncSession, key_id: str, amount: Decimal) -> None
     )
 
 
-async def usage_windows(session: AsyncSession, key_id: str, now: datetime | None = None) -> UsageWindows:
+async def usage_windows(
+    session: AsyncSession, key_id: str, now: datetime | None = None
+) -> UsageWindows:
     """Spend in the current UTC day, ISO week and month, from the generation ledger."""
     now = now or datetime.now(UTC)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -46,15 +46,15 @@ class AdapterRegistry:
     def _target(self, endpoint: EndpointSpec) -> tuple[str, str] | None:
         """(base_url, api_key) for an endpoint, or None when it cannot be called."""
         if endpoint.base_url is not None:  # operator-added endpoint: its own server
-            key = self._providers.endpoint_key(endpoint.api_key_env) if endpoint.api_key_env else None
-            return endpoint.base_url, key or ""
+            env = endpoint.api_key_env
+            return endpoint.base_url, (self._providers.endpoint_key(env) if env else None) or ""
         if self.sim_base is not None:
             return f"{self.sim_base}/{endpoint.adapter}/v1", SIMULATOR_KEY
-        key = self._providers.key_for(endpoint.adapter)
+        secret = self._providers.key_for(endpoint.adapter)
         base = self._providers.base_url_for(endpoint.adapter)
-        if key is None or base is None:
+        if secret is None or base is None:
             return None
-        return base, key.get_secret_value()
+        return base, secret.get_secret_value()
 
     def available(self, endpoint: EndpointSpec) -> bool:
         return endpoint.adapter in FACTORIES and self._target(endpoint) is not None

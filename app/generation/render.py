@@ -81,5 +81,9 @@ def completed_events(outcome: Outcome, created: int) -> list[bytes]:
 
 
 def error_event(status: int, message: str) -> bytes:
-    code = {403: "content_moderated", 429: "rate_limited", 524: "timeout"}.get(status, "upstream_error")
-    return sse({"type": "error", "error": {"message": message, "code": code, "type": "provider_error"}})
+    code = {403: "content_moderated", 429: "rate_limited", 524: "timeout"}.get(
+        status, "upstream_error"
+    )
+    return sse(
+        {"type": "error", "error": {"message": message, "code": code, "type": "provider_error"}}
+    )

@@ -28,8 +28,8 @@ from providers.errors import ContentModerated, ProviderError, RateLimited
 from providers.spec import (
     Completed,
     EndpointSpec,
-    GeneratedImage,
     GenerateCall,
+    GeneratedImage,
     InputImage,
     ModelSpec,
     PartialImage,
@@ -135,7 +135,9 @@ async def prepare(
     return Plan(generation_id, request, principal, model, attempts, images)
 
 
-def _call(plan: Plan, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool) -> GenerateCall:
+def _call(
+    plan: Plan, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
+) -> GenerateCall:
     return GenerateCall(
         endpoint=endpoint,
         prompt=plan.request.prompt,
@@ -159,7 +161,9 @@ def _call(plan: Plan, endpoint: EndpointSpec, norm: Normalized, n: int, stream: 
     )
 
 
-def provider_error_to_gateway(exc: ProviderError, endpoint: EndpointSpec, model_id: str) -> GatewayError:
+def provider_error_to_gateway(
+    exc: ProviderError, endpoint: EndpointSpec, model_id: str
+) -> GatewayError:
     """Map an upstream failure to OpenRouter's status codes and error metadata."""
     metadata: dict[str, object] = {"provider_name": endpoint.provider_name}
     if exc.code:
@@ -177,7 +181,9 @@ def provider_error_to_gateway(exc: ProviderError, endpoint: EndpointSpec, model_
     return GatewayError(exc.gateway_status, message, metadata=metadata, headers=headers)
 
 
-def _merge(results: Sequence[Completed]) -> tuple[tuple[GeneratedImage, ...], Usage, str | None, tuple[str, ...]]:
+def _merge(
+    results: Sequence[Completed],
+) -> tuple[tuple[GeneratedImage, ...], Usage, str | None, tuple[str, ...]]:
     images: tuple[GeneratedImage, ...] = ()
     usage = Usage()
     warnings: tuple[str, ...] = ()
@@ -206,7 +212,9 @@ class Executor:
             if isinstance(event, Completed):
                 result = event
         if result is None:
-            raise ProviderError("upstream finished without a result", provider=endpoint.provider_slug)
+            raise ProviderError(
+                "upstream finished without a result", provider=endpoint.provider_slug
+            )
         return result
 
     async def _buffered(self, endpoint: EndpointSpec, norm: Normalized) -> list[Completed]:
@@ -238,10 +246,14 @@ class Executor:
                 elif isinstance(event, Completed):
                     completed = event
             if completed is None:
-                raise ProviderError("upstream stream ended without a result", provider=endpoint.provider_slug)
+                raise ProviderError(
+                    "upstream stream ended without a result", provider=endpoint.provider_slug
+                )
             yield completed
 
-    def _outcome(self, endpoint: EndpointSpec, norm: Normalized, results: Sequence[Completed]) -> Outcome:
+    def _outcome(
+        self, endpoint: EndpointSpec, norm: Normalized, results: Sequence[Completed]
+    ) -> Outcome:
         images, usage, upstream_id, warnings = _merge(results)
         pixels = [(i.width or 0) * (i.height or 0) for i in images if i.width and i.height]
         cost = compute_cost(
@@ -252,7 +264,14 @@ class Executor:
             pixels if len(pixels) == len(images) else (),
         )
         return Outcome(
-            endpoint, norm, images, usage, cost, upstream_id, self.attempts, norm.warnings + warnings
+            endpoint,
+            norm,
+            images,
+            usage,
+            cost,
+            upstream_id,
+            self.attempts,
+            norm.warnings + warnings,
         )
 
     async def run(self, stream: bool) -> AsyncIterator[Partial | Outcome]:
@@ -277,7 +296,11 @@ class Executor:
                 last = provider_error_to_gateway(exc, endpoint, self.plan.model.id)
                 log.warning(
                     "generation %s: %s failed (%s, retryable=%s): %s",
-                    self.plan.id, endpoint.provider_slug, type(exc).__name__, exc.retryable, exc.message,
+                    self.plan.id,
+                    endpoint.provider_slug,
+                    type(exc).__name__,
+                    exc.retryable,
+                    exc.message,
                 )
                 # Never fall back on a deterministic failure, nor once partials reached the client.
                 if not exc.retryable or self.partials_sent:

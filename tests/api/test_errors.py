@@ -39,18 +39,27 @@ def test_malformed_json_is_400(base_gateway: ServerThread) -> None:
         ({"model": "openai/gpt-image-1.5", "prompt": "p", "n": "2"}, "n"),
         ({"model": "openai/gpt-image-1.5", "prompt": "p", "n": 11}, "n"),
         ({"model": "openai/gpt-image-1.5", "prompt": "p", "stream": "yes"}, "stream"),
-        ({"model": "openai/gpt-image-1.5", "prompt": "p", "output_compression": 101}, "output_compression"),
+        (
+            {"model": "openai/gpt-image-1.5", "prompt": "p", "output_compression": 101},
+            "output_compression",
+        ),
         ({"model": 5, "prompt": "p"}, "model"),
     ],
 )
-def test_wrong_types_name_the_field(base_gateway: ServerThread, body: dict[str, object], param: str) -> None:
+def test_wrong_types_name_the_field(
+    base_gateway: ServerThread, body: dict[str, object], param: str
+) -> None:
     resp = httpx.post(f"{base_gateway.url}/api/v1/images", json=body, headers=AUTH)
     assert param in _error(resp, 400)
     assert resp.json()["error"]["metadata"]["param"] == param
 
 
 def test_unknown_model_is_404(base_gateway: ServerThread) -> None:
-    resp = httpx.post(f"{base_gateway.url}/api/v1/images", json={"model": "nobody/nothing", "prompt": "p"}, headers=AUTH)
+    resp = httpx.post(
+        f"{base_gateway.url}/api/v1/images",
+        json={"model": "nobody/nothing", "prompt": "p"},
+        headers=AUTH,
+    )
     assert "nobody/nothing" in _error(resp, 404)
     assert resp.headers["x-generation-id"].startswith("gen-img-")
 
@@ -67,7 +76,9 @@ def test_oversize_body_is_413(database_url: str, redis_url: str) -> None:
     app = create_app(make_settings(database_url, redis_url, max_body_bytes=1000))
     with ServerThread(app) as server:
         big = {"model": "openai/gpt-image-1.5", "prompt": "x" * 5000}
-        assert "limit" in _error(httpx.post(f"{server.url}/api/v1/images", json=big, headers=AUTH), 413)
+        assert "limit" in _error(
+            httpx.post(f"{server.url}/api/v1/images", json=big, headers=AUTH), 413
+        )
 
         def chunks() -> object:
             yield b'{"model": "openai/gpt-image-1.5", "prompt": "'
@@ -76,22 +87,37 @@ def test_oversize_body_is_413(database_url: str, redis_url: str) -> None:
             yield b'"}'
 
         # no Content-Length: the limit is enforced while reading
-        resp = httpx.post(f"{server.url}/api/v1/images", content=chunks(), headers={**AUTH, "content-type": "application/json"})  # type: ignore[arg-type]
+        resp = httpx.post(
+            f"{server.url}/api/v1/images",
+            content=chunks(),
+            headers={**AUTH, "content-type": "application/json"},
+        )  # type: ignore[arg-type]
         _error(resp, 413)
 
 
 def test_no_endpoint_available_is_503(base_gateway: ServerThread) -> None:
     # the base gateway has no provider credentials at all
-    resp = httpx.post(f"{base_gateway.url}/api/v1/images", json={"model": "openai/gpt-image-1.5", "prompt": "p"}, headers=AUTH)
+    resp = httpx.post(
+        f"{base_gateway.url}/api/v1/images",
+        json={"model": "openai/gpt-image-1.5", "prompt": "p"},
+        headers=AUTH,
+    )
     assert "No endpoint" in _error(resp, 503)
 
 
 def test_provider_keys_never_reach_clients(database_url: str, redis_url: str) -> None:
     secret = "sk-live-supersecret-value-123"
-    providers = ProviderSettings(OPENAI_API_KEY=secret, IMAGEGATE_OPENAI_BASE_URL="http://127.0.0.1:9/v1")  # type: ignore[call-arg]
+    providers = ProviderSettings(
+        OPENAI_API_KEY=secret, IMAGEGATE_OPENAI_BASE_URL="http://127.0.0.1:9/v1"
+    )  # type: ignore[call-arg]
     app = create_app(make_settings(database_url, redis_url, providers=providers, keepalive_s=0))
     with ServerThread(app) as server:
-        resp = httpx.post(f"{server.url}/api/v1/images", json={"model": "openai/gpt-image-1.5", "prompt": "p"}, headers=AUTH, timeout=30)
+        resp = httpx.post(
+            f"{server.url}/api/v1/images",
+            json={"model": "openai/gpt-image-1.5", "prompt": "p"},
+            headers=AUTH,
+            timeout=30,
+        )
         assert resp.status_code in (502, 503, 524), resp.text
         assert secret not in resp.text
         assert "Traceback" not in resp.text

@@ -12,7 +12,9 @@ from tests.servers import ServerThread
 
 
 def _admin(server: ServerThread) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
+    return httpx.Client(
+        base_url=server.url, headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10
+    )
 
 
 def _assert_error(resp: httpx.Response, status: int) -> dict[str, object]:
@@ -26,10 +28,17 @@ def _assert_error(resp: httpx.Response, status: int) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"authorization": "Bearer"}, {"authorization": "Basic abc"}, {"authorization": "Bearer sk-ig-v1-nope"}],
+    [
+        {},
+        {"authorization": "Bearer"},
+        {"authorization": "Basic abc"},
+        {"authorization": "Bearer sk-ig-v1-nope"},
+    ],
 )
 def test_generation_needs_a_valid_key(base_gateway: ServerThread, headers: dict[str, str]) -> None:
-    resp = httpx.post(f"{base_gateway.url}/api/v1/images", json={"model": "x/y", "prompt": "p"}, headers=headers)
+    resp = httpx.post(
+        f"{base_gateway.url}/api/v1/images", json={"model": "x/y", "prompt": "p"}, headers=headers
+    )
     _assert_error(resp, 401)
 
 
@@ -45,12 +54,22 @@ def test_key_lifecycle_over_http(base_gateway: ServerThread) -> None:
         me = httpx.get(f"{base_gateway.url}/api/v1/key", headers={"authorization": f"Bearer {raw}"})
         assert me.status_code == 200 and me.json()["data"]["limit"] == 1.5
         # a normal key cannot manage keys
-        _assert_error(httpx.get(f"{base_gateway.url}/api/v1/keys", headers={"authorization": f"Bearer {raw}"}), 403)
+        _assert_error(
+            httpx.get(
+                f"{base_gateway.url}/api/v1/keys", headers={"authorization": f"Bearer {raw}"}
+            ),
+            403,
+        )
 
         assert any(k["hash"] == key_id for k in admin.get("/api/v1/keys").json()["data"])
         patched = admin.patch(f"/api/v1/keys/{key_id}", json={"disabled": True, "limit": None})
-        assert patched.json()["data"]["disabled"] is True and patched.json()["data"]["limit"] is None
-        body = _assert_error(httpx.get(f"{base_gateway.url}/api/v1/key", headers={"authorization": f"Bearer {raw}"}), 401)
+        assert (
+            patched.json()["data"]["disabled"] is True and patched.json()["data"]["limit"] is None
+        )
+        body = _assert_error(
+            httpx.get(f"{base_gateway.url}/api/v1/key", headers={"authorization": f"Bearer {raw}"}),
+            401,
+        )
         assert "disabled" in str(body["error"]["message"])
 
         assert admin.delete(f"/api/v1/keys/{key_id}").json() == {"deleted": True}
@@ -111,5 +130,7 @@ def test_sdk_reads_current_key(base_gateway: ServerThread) -> None:
 
 
 def test_master_key_cannot_be_guessed_by_prefix(base_gateway: ServerThread) -> None:
-    resp = httpx.get(f"{base_gateway.url}/api/v1/keys", headers={"authorization": f"Bearer {MASTER_KEY[:-1]}"})
+    resp = httpx.get(
+        f"{base_gateway.url}/api/v1/keys", headers={"authorization": f"Bearer {MASTER_KEY[:-1]}"}
+    )
     _assert_error(resp, 401)

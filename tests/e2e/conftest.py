@@ -98,7 +98,10 @@ def sim_b(sims: tuple[Sim, Sim]) -> Sim:
 
 @pytest.fixture(scope="session")
 def gateway(
-    sims: tuple[Sim, Sim], database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    sims: tuple[Sim, Sim],
+    database_url: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServerThread]:
     os.environ["IMAGEGATE_TEST_LOCAL_KEY"] = LOCAL_KEY
     overrides: Path = tmp_path_factory.mktemp("catalog") / "overrides.toml"

@@ -26,16 +26,23 @@ def png_data_url(width: int = 64, height: int = 64, color: str = "red") -> str:
 
 def post(gateway_url: str, key: str, body: dict[str, Any], timeout: float = 60) -> httpx.Response:
     return httpx.post(
-        f"{gateway_url}/api/v1/images", json=body, headers={"authorization": f"Bearer {key}"}, timeout=timeout
+        f"{gateway_url}/api/v1/images",
+        json=body,
+        headers={"authorization": f"Bearer {key}"},
+        timeout=timeout,
     )
 
 
-def generation(gateway_url: str, gid: str, key: str = MASTER_KEY, wait_s: float = 5) -> dict[str, Any]:
+def generation(
+    gateway_url: str, gid: str, key: str = MASTER_KEY, wait_s: float = 5
+) -> dict[str, Any]:
     """The recorded generation; it is written just after the response, so poll briefly."""
     deadline = time.monotonic() + wait_s
     while True:
         resp = httpx.get(
-            f"{gateway_url}/api/v1/generation", params={"id": gid}, headers={"authorization": f"Bearer {key}"}
+            f"{gateway_url}/api/v1/generation",
+            params={"id": gid},
+            headers={"authorization": f"Bearer {key}"},
         )
         if resp.status_code == 200:
             data: dict[str, Any] = resp.json()["data"]
@@ -46,7 +53,9 @@ def generation(gateway_url: str, gid: str, key: str = MASTER_KEY, wait_s: float 
         time.sleep(0.05)
 
 
-def token_cost(prompt_text: int, prompt_image: int, image_out: int, rates: tuple[int, int, int]) -> Decimal:
+def token_cost(
+    prompt_text: int, prompt_image: int, image_out: int, rates: tuple[int, int, int]
+) -> Decimal:
     """Hand-computed cost from per-million-token rates."""
     text_in, image_in, out = (Decimal(r) / Decimal(1_000_000) for r in rates)
     return prompt_text * text_in + prompt_image * image_in + image_out * out

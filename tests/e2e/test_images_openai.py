@@ -20,9 +20,13 @@ def _sdk(gateway: ServerThread, key: str) -> OpenRouter:
     return OpenRouter(api_key=key, server_url=f"{gateway.url}/api/v1")
 
 
-def test_sdk_buffered_generation_cost_and_ledger(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+def test_sdk_buffered_generation_cost_and_ledger(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
     with _sdk(gateway, api_key) as client:
-        result = client.images.generate(model=MODEL, prompt="a red fox, flat vector", size="1536x1024", quality="low")
+        result = client.images.generate(
+            model=MODEL, prompt="a red fox, flat vector", size="1536x1024", quality="low"
+        )
     assert len(result.data) == 1
     image = decode(result.data[0].b64_json)
     assert image.size == (1536, 1024)
@@ -43,8 +47,12 @@ def test_sdk_buffered_generation_cost_and_ledger(gateway: ServerThread, api_key:
     assert Decimal(str(usage.cost_details.upstream_inference_completions_cost)) == Decimal("0.0128")
 
 
-def test_response_shape_header_and_generation_record(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
-    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "a lighthouse", "quality": "medium"})
+def test_response_shape_header_and_generation_record(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    resp = post(
+        gateway.url, api_key, {"model": MODEL, "prompt": "a lighthouse", "quality": "medium"}
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"].startswith("application/json")
     gid = resp.headers["x-generation-id"]
@@ -62,9 +70,18 @@ def test_response_shape_header_and_generation_record(gateway: ServerThread, api_
     assert record["upstream_id"] == sim_a.requests[0]["request_id"]
     # another key cannot read it
     other = httpx.post(
-        f"{gateway.url}/api/v1/keys", json={"name": "other"}, headers={"authorization": "Bearer test-master-key-0123456789"}
+        f"{gateway.url}/api/v1/keys",
+        json={"name": "other"},
+        headers={"authorization": "Bearer test-master-key-0123456789"},
     ).json()["key"]
-    assert httpx.get(f"{gateway.url}/api/v1/generation", params={"id": gid}, headers={"authorization": f"Bearer {other}"}).status_code == 404
+    assert (
+        httpx.get(
+            f"{gateway.url}/api/v1/generation",
+            params={"id": gid},
+            headers={"authorization": f"Bearer {other}"},
+        ).status_code
+        == 404
+    )
 
 
 def test_sdk_generation_stats(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
@@ -79,7 +96,9 @@ def test_sdk_generation_stats(gateway: ServerThread, api_key: str, sim_a: Sim) -
 
 def test_sdk_streaming(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
     with _sdk(gateway, api_key) as client:
-        events = list(client.images.generate(model=MODEL, prompt="a cat", quality="low", stream=True))
+        events = list(
+            client.images.generate(model=MODEL, prompt="a cat", quality="low", stream=True)
+        )
     types = [getattr(e, "type", None) for e in events]
     assert "image_generation.partial_image" in types, types
     assert types[-1] == "image_generation.completed"
@@ -90,7 +109,9 @@ def test_sdk_streaming(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
     assert sim_a.requests[0]["body"]["stream"] in (True, "true")
 
 
-def test_stream_relays_events_before_completion(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+def test_stream_relays_events_before_completion(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
     sim_a.state.knobs.partial_delay_s = 1.0
     lines: list[tuple[float, str]] = []
     import time
@@ -127,8 +148,14 @@ def test_slow_generation_with_sdk_defaults_makes_one_upstream_call(
 
 
 def test_edit_with_references(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
-    refs = [{"type": "image_url", "image_url": {"url": png_data_url(color=c)}} for c in ("red", "blue")]
-    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "combine", "input_references": refs, "quality": "low"})
+    refs = [
+        {"type": "image_url", "image_url": {"url": png_data_url(color=c)}} for c in ("red", "blue")
+    ]
+    resp = post(
+        gateway.url,
+        api_key,
+        {"model": MODEL, "prompt": "combine", "input_references": refs, "quality": "low"},
+    )
     assert resp.status_code == 200, resp.text
     (call,) = sim_a.requests
     assert call["path"] == "/v1/images/edits"
@@ -162,15 +189,27 @@ def test_invalid_parameters_are_400_without_upstream_call(
     assert sim_a.requests == [] and sim_b.requests == []
 
 
-def test_failed_generation_is_recorded_at_no_cost(gateway: ServerThread, api_key: str, sim_a: Sim, sim_b: Sim) -> None:
-    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "no [sim:400]", "provider": {"allow_fallbacks": False}})
+def test_failed_generation_is_recorded_at_no_cost(
+    gateway: ServerThread, api_key: str, sim_a: Sim, sim_b: Sim
+) -> None:
+    resp = post(
+        gateway.url,
+        api_key,
+        {"model": MODEL, "prompt": "no [sim:400]", "provider": {"allow_fallbacks": False}},
+    )
     assert resp.status_code == 400
     record = generation(gateway.url, resp.headers["x-generation-id"], api_key)
     assert record["status"] == "failed" and Decimal(record["cost_usd"]) == 0
     assert record["error_code"] == 400
 
 
-def test_provider_key_is_sent_upstream_but_never_returned(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
-    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "auth [sim:401]", "provider": {"allow_fallbacks": False}})
+def test_provider_key_is_sent_upstream_but_never_returned(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    resp = post(
+        gateway.url,
+        api_key,
+        {"model": MODEL, "prompt": "auth [sim:401]", "provider": {"allow_fallbacks": False}},
+    )
     assert resp.status_code == 502, resp.text
     assert SIM_KEY not in resp.text

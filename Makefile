@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_ADMIN ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run simulate test lint typecheck services check clean
+.PHONY: install install-js run simulate test lint typecheck services check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -12,6 +12,10 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+
+# The official JavaScript clients the tests use as compatibility judges (Node >= 20).
+install-js:
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
 # Start the gateway on the embedded default (SQLite, in-process limits).
 run: install
@@ -33,7 +37,7 @@ typecheck: install
 	$(BIN)/mypy app providers simulator
 
 # Install everything and run the whole suite: lint, types, tests (real Postgres and Redis).
-test: install services
+test: install install-js services
 	$(BIN)/ruff check .
 	$(BIN)/mypy app providers simulator
 	$(BIN)/pytest -q

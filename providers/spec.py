@@ -14,7 +14,7 @@ Nothing in this module does I/O; ``app`` imports it, adapters import it, it impo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -325,7 +325,7 @@ class ImageAdapter(Protocol):
 
     provider: str
 
-    def run(self, call: GenerateCall) -> AsyncIterator[GenerationEvent]:
+    def run(self, call: GenerateCall) -> AsyncGenerator[GenerationEvent, None]:
         """Run one upstream call; yield events ending with exactly one :class:`Completed`.
 
         Raises a :class:`providers.errors.ProviderError` subclass on any upstream failure.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import AsyncIterator
 
 import orjson
 from starlette.applications import Starlette
@@ -147,13 +148,32 @@ class _Simulator:
                 emit_done=knobs.emit_done or directives.done,
                 error=refusal,
             )
-            events = image_events(job, edit=edit, render=render, input_sizes=input_sizes, plan=plan)
+            events = _tracked(
+                image_events(job, edit=edit, render=render, input_sizes=input_sizes, plan=plan),
+                entry,
+            )
             return StreamingResponse(
                 events, media_type="text/event-stream", headers={"cache-control": "no-cache"}
             )
         if refusal is not None:
             raise refusal
         return await _images_response(job, render, input_sizes)
+
+
+async def _tracked(events: AsyncIterator[bytes], entry: dict[str, object]) -> AsyncIterator[bytes]:
+    """Relay the stream, noting in the log whether the client stayed to the end.
+
+    ``stream`` becomes ``"finished"`` or ``"client_closed"`` (the client went away or the server
+    stopped the response before the last event), so tests can see upstream cancellation.
+    """
+    entry["stream"] = "open"
+    try:
+        async for frame in events:
+            yield frame
+        entry["stream"] = "finished"
+    finally:
+        if entry["stream"] != "finished":
+            entry["stream"] = "client_closed"
 
 
 async def _images_response(

@@ -113,8 +113,11 @@ class Ledger:
 
 async def _produce(executor: Executor, stream: bool, queue: asyncio.Queue[object]) -> None:
     try:
-        async for item in executor.run(stream):
-            await queue.put(item)
+        # aclosing: a cancelled producer closes the generator chain, and so the upstream
+        # response, at once instead of whenever the loop finalizes abandoned generators.
+        async with contextlib.aclosing(executor.run(stream)) as items:
+            async for item in items:
+                await queue.put(item)
     except GatewayError as exc:
         await queue.put(exc)
     finally:
@@ -149,8 +152,11 @@ class Run:
     async def cancel(self) -> None:
         if not self.task.done():
             self.task.cancel()
+            # shield: this runs inside the response's cancelled scope, whose repeated
+            # cancellations would otherwise reach the producer while it closes the upstream
+            # connection, and leave that connection open.
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                await asyncio.shield(self.task)
             provider = (
                 self.executor.last_endpoint.provider_slug if self.executor.last_endpoint else None
             )

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import ip_network
@@ -208,9 +209,11 @@ class Executor:
     async def _drain(self, endpoint: EndpointSpec, norm: Normalized, n: int) -> Completed:
         adapter = self.state.adapters.get(endpoint)
         result: Completed | None = None
-        async for event in adapter.run(_call(self.plan, endpoint, norm, n, stream=False)):
-            if isinstance(event, Completed):
-                result = event
+        call = _call(self.plan, endpoint, norm, n, stream=False)
+        async with aclosing(adapter.run(call)) as events:
+            async for event in events:
+                if isinstance(event, Completed):
+                    result = event
         if result is None:
             raise ProviderError(
                 "upstream finished without a result", provider=endpoint.provider_slug
@@ -233,18 +236,19 @@ class Executor:
 
     async def _streamed(
         self, endpoint: EndpointSpec, norm: Normalized
-    ) -> AsyncIterator[Partial | Completed]:
+    ) -> AsyncGenerator[Partial | Completed, None]:
         """Batches one after another; partial indexes run on across batches."""
         adapter = self.state.adapters.get(endpoint)
         for n in norm.batches:
             completed: Completed | None = None
             call = _call(self.plan, endpoint, norm, n, stream=True)
-            async for event in adapter.run(call):
-                if isinstance(event, PartialImage):
-                    yield Partial(self.partials_sent, event.b64, event.media_type)
-                    self.partials_sent += 1
-                elif isinstance(event, Completed):
-                    completed = event
+            async with aclosing(adapter.run(call)) as events:
+                async for event in events:
+                    if isinstance(event, PartialImage):
+                        yield Partial(self.partials_sent, event.b64, event.media_type)
+                        self.partials_sent += 1
+                    elif isinstance(event, Completed):
+                        completed = event
             if completed is None:
                 raise ProviderError(
                     "upstream stream ended without a result", provider=endpoint.provider_slug
@@ -274,7 +278,7 @@ class Executor:
             norm.warnings + warnings,
         )
 
-    async def run(self, stream: bool) -> AsyncIterator[Partial | Outcome]:
+    async def run(self, stream: bool) -> AsyncGenerator[Partial | Outcome, None]:
         """Yield partial images (streaming) and then one Outcome; raise GatewayError."""
         last: GatewayError | None = None
         for endpoint, norm in self.plan.attempts:
@@ -283,11 +287,12 @@ class Executor:
             try:
                 if stream and endpoint.supports_streaming:
                     results: list[Completed] = []
-                    async for item in self._streamed(endpoint, norm):
-                        if isinstance(item, Completed):
-                            results.append(item)
-                        else:
-                            yield item
+                    async with aclosing(self._streamed(endpoint, norm)) as items:
+                        async for item in items:
+                            if isinstance(item, Completed):
+                                results.append(item)
+                            else:
+                                yield item
                 else:
                     results = await self._buffered(endpoint, norm)
                 yield self._outcome(endpoint, norm, results)

@@ -1,0 +1,87 @@
+"""The official JavaScript clients (@openrouter/sdk, @openrouter/ai-sdk-provider + ai) as judges.
+
+The Node packages are installed by `make install` (`npm ci --prefix tests/js`).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import MODEL, Sim
+from tests.e2e.helpers import png_data_url
+from tests.servers import ServerThread
+
+JS = Path(__file__).resolve().parent.parent / "js"
+
+
+def _node(script: str, *args: str) -> dict[str, Any]:
+    assert (JS / "node_modules").is_dir(), "run `make install` (npm ci --prefix tests/js)"
+    proc = subprocess.run(
+        ["node", str(JS / script), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.stdout.strip(), proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if proc.returncode != 0:
+        result.setdefault("exit", proc.returncode)
+    return result
+
+
+def test_ts_sdk_lists_models_and_endpoints(gateway: ServerThread) -> None:
+    api = f"{gateway.url}/api/v1"
+    models = _node("sdk.mjs", "models", api, "")
+    assert models["count"] >= 30 and MODEL in models["ids"]
+    assert models["unknown_descriptors"] == []
+    endpoints = _node("sdk.mjs", "endpoints", api, "", MODEL)
+    assert endpoints["count"] == 2  # OpenAI and the operator-added endpoint
+    assert endpoints["unknown_descriptors"] == []
+
+
+def test_ts_sdk_generates_buffered(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    body = {"model": MODEL, "prompt": "a fox", "size": "1536x1024", "quality": "low"}
+    out = _node("sdk.mjs", "generate", f"{gateway.url}/api/v1", api_key, json.dumps(body))
+    assert "error" not in out, out
+    (image,) = out["images"]
+    assert (image["width"], image["height"]) == (1536, 1024)
+    assert out["usage"]["cost"] > 0 and out["usage"]["completion_tokens"] == 400
+    assert len(out["http"]) == 1 and out["http"][0]["generation_id"].startswith("gen-img-")
+    assert len(sim_a.requests) == 1
+
+
+def test_ts_sdk_streams(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    body = {"model": MODEL, "prompt": "a fox", "quality": "low"}
+    out = _node("sdk.mjs", "stream", f"{gateway.url}/api/v1", api_key, json.dumps(body))
+    assert out.get("mode") == "stream", out
+    types = [e["type"] for e in out["events"]]
+    assert "image_generation.partial_image" in types and "UNKNOWN" not in types
+    assert types[-1] == "image_generation.completed"
+    (done,) = out["completed"]
+    assert (done["width"], done["height"]) == (1024, 1024)
+    assert out["usage"]["cost"] > 0
+
+
+def test_ts_sdk_sees_typed_errors(gateway: ServerThread, api_key: str) -> None:
+    body = {"model": MODEL, "prompt": "x", "size": "2048x2048", "aspect_ratio": "16:9"}
+    out = _node("sdk.mjs", "generate", f"{gateway.url}/api/v1", api_key, json.dumps(body))
+    assert out["error"]["statusCode"] == 400 and out["exit"] == 3
+
+
+def test_ai_sdk_generates_with_size_and_reference(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    api = f"{gateway.url}/api/v1"
+    out = _node(
+        "aisdk.mjs",
+        api,
+        api_key,
+        json.dumps({"model": MODEL, "prompt": "a fox", "size": "1024x1536", "n": 2}),
+    )
+    assert "error" not in out, out
+    assert [(i["width"], i["height"]) for i in out["images"]] == [(1024, 1536)] * 2
+    assert out["usage"]["totalTokens"] > 0
+    with_ref = {"model": MODEL, "prompt": "like this", "images": [png_data_url()]}
+    out = _node("aisdk.mjs", api, api_key, json.dumps(with_ref))
+    assert "error" not in out, out
+    assert sim_a.requests[-1]["path"] == "/v1/images/edits"

@@ -1,0 +1,54 @@
+"""Keep-alive bytes while a generation is slow, for buffered JSON and for SSE."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.e2e.conftest import MODEL, Sim
+from tests.servers import ServerThread
+
+
+def test_sse_sends_comments_while_waiting(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    sim_a.state.knobs.latency_s = 4.0  # longer than the 3 s keep-alive interval
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/api/v1/images",
+        json={"model": MODEL, "prompt": "slow", "stream": True, "quality": "low"},
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    ) as resp:
+        lines = [line for line in resp.iter_lines() if line]
+    assert resp.status_code == 200
+    assert lines[0] == ": OPENROUTER PROCESSING"
+    assert lines[-1] == "data: [DONE]"
+    assert any('"image_generation.completed"' in line for line in lines)
+
+
+def test_late_failure_of_a_buffered_request_is_an_error_body(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """Once keep-alive bytes went out the status is 200; the error object is the body."""
+    body = {"model": MODEL, "prompt": "late refusal [sim:sleep=4] [sim:moderate=output]"}
+    resp = httpx.post(
+        f"{gateway.url}/api/v1/images",
+        json=body,
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    assert resp.status_code == 200
+    assert resp.content.startswith(b"\n")  # the keep-alive newline came first
+    error = json.loads(resp.content)["error"]
+    assert error["code"] == 403 and "OpenAI" in error["message"]
+
+
+def test_fast_failure_keeps_its_status(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    body = {"model": MODEL, "prompt": "quick refusal [sim:moderate]"}
+    resp = httpx.post(
+        f"{gateway.url}/api/v1/images",
+        json=body,
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == 403

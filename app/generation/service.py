@@ -206,19 +206,29 @@ class Executor:
         self.partials_sent = 0
         self.last_endpoint: EndpointSpec | None = None
 
-    async def _drain(self, endpoint: EndpointSpec, norm: Normalized, n: int) -> Completed:
+    async def _call_events(
+        self, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
+    ) -> AsyncGenerator[Partial | Completed, None]:
+        """One upstream call: its partial images (numbered across calls), then its result."""
         adapter = self.state.adapters.get(endpoint)
-        result: Completed | None = None
-        call = _call(self.plan, endpoint, norm, n, stream=False)
-        async with aclosing(adapter.run(call)) as events:
+        completed: Completed | None = None
+        async with aclosing(adapter.run(_call(self.plan, endpoint, norm, n, stream))) as events:
+            async for event in events:
+                if isinstance(event, PartialImage):
+                    yield Partial(self.partials_sent, event.b64, event.media_type)
+                    self.partials_sent += 1
+                elif isinstance(event, Completed):
+                    completed = event
+        if completed is None:
+            raise ProviderError("upstream ended without a result", provider=endpoint.provider_slug)
+        yield completed
+
+    async def _drain(self, endpoint: EndpointSpec, norm: Normalized, n: int) -> Completed:
+        async with aclosing(self._call_events(endpoint, norm, n, stream=False)) as events:
             async for event in events:
                 if isinstance(event, Completed):
-                    result = event
-        if result is None:
-            raise ProviderError(
-                "upstream finished without a result", provider=endpoint.provider_slug
-            )
-        return result
+                    return event
+        raise AssertionError("unreachable: _call_events always ends with Completed")
 
     async def _buffered(self, endpoint: EndpointSpec, norm: Normalized) -> list[Completed]:
         """All batches concurrently; keep what succeeded, fail only if every batch failed."""
@@ -238,22 +248,10 @@ class Executor:
         self, endpoint: EndpointSpec, norm: Normalized
     ) -> AsyncGenerator[Partial | Completed, None]:
         """Batches one after another; partial indexes run on across batches."""
-        adapter = self.state.adapters.get(endpoint)
         for n in norm.batches:
-            completed: Completed | None = None
-            call = _call(self.plan, endpoint, norm, n, stream=True)
-            async with aclosing(adapter.run(call)) as events:
+            async with aclosing(self._call_events(endpoint, norm, n, stream=True)) as events:
                 async for event in events:
-                    if isinstance(event, PartialImage):
-                        yield Partial(self.partials_sent, event.b64, event.media_type)
-                        self.partials_sent += 1
-                    elif isinstance(event, Completed):
-                        completed = event
-            if completed is None:
-                raise ProviderError(
-                    "upstream stream ended without a result", provider=endpoint.provider_slug
-                )
-            yield completed
+                    yield event
 
     def _outcome(
         self, endpoint: EndpointSpec, norm: Normalized, results: Sequence[Completed]

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.metrics import Metrics
 from app.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class AppState:
     limiter: RateLimiter
     catalog: Catalog
     adapters: AdapterRegistry
+    metrics: Metrics = field(default_factory=Metrics)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def spawn(self, coro: asyncio.Future[None] | asyncio.Task[None] | object) -> None:

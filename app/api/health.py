@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from sqlalchemy import text
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from app.state import AppState
 
@@ -38,3 +38,10 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
     )
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition. Serve it on an internal network: it needs no key."""
+    state: AppState = request.app.state.ig
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

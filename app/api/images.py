@@ -65,6 +65,14 @@ class Ledger:
         if not self.done:
             self.done = True
             self.state.spawn(write_with_retry(self.state.sessionmaker, record))
+            self.state.metrics.record(
+                model=record.model,
+                provider=record.provider,
+                status=record.status,
+                images=record.images,
+                cost=record.cost_usd,
+                seconds=time.monotonic() - self.started,
+            )
 
     def _base(self, status: str, provider: str | None, attempts: int) -> dict[str, object]:
         return {

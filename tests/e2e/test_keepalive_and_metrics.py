@@ -52,3 +52,26 @@ def test_fast_failure_keeps_its_status(gateway: ServerThread, api_key: str, sim_
         timeout=30,
     )
     assert resp.status_code == 403 and resp.json()["error"]["code"] == 403
+
+
+def test_metrics_count_generations(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
+    def count() -> float:
+        text = httpx.get(f"{gateway.url}/metrics").text
+        for line in text.splitlines():
+            if (
+                line.startswith("imagegate_generations_total{")
+                and 'status="succeeded"' in line
+                and 'provider="openai"' in line
+            ):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = count()
+    resp = httpx.post(
+        f"{gateway.url}/api/v1/images",
+        json={"model": MODEL, "prompt": "counted", "quality": "low"},
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    assert resp.status_code == 200
+    assert count() == before + 1

@@ -11,9 +11,18 @@ from tests.e2e.conftest import Sim
 from tests.e2e.helpers import decode, generation, post
 from tests.servers import ServerThread
 
+CATALOG = load_catalog()
 OPENAI_MODELS = [
-    m.id for m in load_catalog().models() if any(e.provider_slug == "openai" for e in m.endpoints)
+    m.id for m in CATALOG.models() if any(e.provider_slug == "openai" for e in m.endpoints)
 ]
+
+
+def _takes_resolution(model_id: str) -> bool:
+    model = CATALOG.get(model_id)
+    assert model is not None
+    return (
+        "resolution" in next(e for e in model.endpoints if e.provider_slug == "openai").parameters
+    )
 
 
 @pytest.mark.parametrize("model", OPENAI_MODELS)
@@ -32,6 +41,12 @@ def test_model_generates_at_the_requested_shape(
     body = {"model": model, "prompt": "shape check", "quality": "low", **request_params}
     body["provider"] = {"only": ["openai"]}  # type: ignore[assignment]
     resp = post(gateway.url, api_key, body)
+    if "resolution" in request_params and not _takes_resolution(model):
+        # fixed-size models (GPT Image 1.x) have no resolution knob: a clear 400, no upstream call
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error"]["metadata"]["param"] == "resolution"
+        assert sim_a.requests == []
+        return
     assert resp.status_code == 200, resp.text
     image = decode(resp.json()["data"][0]["b64_json"])
     ratio = image.width / image.height

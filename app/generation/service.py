@@ -8,6 +8,7 @@ followed by one :class:`Outcome`, or raises :class:`GatewayError`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
@@ -136,6 +137,11 @@ async def prepare(
     return Plan(generation_id, request, principal, model, attempts, images)
 
 
+def _hashed_user(user: str | None) -> str | None:
+    """End-user ids are hashed before any upstream use, as OpenRouter does."""
+    return None if user is None else hashlib.sha256(user.encode()).hexdigest()[:32]
+
+
 def _call(
     plan: Plan, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
 ) -> GenerateCall:
@@ -158,7 +164,7 @@ def _call(
         options=dict(norm.options),
         stream=stream,
         request_id=plan.id,
-        user=plan.request.user,
+        user=_hashed_user(plan.request.user),
     )
 
 

@@ -56,8 +56,16 @@ class AdapterRegistry:
             return None
         return base, secret.get_secret_value()
 
+    def unavailable_reason(self, endpoint: EndpointSpec) -> str | None:
+        """Why this endpoint cannot be called, or None when it can."""
+        if endpoint.adapter not in FACTORIES:
+            return f"{endpoint.provider_name}: this gateway has no '{endpoint.adapter}' adapter yet"
+        if self._target(endpoint) is None:
+            return f"{endpoint.provider_name}: no credentials configured"
+        return None
+
     def available(self, endpoint: EndpointSpec) -> bool:
-        return endpoint.adapter in FACTORIES and self._target(endpoint) is not None
+        return self.unavailable_reason(endpoint) is None
 
     def get(self, endpoint: EndpointSpec) -> ImageAdapter:
         target = self._target(endpoint)

@@ -120,10 +120,12 @@ async def prepare(
     model = _model_or_404(state, request.model)
     endpoints = choose_endpoints(model.endpoints, request.provider, state.adapters.available)
     if not endpoints:
+        reasons = [r for e in model.endpoints if (r := state.adapters.unavailable_reason(e))]
+        detail = f" ({'; '.join(reasons)})" if reasons else ""
         raise GatewayError(
             503,
-            f"No endpoint available for model '{model.id}' with the requested provider "
-            "preferences (or no provider credentials are configured)",
+            f"No endpoint available for model '{model.id}' that matches the provider "
+            f"preferences{detail}",
         )
     attempts = _normalized_attempts(request, endpoints)
     _check_credit(principal)

@@ -102,7 +102,17 @@ def test_no_endpoint_available_is_503(base_gateway: ServerThread) -> None:
         json={"model": "openai/gpt-image-1.5", "prompt": "p"},
         headers=AUTH,
     )
-    assert "No endpoint" in _error(resp, 503)
+    message = _error(resp, 503)
+    assert "No endpoint" in message and "OpenAI: no credentials configured" in message
+
+
+def test_503_names_a_provider_without_an_adapter(base_gateway: ServerThread) -> None:
+    resp = httpx.post(
+        f"{base_gateway.url}/api/v1/images",
+        json={"model": "black-forest-labs/flux.2-pro", "prompt": "p"},
+        headers=AUTH,
+    )
+    assert "no 'bfl' adapter yet" in _error(resp, 503)
 
 
 def test_provider_keys_never_reach_clients(database_url: str, redis_url: str) -> None:

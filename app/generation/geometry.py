@@ -1,8 +1,9 @@
 """Output geometry: how ``size`` / ``aspect_ratio`` / ``resolution`` become what an endpoint takes.
 
 Pure functions used by :mod:`app.generation.normalize`, which folds ``size`` into a
-:class:`Shape` (that module documents the size syntax, ratio matching and WxH → tier). The choices
-made here, where the providers' documents leave room:
+:class:`Shape` (that module documents the size syntax, ratio matching and WxH → tier); ratio
+parsing, labels and resolution tiers live in :mod:`app.generation.ratios`. The choices made here,
+where the providers' documents leave room:
 
 * **A tier without a ratio** means 1:1 (every provider here defaults to square); neither tier,
   ratio nor pixels means "provider default": no width/height are sent.
@@ -26,13 +27,24 @@ made here, where the providers' documents leave room:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from app.api.schemas import ASPECT_RATIOS
 from app.errors import BadRequest
+from app.generation.ratios import (
+    MATCH_TOLERANCE,
+    PUBLIC_RATIOS,
+    TIER_EDGES,
+    match_ratio,
+    nearest_tier,
+    offered_tiers,
+    parse_ratio,
+    parse_wxh,
+    ratio_label,
+    reduced,
+    rel_diff,
+)
 from providers.spec import (
     BooleanDescriptor,
     EndpointSpec,
@@ -42,19 +54,8 @@ from providers.spec import (
     RatioTier,
 )
 
-TIER_EDGES: dict[str, int] = {  # nominal long edge of each public resolution tier
-    "512": 512,
-    "768": 768,
-    "1K": 1024,
-    "1.5K": 1536,
-    "2K": 2048,
-    "4K": 4096,
-}
-MATCH_TOLERANCE = Fraction(1, 100)  # "same ratio": size vs aspect_ratio, WxH → ratio label
 FIXED_TOLERANCE = Fraction(5, 100)  # how far a fixed size may be from the requested ratio
 SQUARE = "1:1"
-PUBLIC_RATIOS: tuple[str, ...] = tuple(r for r in ASPECT_RATIOS if r != "auto")
-_WXH = re.compile(r"([1-9][0-9]{0,4})[xX]([1-9][0-9]{0,4})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,66 +96,6 @@ class Placement:
     resolution: str | None = None
     resolution_wire: str | None = None
     warnings: tuple[str, ...] = ()
-
-
-# ------------------------------------------------------------------------------------------
-# Ratios and tiers
-# ------------------------------------------------------------------------------------------
-
-
-def parse_ratio(text: str) -> Fraction:
-    """``"16:9"`` → 16/9; ``"2.35:1"`` and ``"9:19.5"`` are exact too."""
-    width, height = text.split(":")
-    return Fraction(width) / Fraction(height)
-
-
-def rel_diff(a: Fraction, b: Fraction) -> Fraction:
-    """How far apart two ratios are, symmetric: ``max/min - 1``."""
-    return max(a, b) / min(a, b) - 1
-
-
-def reduced(width: int, height: int) -> str:
-    g = math.gcd(width, height)
-    return f"{width // g}:{height // g}"
-
-
-def match_ratio(ratio: Fraction, names: Sequence[str]) -> str | None:
-    """The name in ``names`` nearest to ``ratio`` if within :data:`MATCH_TOLERANCE`."""
-    best = min(names, key=lambda n: rel_diff(parse_ratio(n), ratio), default=None)
-    if best is None or rel_diff(parse_ratio(best), ratio) > MATCH_TOLERANCE:
-        return None
-    return best
-
-
-def ratio_label(width: int, height: int) -> str:
-    """The public ratio a size shows (within 1 %), else its reduced ``W:H``."""
-    return match_ratio(Fraction(width, height), PUBLIC_RATIOS) or reduced(width, height)
-
-
-def nearest_tier(long_edge: int, tiers: Sequence[str]) -> str:
-    return min(tiers, key=lambda t: (abs(TIER_EDGES[t] - long_edge), TIER_EDGES[t]))
-
-
-def offered_tiers(endpoint: EndpointSpec) -> tuple[str, ...]:
-    """Public tiers the endpoint offers, smallest first; () when it has no tier knob at all."""
-    geometry = endpoint.geometry
-    declared: Sequence[str] = ()
-    if isinstance(geometry, RatioTier):
-        declared = tuple(geometry.tiers)
-        if not declared:
-            return ()
-    elif isinstance(geometry, FreePixels):
-        declared = tuple(geometry.tier_megapixels)
-    if not declared:
-        desc = endpoint.parameters.get("resolution")
-        declared = desc.values if isinstance(desc, EnumDescriptor) else ()
-    public = tuple(t for t in TIER_EDGES if t in declared)
-    return public or tuple(TIER_EDGES)
-
-
-def parse_wxh(text: str) -> tuple[int, int] | None:
-    match = _WXH.fullmatch(text)
-    return (int(match[1]), int(match[2])) if match else None
 
 
 # ------------------------------------------------------------------------------------------

@@ -60,17 +60,14 @@ from app.api.schemas import (
     ImageGenerationRequest,
 )
 from app.errors import BadRequest
-from app.generation.geometry import (
+from app.generation.geometry import Placement, Shape, Target, place
+from app.generation.ratios import (
     MATCH_TOLERANCE,
     TIER_EDGES,
-    Placement,
-    Shape,
-    Target,
     nearest_tier,
     offered_tiers,
     parse_ratio,
     parse_wxh,
-    place,
     ratio_label,
     rel_diff,
 )

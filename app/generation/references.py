@@ -7,13 +7,13 @@ Each reference is a ``data:<media type>;base64,<payload>`` URL or an ``http(s)``
   ``FetchPolicy.max_bytes``, and the declared media type must be allowed *and* agree with the
   magic bytes. ``image/jpg`` is accepted as an alias of ``image/jpeg``.
 * **http(s) URLs** are fetched by the gateway. The host is resolved once with
-  ``loop.getaddrinfo``; if *any* address is non-public (see :func:`is_public_address`) and not
-  inside ``FetchPolicy.allow_networks``, the reference is refused. The request then goes to the
-  vetted IP itself, with the original ``Host`` header and (for https) SNI/certificate name, so a
-  second DNS answer can never redirect us (DNS rebinding). Redirects are followed by hand, each
-  hop re-vetted, up to ``max_redirects``. The body is streamed and dropped as soon as it passes
-  ``max_bytes``; a larger ``Content-Length`` is refused before reading. The whole fetch
-  (DNS, connects, redirects, body) is bounded by ``timeout_s``.
+  ``loop.getaddrinfo``; if *any* address is non-public (see :mod:`app.generation.netguard`)
+  and not inside ``FetchPolicy.allow_networks``, the reference is refused. The request then goes
+  to the vetted IP itself, with the original ``Host`` header and (for https) SNI/certificate
+  name, so a second DNS answer can never redirect us (DNS rebinding). Redirects are followed by
+  hand, each hop re-vetted, up to ``max_redirects``. The body is streamed and dropped as soon as
+  it passes ``max_bytes``; a larger ``Content-Length`` is refused before reading. The whole
+  fetch (DNS, connects, redirects, body) is bounded by ``timeout_s``.
 * **Media type** of a fetched image is taken from its magic bytes. The ``Content-Type`` must be
   an allowed ``image/*`` type, or generic (absent, ``application/octet-stream``,
   ``binary/octet-stream``: object stores often serve images so); a server that labels a PNG
@@ -45,10 +45,9 @@ from dataclasses import dataclass
 import httpx
 
 from app.errors import BadRequest, GatewayError
+from app.generation.netguard import IPAddress, IPNetwork, is_allowed_address
 from providers.spec import InputImage
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 """Maps ``(host, port)`` to every address the host resolves to; raises ``OSError`` on failure."""
 
@@ -64,12 +63,6 @@ _TOKEN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]
 _SNIFF_BYTES = 16
 _MAX_URL_CHARS = 8192
 _USER_AGENT = "imagegate-reference-fetcher/1"
-
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_METADATA = frozenset(
-    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,46 +86,6 @@ class FetchPolicy:
 # --------------------------------------------------------------------------------------------
 # Pure helpers
 # --------------------------------------------------------------------------------------------
-
-
-def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address tunnels to (mapped, NAT64 or 6to4), if any."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return ip.sixtofour
-
-
-def is_public_address(ip: IPAddress) -> bool:
-    """True only for globally routable unicast addresses that reach no internal network."""
-    if ip in _METADATA or ip in _CGNAT:
-        return False
-    if ip in _NAT64:  # reserved as IPv6, but DNS64 maps every IPv4-only host here
-        return is_public_address(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    if isinstance(ip, ipaddress.IPv6Address):
-        inner = embedded_ipv4(ip)
-        if inner is not None and not is_public_address(inner):
-            return False
-    special = (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-    return ip.is_global and not special
-
-
-def is_allowed_address(ip: IPAddress, allow_networks: Sequence[IPNetwork] = ()) -> bool:
-    """Public, or inside an operator-allowed network (an IPv4-mapped address counts as its IPv4)."""
-    if is_public_address(ip):
-        return True
-    candidates: list[IPAddress] = [ip]
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        candidates.append(ip.ipv4_mapped)
-    return any(c in net for c in candidates for net in allow_networks)
 
 
 def sniff_media_type(head: bytes) -> str | None:

@@ -1,8 +1,9 @@
 """HTTP I/O for the OpenAI Images API (and OpenAI-compatible servers at another base URL).
 
-All mapping lives in :mod:`providers.openai.translate`; this module only sends the request,
-reads the answer (buffered JSON or SSE) and relays events. The upstream response is opened with
-``client.stream`` inside the generator, so closing the generator closes the connection.
+All mapping lives in :mod:`providers.openai.translate` and :mod:`providers.openai.errors`; this
+module only sends the request, reads the answer (buffered JSON or SSE) and relays events. The
+upstream response is opened with ``client.stream`` inside the generator, so closing the generator
+closes the connection.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import httpx
 
 from providers._http import DEFAULT_TIMEOUT, iter_sse, read_body, transport_errors
 from providers.errors import ProviderError
+from providers.openai.errors import error_from_response
 from providers.openai.translate import (
     StreamAccumulator,
     UpstreamRequest,
     build_request,
-    error_from_response,
     parse_images_response,
 )
 from providers.spec import Accepted, GenerateCall, GenerationEvent

@@ -1,22 +1,20 @@
 """Pure mapping between :class:`GenerateCall` and the OpenAI Images API wire format.
 
 No I/O, no ``await``, no httpx: requests come out as :class:`UpstreamRequest` values, responses,
-stream payloads and error bodies go in as bytes/str. Reference:
-/work/shared/reference/providers/openai.md (§2 generations, §3 edits, §4 response, §5 stream,
-§6 errors).
+stream payloads go in as bytes/str; error bodies become exceptions in
+:mod:`providers.openai.errors`. Reference: /work/shared/reference/providers/openai.md
+(§2 generations, §3 edits, §4 response, §5 stream).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
-from providers._http import form_fields, load_json, parse_retry_after, redact
+from providers._http import form_fields, load_json
 from providers._media import (
     b64_image_dimensions,
     extension_for,
@@ -25,18 +23,9 @@ from providers._media import (
     parse_size,
     sniff_b64_media_type,
 )
-from providers.errors import (
-    AuthError,
-    ContentModerated,
-    InsufficientCredit,
-    InvalidRequest,
-    ProtocolError,
-    ProviderError,
-    RateLimited,
-    Unavailable,
-)
+from providers.errors import InvalidRequest, ProtocolError
+from providers.openai.errors import error_from_detail
 from providers.openai.wire import (
-    ErrorDetail,
     ErrorEnvelope,
     ImagesResponse,
     ImageUsage,
@@ -54,9 +43,6 @@ DEFAULT_PARTIAL_IMAGES = 2
 FORBIDDEN_OPTIONS = frozenset({"response_format", "style"})
 # Set by the adapter itself; an option must not override them.
 RESERVED_OPTIONS = frozenset({"model", "prompt", "n", "stream", "image", "image[]", "mask"})
-MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
-MODERATION_TYPES = frozenset({"image_generation_user_error"})
-QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 _COMPRESSIBLE = frozenset({"jpeg", "webp"})
 
 FileField = tuple[str, tuple[str, bytes, str]]
@@ -245,97 +231,6 @@ def output_usage(images: list[GeneratedImage], call: GenerateCall) -> Usage:
         input_images=len(call.input_images),
         input_pixels=input_pixels,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------
-
-
-def error_from_response(
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    provider: str = "openai",
-    secrets: tuple[str, ...] = (),
-) -> ProviderError:
-    """A non-2xx answer → the matching :class:`ProviderError` (see :func:`error_class`)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    detail = _error_detail(body)
-    fallback = f"{provider} returned HTTP {status}"
-    if detail is None and body.strip():
-        fallback += ": " + body[:200].decode("utf-8", errors="replace").strip()
-    return error_from_detail(
-        detail,
-        status,
-        provider=provider,
-        secrets=secrets,
-        fallback=fallback,
-        upstream_request_id=lowered.get("x-request-id"),
-        retry_after=parse_retry_after(lowered),
-    )
-
-
-def error_from_detail(
-    detail: ErrorDetail | None,
-    status: int | None,
-    *,
-    provider: str = "openai",
-    secrets: tuple[str, ...] = (),
-    fallback: str = "upstream error",
-    upstream_request_id: str | None = None,
-    retry_after: float | None = None,
-) -> ProviderError:
-    """Build the error from a parsed ``error`` object (HTTP body or stream ``error`` event)."""
-    message = redact((detail.message if detail else None) or fallback, secrets)
-    raw = None
-    if detail is not None:
-        raw = {"error": detail.model_copy(update={"message": message}).model_dump()}
-    cls = error_class(status, detail)
-    return cls(
-        message,
-        provider=provider,
-        status_code=status,
-        upstream_request_id=upstream_request_id,
-        retry_after=retry_after,
-        code=detail.code if detail else None,
-        raw=raw,
-    )
-
-
-def error_class(status: int | None, detail: ErrorDetail | None) -> type[ProviderError]:
-    """Status first, refined by ``code``/``type``; ``status=None`` is an in-stream error."""
-    code = detail.code if detail else None
-    kind = detail.type if detail else None
-    if status in (401, 403):
-        return AuthError
-    if code in QUOTA_CODES or kind == "insufficient_quota":
-        return InsufficientCredit  # a 429 that must not be retried against the same account
-    if status is not None and (status in (408, 409) or status >= 500):
-        return Unavailable
-    if code in MODERATION_CODES or kind in MODERATION_TYPES:
-        return ContentModerated
-    if status == 429 or (status is None and code == "rate_limit_exceeded"):
-        return RateLimited
-    if status is None:
-        return InvalidRequest if kind == "invalid_request_error" else Unavailable
-    if 400 <= status < 500:
-        return InvalidRequest
-    return ProtocolError  # 1xx/3xx: not something the Images API answers
-
-
-def _error_detail(body: bytes) -> ErrorDetail | None:
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    try:
-        return ErrorEnvelope.model_validate(obj).error
-    except ValidationError:
-        return None
 
 
 # --------------------------------------------------------------------------------------------

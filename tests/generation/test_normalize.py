@@ -13,16 +13,16 @@ import pytest
 
 from app.api.schemas import RESOLUTIONS, ImageGenerationRequest
 from app.errors import BadRequest
-from app.generation.geometry import (
+from app.generation.geometry import pixel_problems
+from app.generation.normalize import Normalized, normalize, split_batches
+from app.generation.ratios import (
     PUBLIC_RATIOS,
     TIER_EDGES,
     nearest_tier,
     parse_ratio,
-    pixel_problems,
     ratio_label,
     rel_diff,
 )
-from app.generation.normalize import Normalized, normalize, split_batches
 from providers.spec import EndpointSpec, EnumDescriptor, FreePixels
 
 PRICE = {"billable": "output_image", "unit": "image", "cost_usd": "0.01", "source": "test"}

@@ -22,14 +22,16 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from app.errors import BadRequest
-from app.generation.references import (
-    FetchPolicy,
+from app.generation.netguard import (
     IPAddress,
-    _build_request,
-    decode_data_url,
     embedded_ipv4,
     is_allowed_address,
     is_public_address,
+)
+from app.generation.references import (
+    FetchPolicy,
+    _build_request,
+    decode_data_url,
     resolve_references,
     sniff_media_type,
     system_resolver,

@@ -18,6 +18,7 @@ from providers.errors import (
     Unavailable,
 )
 from providers.openai import translate as t
+from providers.openai.errors import error_from_response
 from providers.spec import PartialImage, Usage
 from tests.providers.openai.calls import call, endpoint, image_b64, reference
 
@@ -427,7 +428,7 @@ def test_error_bodies(
     status: int, body: Any, headers: dict[str, str], cls: type[ProviderError], code: str | None
 ) -> None:
     raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
-    err = t.error_from_response(
+    err = error_from_response(
         status, raw, {"X-Request-ID": "req_abc", **headers}, provider="openai", secrets=("sk-test",)
     )
     assert type(err) is cls
@@ -444,9 +445,9 @@ def test_error_bodies(
 
 
 def test_error_retry_after_and_moderation_not_retryable() -> None:
-    limited = t.error_from_response(429, b"{}", {"retry-after-ms": "250", "retry-after": "9"})
+    limited = error_from_response(429, b"{}", {"retry-after-ms": "250", "retry-after": "9"})
     assert isinstance(limited, RateLimited) and limited.retry_after == 0.25 and limited.retryable
-    moderated = t.error_from_response(400, orjson.dumps(MODERATION), {})
+    moderated = error_from_response(400, orjson.dumps(MODERATION), {})
     assert isinstance(moderated, ContentModerated) and not moderated.retryable
     assert "safety_violations=[sexual]" in moderated.message
     assert moderated.raw["error"]["moderation_details"]["moderation_stage"] == "output"
@@ -454,12 +455,12 @@ def test_error_retry_after_and_moderation_not_retryable() -> None:
 
 def test_key_is_redacted_even_when_echoed_verbatim() -> None:
     body = orjson.dumps({"error": {"message": "Incorrect API key provided: my-secret-key-123."}})
-    err = t.error_from_response(401, body, {}, secrets=("my-secret-key-123",))
+    err = error_from_response(401, body, {}, secrets=("my-secret-key-123",))
     assert "my-secret-key-123" not in err.message and "***" in err.message
 
 
 def test_redirect_status_is_protocol_error() -> None:
-    assert isinstance(t.error_from_response(302, b"", {}), ProtocolError)
+    assert isinstance(error_from_response(302, b"", {}), ProtocolError)
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """OpenAI Images API adapter (``/images/generations``, ``/images/edits``), also used for
-operator-added OpenAI-compatible servers. Roles: ``translate`` (pure), ``wire`` (lenient
-upstream models), ``adapter`` (httpx I/O)."""
+operator-added OpenAI-compatible servers. Roles: ``translate`` (pure), ``errors`` (pure error
+mapping), ``wire`` (lenient upstream models), ``adapter`` (httpx I/O)."""
 
 from providers.openai.adapter import OpenAIAdapter
 

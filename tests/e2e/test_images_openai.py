@@ -215,8 +215,14 @@ def test_provider_key_is_sent_upstream_but_never_returned(
     assert SIM_KEY not in resp.text
 
 
-def test_end_user_id_is_hashed_before_it_goes_upstream(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
-    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "x", "quality": "low", "user": "alice@example.com"})
+def test_end_user_id_is_hashed_before_it_goes_upstream(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    resp = post(
+        gateway.url,
+        api_key,
+        {"model": MODEL, "prompt": "x", "quality": "low", "user": "alice@example.com"},
+    )
     assert resp.status_code == 200, resp.text
     sent = sim_a.requests[0]["body"].get("safety_identifier")
     assert sent and "alice" not in sent and len(sent) == 32

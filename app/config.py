@@ -50,29 +50,30 @@ class ProviderSettings(BaseSettings):
 
     def key_for(self, adapter: str) -> SecretStr | None:
         """The credential for an adapter name (``openai``, ``google``, ``bfl``, …)."""
-        return {
-            "openai": self.openai_api_key,
-            "google": self.gemini_api_key,
-            "bfl": self.bfl_api_key,
-            "recraft": self.recraft_api_key,
-            "bytedance": self.ark_api_key,
-            "xai": self.xai_api_key,
-        }.get(adapter)
+        fields = _ADAPTER_FIELDS.get(adapter)
+        key: SecretStr | None = getattr(self, fields[0]) if fields else None
+        return key
+
+    def base_url_for(self, adapter: str) -> str | None:
+        fields = _ADAPTER_FIELDS.get(adapter)
+        url: str | None = getattr(self, fields[1]) if fields else None
+        return url
 
     @staticmethod
     def endpoint_key(env_name: str) -> str | None:
         """The key of an operator-added endpoint, from the variable its entry names."""
         return os.environ.get(env_name)
 
-    def base_url_for(self, adapter: str) -> str | None:
-        return {
-            "openai": self.openai_base_url,
-            "google": self.google_base_url,
-            "bfl": self.bfl_base_url,
-            "recraft": self.recraft_base_url,
-            "bytedance": self.bytedance_base_url,
-            "xai": self.xai_base_url,
-        }.get(adapter)
+
+# adapter name -> (credential field, base-URL field) of ProviderSettings
+_ADAPTER_FIELDS = {
+    "openai": ("openai_api_key", "openai_base_url"),
+    "google": ("gemini_api_key", "google_base_url"),
+    "bfl": ("bfl_api_key", "bfl_base_url"),
+    "recraft": ("recraft_api_key", "recraft_base_url"),
+    "bytedance": ("ark_api_key", "bytedance_base_url"),
+    "xai": ("xai_api_key", "xai_base_url"),
+}
 
 
 class Settings(BaseSettings):

@@ -61,3 +61,23 @@ def test_dockerfile_is_multistage_and_non_root() -> None:
     users = [line for line in text.splitlines() if line.startswith("USER ")]
     assert users and users[-1] != "USER root"
     assert "imagegate" in text.split("CMD")[-1]
+
+
+def test_the_wheel_carries_catalog_data_and_migrations(tmp_path: Path) -> None:
+    """The Docker image installs the wheel: it must hold what the code reads from disk."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("imagegate-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for provider in ("openai", "google", "bfl", "recraft", "bytedance", "xai"):
+        assert f"providers/{provider}/models.toml" in names
+    assert "app/migrations/env.py" in names
+    assert any(n.startswith("app/migrations/versions/") and n.endswith(".py") for n in names)
+    assert any(n.endswith("entry_points.txt") for n in names)

@@ -128,6 +128,9 @@ async def _produce(executor: Executor, stream: bool, queue: asyncio.Queue[object
                 await queue.put(item)
     except GatewayError as exc:
         await queue.put(exc)
+    except Exception:  # a bug: answered as a plain 500, logged with its trace, recorded
+        log.exception("generation %s failed unexpectedly", executor.plan.id)
+        await queue.put(GatewayError(500, "Internal error while generating the image"))
     finally:
         await queue.put(_END)
 

@@ -226,3 +226,35 @@ def test_end_user_id_is_hashed_before_it_goes_upstream(
     assert resp.status_code == 200, resp.text
     sent = sim_a.requests[0]["body"].get("safety_identifier")
     assert sent and "alice" not in sent and len(sent) == 32
+
+
+def test_mid_stream_failure_is_an_error_event(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """Output moderation after partials: the SDK sees partials, then a typed error event."""
+    sim_a.state.knobs.partial_delay_s = 0.2
+    with _sdk(gateway, api_key) as client:
+        events = list(
+            client.images.generate(
+                model=MODEL, prompt="late [sim:moderate=output]", quality="low", stream=True
+            )
+        )
+    types = [getattr(e, "type", None) for e in events]
+    assert types[0] == "image_generation.partial_image", types
+    assert types[-1] == "error", types
+    error = events[-1].error
+    assert isinstance(error.code, str) and "OpenAI" in error.message
+    assert sim_a.requests and len(sim_a.requests) == 1  # no fallback once partials went out
+
+
+def test_truncated_upstream_stream_ends_with_an_error_event(
+    gateway: ServerThread, api_key: str, sim_a: Sim, sim_b: Sim
+) -> None:
+    """A stream cut before completion, after partials went out: an error event, no fallback."""
+    sim_a.state.knobs.truncate_stream = True
+    with _sdk(gateway, api_key) as client:
+        events = list(client.images.generate(model=MODEL, prompt="cut", quality="low", stream=True))
+    types = [getattr(e, "type", None) for e in events]
+    # partials from the first endpoint were relayed, so the truncation ends the stream with an error
+    assert types[-1] == "error", types
+    assert sim_b.requests == []

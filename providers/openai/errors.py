@@ -3,7 +3,7 @@
 No I/O, no ``await``, no httpx: a non-2xx answer goes in as status, body bytes and headers; an
 ``error`` object (from a 200 body of an OpenAI-compatible server, or a stream ``error`` event)
 goes in parsed. Messages are redacted of the caller's secrets. Reference:
-/work/shared/reference/providers/openai.md (§6 errors).
+../shared/reference/providers/openai.md (§6 errors).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 No I/O, no ``await``, no httpx: requests come out as :class:`UpstreamRequest` values, responses,
 stream payloads go in as bytes/str; error bodies become exceptions in
-:mod:`providers.openai.errors`. Reference: /work/shared/reference/providers/openai.md
+:mod:`providers.openai.errors`. Reference: ../shared/reference/providers/openai.md
 (§2 generations, §3 edits, §4 response, §5 stream).
 """
 

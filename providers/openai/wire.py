@@ -2,7 +2,7 @@
 
 Only the fields the adapter uses are declared; everything else is ignored, and optional
 fields default so that OpenAI-compatible servers with thinner responses still parse.
-Reference: /work/shared/reference/providers/openai.md (§4 response, §5 stream, §6 errors).
+Reference: ../shared/reference/providers/openai.md (§4 response, §5 stream, §6 errors).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import math
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
+from app.api.schemas import ImageGenerationRequest
 from providers.spec import (
     BooleanDescriptor,
     EndpointSpec,
@@ -29,28 +30,9 @@ from providers.spec import (
 )
 
 ENUM_PARAMETERS = ("resolution", "aspect_ratio", "size", "quality", "output_format", "background")
-# Request fields the gateway owns; a passthrough key must never shadow one of them.
-PUBLIC_FIELDS = frozenset(
-    {
-        "model",
-        "prompt",
-        "resolution",
-        "aspect_ratio",
-        "size",
-        "n",
-        "quality",
-        "output_format",
-        "output_compression",
-        "background",
-        "seed",
-        "input_references",
-        "stream",
-        "provider",
-        "session_id",
-        "trace",
-        "user",
-    }
-)
+# Request fields the gateway owns (the public schema itself); a passthrough key must never
+# shadow one of them.
+PUBLIC_FIELDS = frozenset(ImageGenerationRequest.model_fields)
 MAX_REFERENCES = 16  # the public request's own limit on input_references
 SIZE_RATIO_TOLERANCE = 0.01
 

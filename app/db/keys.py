@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ApiKey, Generation, utcnow
+from app.db.models import ApiKey, Generation, Money, utcnow
 
 KEY_PREFIX = "sk-ig-v1-"
 
@@ -108,21 +108,17 @@ async def usage_windows(
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = day - timedelta(days=day.weekday())
     month = day.replace(day=1)
-    start = min(week, month)
-    rows = (
-        await session.execute(
-            select(Generation.created_at, Generation.cost_usd).where(
-                Generation.api_key_id == key_id,
-                Generation.created_at >= start,
-            )
-        )
-    ).all()
-    daily = weekly = monthly = Decimal(0)
-    for created, cost in rows:
-        created = created if created.tzinfo else created.replace(tzinfo=UTC)
-        daily += cost if created >= day else 0
-        weekly += cost if created >= week else 0
-        monthly += cost if created >= month else 0
+    created, cost = Generation.created_at, Generation.cost_usd
+
+    def spent_since(moment: datetime) -> ColumnElement[Decimal | None]:
+        return func.sum(case((created >= moment, cost), else_=None), type_=Money())
+
+    # One aggregate over this month's and week's rows: exact NUMERIC sums on Postgres.
+    stmt = select(spent_since(day), spent_since(week), spent_since(month)).where(
+        Generation.api_key_id == key_id, created >= min(week, month)
+    )
+    row = (await session.execute(stmt)).one()
+    daily, weekly, monthly = (value or Decimal(0) for value in row)
     return UsageWindows(daily, weekly, monthly)
 
 

@@ -135,3 +135,4 @@ def test_credit_limit_is_enforced(gateway: ServerThread, sim_a: Sim) -> None:
         "data"
     ]
     assert Decimal(str(me["usage"])) == Decimal(str(first.json()["usage"]["cost"]))
+    assert me["usage_daily"] == me["usage_weekly"] == me["usage_monthly"] == me["usage"]

@@ -50,14 +50,23 @@ class ProviderSettings(BaseSettings):
 
     def key_for(self, adapter: str) -> SecretStr | None:
         """The credential for an adapter name (``openai``, ``google``, ``bfl``, …)."""
-        fields = _ADAPTER_FIELDS.get(adapter)
+        fields = ADAPTER_FIELDS.get(adapter)
         key: SecretStr | None = getattr(self, fields[0]) if fields else None
         return key
 
     def base_url_for(self, adapter: str) -> str | None:
-        fields = _ADAPTER_FIELDS.get(adapter)
+        fields = ADAPTER_FIELDS.get(adapter)
         url: str | None = getattr(self, fields[1]) if fields else None
         return url
+
+    @classmethod
+    def default_base_url(cls, adapter: str) -> str | None:
+        """The provider's real base URL (the field's default), whatever the environment says."""
+        fields = ADAPTER_FIELDS.get(adapter)
+        if fields is None:
+            return None
+        default = cls.model_fields[fields[1]].default
+        return default if isinstance(default, str) else None
 
     @staticmethod
     def endpoint_key(env_name: str) -> str | None:
@@ -66,7 +75,7 @@ class ProviderSettings(BaseSettings):
 
 
 # adapter name -> (credential field, base-URL field) of ProviderSettings
-_ADAPTER_FIELDS = {
+ADAPTER_FIELDS = {
     "openai": ("openai_api_key", "openai_base_url"),
     "google": ("gemini_api_key", "google_base_url"),
     "bfl": ("bfl_api_key", "bfl_base_url"),
@@ -95,6 +104,11 @@ class Settings(BaseSettings):
         default=600, description="requests per minute per key on POST /images"
     )
     keepalive_s: float = Field(default=3.0, description="seconds between keep-alive bytes")
+    upstream_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="longest wait for a provider's answer (read timeout of each upstream call)",
+    )
     reference_allow_networks: list[str] = Field(
         default_factory=list, description="CIDRs exempt from the SSRF block (testing only)"
     )

@@ -83,7 +83,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis=redis,
         limiter=limiter,
         catalog=catalog,
-        adapters=AdapterRegistry(http, settings.providers, sim_base=sim_base),
+        adapters=AdapterRegistry(
+            http,
+            settings.providers,
+            sim_base=sim_base,
+            timeout=httpx.Timeout(
+                connect=10.0, read=settings.upstream_timeout_s, write=60.0, pool=10.0
+            ),
+        ),
     )
     app.state.ig = state
     await _bootstrap_admin_key(state)

@@ -14,11 +14,17 @@ Two ways to steer a simulator:
   ``[sim:moderate=output]``   output-stage refusal: a 400 after the latency, or, when streaming,
                               an ``error`` event after the partial images
   ``[sim:sleep=2.5]``         wait 2.5 s before answering (replaces ``latency_s``)
-  ``[sim:truncate]``          streaming: close the stream after the partials, without completion
+  ``[sim:truncate]``          streaming: close the stream after the partials, without completion;
+                              buffered: send half of the JSON body, then close the connection
   ``[sim:done]``              streaming: end with ``data: [DONE]``
+  ``[sim:reset]``             send the response headers, then drop the connection (no body)
+  ``[sim:malformed]``         answer 200 with a body that is not valid JSON
   ==========================  ==================================================================
 
-  An unknown directive is a 400 from the simulator itself, so typos in tests fail loudly.
+  Every simulator understands these; a simulator may accept more, provider-specific ones (a
+  Gemini prompt block, a Seedream per-image failure), passed to :meth:`Directives.parse` as
+  ``extra`` names and found in :attr:`Directives.extra`. An unknown directive is a 400 from the
+  simulator itself, so typos in tests fail loudly.
 """
 
 from __future__ import annotations
@@ -115,11 +121,19 @@ class Directives:
     sleep_s: float | None = None
     truncate: bool = False
     done: bool = False
+    reset: bool = False
+    malformed: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+    """Provider-specific directives: name → argument (``""`` when none was given)."""
 
     @classmethod
-    def parse(cls, prompt: str) -> Directives:
-        """Read every ``[sim:…]`` tag; raises ``DirectiveError`` for unknown ones."""
+    def parse(cls, prompt: str, extra: frozenset[str] | set[str] = frozenset()) -> Directives:
+        """Read every ``[sim:…]`` tag; raises ``DirectiveError`` for unknown ones.
+
+        ``extra`` names the provider-specific directives the calling simulator understands.
+        """
         found: dict[str, Any] = {}
+        extras: dict[str, str] = {}
         for raw in _DIRECTIVE.findall(prompt):
             key, _, arg = raw.lower().partition("=")
             if key.isdigit() and not arg and _is_status(int(key)):
@@ -130,11 +144,13 @@ class Directives:
                 found["moderate"] = arg or "input"
             elif key == "sleep" and _is_seconds(arg):
                 found["sleep_s"] = float(arg)
-            elif key in ("truncate", "done") and not arg:
+            elif key in ("truncate", "done", "reset", "malformed") and not arg:
                 found[key] = True
+            elif key in extra:
+                extras[key] = arg
             else:
                 raise DirectiveError(f"unknown simulator directive [sim:{raw}]")
-        return cls(**found)
+        return cls(**found, extra=extras)
 
 
 def _is_seconds(text: str) -> bool:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.admin import admin_routes
+from simulator.faults import DroppedConnection, malformed_json, truncated
 from simulator.knobs import DirectiveError, Directives, Knobs, SimState, strip_directives
 from simulator.openai_errors import (
     OpenAIError,
@@ -137,6 +138,10 @@ class _Simulator:
         if stage == "input":
             raise moderation_blocked(request_id, "input")
         await asyncio.sleep(knobs.latency_s if directives.sleep_s is None else directives.sleep_s)
+        if directives.reset:
+            return DroppedConnection()
+        if directives.malformed:
+            return malformed_json()
         refusal = moderation_blocked(request_id, "output") if stage == "output" else None
 
         render = _renderer(self.renders, job, inputs, strip_directives(prompt))
@@ -157,7 +162,8 @@ class _Simulator:
             )
         if refusal is not None:
             raise refusal
-        return await _images_response(job, render, input_sizes)
+        response = await _images_response(job, render, input_sizes)
+        return truncated(bytes(response.body)) if directives.truncate else response
 
 
 async def _tracked(events: AsyncIterator[bytes], entry: dict[str, object]) -> AsyncIterator[bytes]:

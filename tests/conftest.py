@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import redis
 
-from app.config import ProviderSettings, Settings
+from app.config import ADAPTER_FIELDS, ProviderSettings, Settings
 from app.db.migrate import upgrade
 from app.main import create_app
 from tests.servers import ServerThread
@@ -109,3 +110,78 @@ def base_gateway(database_url: str, redis_url: str) -> Iterator[ServerThread]:
 @pytest.fixture
 def tmp_sqlite(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'imagegate.db'}"
+
+
+# --------------------------------------------------------------------------------------------
+# Every provider simulator behind one loopback server, and a gateway wired to all of them
+# --------------------------------------------------------------------------------------------
+
+
+def sim_key(adapter: str) -> str:
+    """The API key a test simulator of ``adapter`` expects (and the gateway sends)."""
+    return f"sim-{adapter}-secret-0123456789"
+
+
+def provider_settings_for(sim_url: str, adapters: Iterable[str]) -> ProviderSettings:
+    """ProviderSettings pointing each adapter at its simulator under ``sim_url``, with its key."""
+    from app.generation.adapters import simulator_base_url
+
+    values: dict[str, str] = {}
+    for adapter in adapters:
+        key_field, url_field = ADAPTER_FIELDS[adapter]
+        values[_alias(key_field)] = sim_key(adapter)
+        values[_alias(url_field)] = simulator_base_url(sim_url, adapter)
+    return ProviderSettings(**values)
+
+
+def _alias(field_name: str) -> str:
+    alias = ProviderSettings.model_fields[field_name].validation_alias
+    assert isinstance(alias, str)
+    return alias
+
+
+class SimServer:
+    """The combined simulator app on a real port; ``sim(name)`` is one simulator's state."""
+
+    def __init__(self) -> None:
+        from simulator import SIMULATORS, create_combined_app
+
+        self.names = tuple(SIMULATORS)
+        self.app = create_combined_app(api_keys={n: sim_key(n) for n in self.names})
+        self.server = ServerThread(self.app, lifespan="off").start()
+        self.url = self.server.url
+
+    def sim(self, name: str) -> Any:
+        """``SimState`` of one simulator: ``.knobs``, ``.log``, ``.reset()``."""
+        return self.app.state.simulators[name].state.sim
+
+    def reset(self) -> None:
+        for name in self.names:
+            self.sim(name).reset()
+
+
+@pytest.fixture(scope="session")
+def simulators() -> Iterator[SimServer]:
+    server = SimServer()
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture(scope="session")
+def sim_gateway(simulators: SimServer, database_url: str, redis_url: str) -> Iterator[ServerThread]:
+    """A gateway with every provider configured, each pointed at its simulator over HTTP.
+
+    The upstream timeout is 2 s so the timeout scenario is quick; tests that need a slow
+    generation use their own gateway.
+    """
+    providers = provider_settings_for(simulators.url, simulators.names)
+    settings = make_settings(
+        database_url,
+        redis_url,
+        providers=providers,
+        upstream_timeout_s=2.0,
+        rate_limit_rpm=100_000,
+        reference_allow_networks=["127.0.0.0/8"],
+    )
+    with ServerThread(create_app(settings)) as server:
+        yield server

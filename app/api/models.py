@@ -1,4 +1,11 @@
-"""Discovery: ``GET /api/v1/images/models`` and ``…/{author}/{slug}/endpoints`` (no key needed)."""
+"""Discovery: ``GET /api/v1/images/models`` and ``…/{author}/{slug}/endpoints`` (no key needed).
+
+Discovery tells the truth about this deployment: a model is listed only when at least one of
+its endpoints can be called now (its adapter exists and its provider has credentials), and
+``/endpoints`` lists only such endpoints. ``?include_unavailable=true`` shows the whole catalog,
+each model and endpoint with ``available`` (and endpoints with ``unavailable_reason``), so an
+operator can see what a missing key leaves out.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from app.errors import GatewayError
+from app.generation.service import no_endpoint_error
 from app.state import AppState
 from providers.spec import (
     BooleanDescriptor,
@@ -86,17 +94,43 @@ def endpoint_item(endpoint: EndpointSpec) -> dict[str, Any]:
     }
 
 
+def servable(state: AppState, model: ModelSpec) -> bool:
+    """At least one endpoint of ``model`` can be called by this deployment."""
+    return any(state.adapters.available(e) for e in model.endpoints)
+
+
 @router.get("/images/models")
-async def list_models(request: Request) -> dict[str, Any]:
+async def list_models(request: Request, include_unavailable: bool = False) -> dict[str, Any]:
     state: AppState = request.app.state.ig
-    return {"data": [model_item(m) for m in state.catalog.models()]}
+    data = []
+    for model in state.catalog.models():
+        available = servable(state, model)
+        if available or include_unavailable:
+            item = model_item(model)
+            if include_unavailable:
+                item["available"] = available
+            data.append(item)
+    return {"data": data}
 
 
 @router.get("/images/models/{author}/{slug:path}/endpoints")
-async def list_endpoints(author: str, slug: str, request: Request) -> dict[str, Any]:
+async def list_endpoints(
+    author: str, slug: str, request: Request, include_unavailable: bool = False
+) -> dict[str, Any]:
     state: AppState = request.app.state.ig
     model_id = f"{author}/{slug}"
     model = state.catalog.get(model_id)
     if model is None:
         raise GatewayError(404, f"Model '{model_id}' not found")
-    return {"id": model.id, "endpoints": [endpoint_item(e) for e in model.endpoints]}
+    endpoints = []
+    for endpoint in model.endpoints:
+        reason = state.adapters.unavailable_reason(endpoint)
+        if reason is None or include_unavailable:
+            item = endpoint_item(endpoint)
+            if include_unavailable:
+                item["available"] = reason is None
+                item["unavailable_reason"] = reason
+            endpoints.append(item)
+    if not endpoints:
+        raise no_endpoint_error(state, model)
+    return {"id": model.id, "endpoints": endpoints}

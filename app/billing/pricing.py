@@ -10,6 +10,11 @@ Quantities per (billable, unit):
 * ``request``: one per generation.
 
 A line applies only when every ``when`` key equals the normalized request value.
+
+When the provider reports its own charge for the call (``Usage.provider_cost_usd``: xAI's
+``cost_in_usd_ticks``, BFL's credits, Runware's ``cost``), that figure *is* the cost: it is
+what the provider bills, and the catalog lines are only the fallback (and the basis of
+quotes). It is reported as completion cost, since the provider does not split it.
 """
 
 from __future__ import annotations
@@ -78,6 +83,9 @@ def compute_cost(
     image_pixels: Sequence[int] = (),
 ) -> Cost:
     """Exact cost of ``usage`` under ``lines``; rounded once, half-up, to 1e-10 USD."""
+    if usage.provider_cost_usd is not None:
+        total = usage.provider_cost_usd.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+        return Cost(total=total, prompt=Decimal(0).quantize(QUANTUM), completion=total)
     prompt = completion = Decimal(0)
     for line in lines:
         if not applies(line, params):

@@ -22,6 +22,7 @@ from app.api.schemas import ImageGenerationRequest
 from app.auth import Principal
 from app.billing.pricing import Cost, compute_cost
 from app.errors import GatewayError
+from app.generation.convert import conform
 from app.generation.normalize import Normalized, normalize
 from app.generation.references import FetchPolicy, resolve_references
 from app.generation.routing import choose_endpoints
@@ -85,6 +86,29 @@ def _model_or_404(state: AppState, model_id: str) -> ModelSpec:
     return model
 
 
+def no_endpoint_error(state: AppState, model: ModelSpec) -> GatewayError:
+    """Nothing can serve this model (for these preferences): a deterministic 404, never a 5xx.
+
+    A 5xx would make the official SDKs retry for up to an hour; OpenRouter answers "no
+    endpoints found" with 404 too. The message names why each endpoint is out.
+    """
+    reasons: list[str] = []
+    excluded: list[str] = []
+    for endpoint in model.endpoints:
+        reason = state.adapters.unavailable_reason(endpoint)
+        if reason is None:
+            excluded.append(endpoint.provider_name)
+        else:
+            reasons.append(reason)
+    if excluded:
+        reasons.append(f"{', '.join(excluded)}: excluded by the provider preferences")
+    return GatewayError(
+        404,
+        f"No endpoint can serve model '{model.id}': {'; '.join(reasons)}",
+        metadata={"param": "provider" if excluded else "model"},
+    )
+
+
 def _normalized_attempts(
     request: ImageGenerationRequest, endpoints: Sequence[EndpointSpec]
 ) -> list[tuple[EndpointSpec, Normalized]]:
@@ -120,13 +144,7 @@ async def prepare(
     model = _model_or_404(state, request.model)
     endpoints = choose_endpoints(model.endpoints, request.provider, state.adapters.available)
     if not endpoints:
-        reasons = [r for e in model.endpoints if (r := state.adapters.unavailable_reason(e))]
-        detail = f" ({'; '.join(reasons)})" if reasons else ""
-        raise GatewayError(
-            503,
-            f"No endpoint available for model '{model.id}' that matches the provider "
-            f"preferences{detail}",
-        )
+        raise no_endpoint_error(state, model)
     attempts = _normalized_attempts(request, endpoints)
     _check_credit(principal)
     refs = [r.image_url.url for r in request.input_references or ()]
@@ -261,10 +279,12 @@ class Executor:
                 async for event in events:
                     yield event
 
-    def _outcome(
+    async def _outcome(
         self, endpoint: EndpointSpec, norm: Normalized, results: Sequence[Completed]
     ) -> Outcome:
         images, usage, upstream_id, warnings = _merge(results)
+        images, notes = await conform(images, norm.output_format, norm.output_compression)
+        warnings += notes
         pixels = [(i.width or 0) * (i.height or 0) for i in images if i.width and i.height]
         cost = compute_cost(
             endpoint.pricing,
@@ -301,7 +321,7 @@ class Executor:
                                 yield item
                 else:
                     results = await self._buffered(endpoint, norm)
-                yield self._outcome(endpoint, norm, results)
+                yield await self._outcome(endpoint, norm, results)
                 return
             except ProviderError as exc:
                 last = provider_error_to_gateway(exc, endpoint, self.plan.model.id)

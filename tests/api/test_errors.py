@@ -95,24 +95,29 @@ def test_oversize_body_is_413(database_url: str, redis_url: str) -> None:
         _error(resp, 413)
 
 
-def test_no_endpoint_available_is_503(base_gateway: ServerThread) -> None:
-    # the base gateway has no provider credentials at all
+def test_no_endpoint_available_is_a_404_not_a_retried_5xx(base_gateway: ServerThread) -> None:
+    # the base gateway has no provider credentials at all: deterministic, so 4xx (a 5xx would
+    # make the official SDKs retry for up to an hour)
     resp = httpx.post(
         f"{base_gateway.url}/api/v1/images",
         json={"model": "openai/gpt-image-1.5", "prompt": "p"},
         headers=AUTH,
     )
-    message = _error(resp, 503)
-    assert "No endpoint" in message and "OpenAI: no credentials configured" in message
+    message = _error(resp, 404)
+    assert "No endpoint can serve" in message and "OpenAI: no credentials configured" in message
+    assert resp.json()["error"]["metadata"]["param"] == "model"
 
 
-def test_503_names_a_provider_without_an_adapter(base_gateway: ServerThread) -> None:
+def test_provider_preferences_that_exclude_everything_are_a_404(
+    sim_gateway: ServerThread,
+) -> None:
     resp = httpx.post(
-        f"{base_gateway.url}/api/v1/images",
-        json={"model": "black-forest-labs/flux.2-pro", "prompt": "p"},
+        f"{sim_gateway.url}/api/v1/images",
+        json={"model": "openai/gpt-image-1.5", "prompt": "p", "provider": {"ignore": ["openai"]}},
         headers=AUTH,
     )
-    assert "no 'bfl' adapter yet" in _error(resp, 503)
+    assert "OpenAI: excluded by the provider preferences" in _error(resp, 404)
+    assert resp.json()["error"]["metadata"]["param"] == "provider"
 
 
 def test_provider_keys_never_reach_clients(database_url: str, redis_url: str) -> None:

@@ -53,3 +53,14 @@ def test_state_reset_restores_creation_knobs_and_clears_log() -> None:
     state.reset()
     assert state.knobs is knobs and knobs.fail_next == [] and knobs.latency_s == 0.5
     assert state.log.count == 0 and state.take_fault() is None
+
+
+def test_transport_faults_and_provider_specific_directives() -> None:
+    d = Directives.parse(
+        "x [sim:reset] [sim:malformed] [sim:block=prompt] [sim:no_image]",
+        extra={"block", "no_image"},
+    )
+    assert d.reset and d.malformed
+    assert d.extra == {"block": "prompt", "no_image": ""}
+    with pytest.raises(DirectiveError):
+        Directives.parse("x [sim:block=prompt]")  # not understood by this simulator

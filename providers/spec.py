@@ -172,6 +172,12 @@ class EndpointSpec(_Frozen):
     # quality "medium"), so a tiered pricing line (``when``) still matches; never sent upstream.
     defaults: dict[str, str] = Field(default_factory=dict)
     pricing: tuple[PricingLine, ...] = Field(min_length=1)
+    # Concurrency caps the provider enforces on our account (e.g. BFL: 24 active tasks per key,
+    # 6 for Kontext Max). ``concurrency_limit`` bounds calls to this endpoint alone;
+    # ``account_concurrency_limit`` bounds calls to every endpoint of this provider slug
+    # together (they share one key). None: no cap. The gateway enforces both, across processes.
+    concurrency_limit: int | None = Field(default=None, ge=1)
+    account_concurrency_limit: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _known_parameters(self) -> EndpointSpec:

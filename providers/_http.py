@@ -320,3 +320,96 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Result downloads (URLs taken from a provider's answer)
+# --------------------------------------------------------------------------------------------
+
+# A generated image is a few MB; anything past this is not an image we asked for.
+DEFAULT_MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UrlPolicy:
+    """Which hosts a URL from a provider's answer may point at, and which get our key.
+
+    ``hosts`` are exact host names or ``*.``-prefixed suffixes (``*.bfl.ai``). The host of
+    ``base_url`` (the configured API, or a simulator on loopback) is always trusted, and there
+    plain ``http`` is accepted; every other host must be https. ``key_hosts`` (same syntax) are
+    the hosts that may receive the credential headers; the base URL host always may.
+    """
+
+    base_url: str
+    hosts: tuple[str, ...] = ()
+    key_hosts: tuple[str, ...] = ()
+
+    def _base_host(self) -> str:
+        return (httpx.URL(self.base_url).host or "").lower()
+
+    @staticmethod
+    def _matches(host: str, patterns: tuple[str, ...]) -> bool:
+        for pattern in patterns:
+            pattern = pattern.lower()
+            if pattern.startswith("*."):
+                if host.endswith(pattern[1:]):
+                    return True
+            elif host == pattern:
+                return True
+        return False
+
+    def check(self, url: str, *, provider: str) -> httpx.URL:
+        """The parsed URL, or :class:`ProtocolError` if the provider pointed us elsewhere."""
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise ProtocolError(f"{provider} returned an invalid URL", provider=provider) from exc
+        host = (parsed.host or "").lower()
+        if host and host == self._base_host():
+            if parsed.scheme in ("http", "https"):
+                return parsed
+        elif parsed.scheme == "https" and self._matches(host, self.hosts):
+            return parsed
+        raise ProtocolError(
+            f"{provider} returned a URL on an unexpected host ({parsed.scheme}://{host})",
+            provider=provider,
+        )
+
+    def sends_key(self, url: httpx.URL) -> bool:
+        """May this (already checked) URL receive our credentials?"""
+        host = (url.host or "").lower()
+        return host == self._base_host() or (
+            url.scheme == "https" and self._matches(host, self.key_hosts)
+        )
+
+
+async def download(
+    client: httpx.AsyncClient,
+    url: str,
+    policy: UrlPolicy,
+    *,
+    provider: str,
+    key_headers: Mapping[str, str] | None = None,
+    http_timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    limit: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+) -> tuple[bytes, str | None]:
+    """GET a result URL from a provider's answer: ``(bytes, content-type)``.
+
+    The URL must pass ``policy``; ``key_headers`` are sent only where ``policy`` allows. No
+    redirects are followed (a signed URL that redirects elsewhere is refused). An expired or
+    missing result (4xx) is a :class:`ProtocolError`, a 5xx :class:`Unavailable`.
+    """
+    parsed = policy.check(url, provider=provider)
+    headers = dict(key_headers or {}) if policy.sends_key(parsed) else {}
+    with transport_errors(provider):
+        async with client.stream(
+            "GET", parsed, headers=headers, timeout=http_timeout, follow_redirects=False
+        ) as response:
+            if response.status_code != 200:
+                message = f"{provider} result download answered HTTP {response.status_code}"
+                if response.status_code >= 500:
+                    raise Unavailable(message, provider=provider, status_code=response.status_code)
+                raise ProtocolError(message, provider=provider, status_code=response.status_code)
+            body = await read_body(response, limit=limit)
+            content_type = response.headers.get("content-type")
+    return body, content_type

@@ -1,0 +1,89 @@
+"""Result downloads: allowed hosts only, our key only where it belongs, no redirects."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from providers._http import UrlPolicy, download
+from providers.errors import ProtocolError, Unavailable
+
+POLICY = UrlPolicy(
+    base_url="https://api.example.ai/v1",
+    hosts=("*.example.ai", "cdn.other.net"),
+    key_hosts=("*.example.ai",),
+)
+
+
+def _client(seen: list[httpx.Request], status: int = 200) -> httpx.AsyncClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if status in (301, 302):
+            return httpx.Response(status, headers={"location": "https://evil.test/x"})
+        return httpx.Response(
+            status, content=b"\x89PNG-bytes", headers={"content-type": "image/png"}
+        )
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+async def test_key_goes_to_provider_hosts_only() -> None:
+    seen: list[httpx.Request] = []
+    async with _client(seen) as client:
+        body, kind = await download(
+            client,
+            "https://delivery-1.example.ai/a.png",
+            POLICY,
+            provider="p",
+            key_headers={"x-key": "secret"},
+        )
+        await download(
+            client,
+            "https://cdn.other.net/b.png",
+            POLICY,
+            provider="p",
+            key_headers={"x-key": "secret"},
+        )
+    assert body == b"\x89PNG-bytes" and kind == "image/png"
+    assert seen[0].headers.get("x-key") == "secret"
+    assert "x-key" not in seen[1].headers
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.test/a.png",
+        "http://delivery.example.ai/a.png",
+        "ftp://api.example.ai/x",
+        "https://example.ai.evil.test/a",
+    ],
+)
+async def test_foreign_or_plain_http_hosts_are_refused(url: str) -> None:
+    seen: list[httpx.Request] = []
+    async with _client(seen) as client:
+        with pytest.raises(ProtocolError):
+            await download(client, url, POLICY, provider="p")
+    assert seen == []
+
+
+async def test_loopback_simulator_base_url_is_trusted_over_http() -> None:
+    policy = UrlPolicy(base_url="http://127.0.0.1:9999/bfl/v1")
+    seen: list[httpx.Request] = []
+    async with _client(seen) as client:
+        await download(
+            client,
+            "http://127.0.0.1:9999/bfl/results/1.png",
+            policy,
+            provider="p",
+            key_headers={"x-key": "k"},
+        )
+    assert seen[0].headers["x-key"] == "k"
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(403, ProtocolError), (302, ProtocolError), (503, Unavailable)]
+)
+async def test_failed_downloads_are_provider_errors(status: int, error: type[Exception]) -> None:
+    async with _client([], status) as client:
+        with pytest.raises(error):
+            await download(client, "https://x.example.ai/a.png", POLICY, provider="p")

@@ -16,7 +16,7 @@ import math
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
-from app.api.schemas import ImageGenerationRequest
+from app.generation.request import ImageGenerationRequest
 from providers.spec import (
     BooleanDescriptor,
     EndpointSpec,

@@ -5,7 +5,7 @@
 or raises :class:`app.errors.BadRequest` naming the parameter, the value and the allowed values.
 It is pure: no I/O, no await.
 
-Order: canonical values (the public enums of ``app.api.schemas``), then the ``size`` shorthand
+Order: canonical values (the public enums of ``app.generation.request``), then the ``size`` shorthand
 folded into a :class:`~app.generation.geometry.Shape` (reference §2.2), then the endpoint's
 descriptors, then the geometry (:mod:`app.generation.geometry`), then the other parameters,
 ``n``, references and ``provider.options``.
@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from app.api.schemas import (
+from app.generation.request import (
     ASPECT_RATIOS,
     BACKGROUNDS,
     OUTPUT_FORMATS,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 
-from app.api.schemas import ASPECT_RATIOS
+from app.generation.request import ASPECT_RATIOS
 from providers.spec import EndpointSpec, EnumDescriptor, FreePixels, RatioTier
 
 TIER_EDGES: dict[str, int] = {  # nominal long edge of each public resolution tier

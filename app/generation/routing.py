@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from app.api.schemas import ProviderPreferences
+from app.generation.request import ProviderPreferences
 from providers.spec import EndpointSpec
 
 

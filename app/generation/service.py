@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import ip_network
 
-from app.api.schemas import ImageGenerationRequest
+from app.generation.request import ImageGenerationRequest
 from app.auth import Principal
 from app.billing.pricing import Cost, compute_cost
 from app.errors import GatewayError

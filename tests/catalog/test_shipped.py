@@ -13,7 +13,7 @@ from openrouter.components.imagegenerationproviderpreferences import (
 )
 from pydantic import ValidationError
 
-from app.api.schemas import ASPECT_RATIOS, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
+from app.generation.request import ASPECT_RATIOS, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
 from app.catalog import Catalog, load_catalog
 from app.catalog.checks import parse_ratio, parse_size
 from providers.spec import (

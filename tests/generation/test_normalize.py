@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.api.schemas import RESOLUTIONS, ImageGenerationRequest
+from app.generation.request import RESOLUTIONS, ImageGenerationRequest
 from app.errors import BadRequest
 from app.generation.geometry import pixel_problems
 from app.generation.normalize import Normalized, normalize, split_batches

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.api.schemas import ProviderPreferences
+from app.generation.request import ProviderPreferences
 from app.generation.routing import choose_endpoints
 from providers.spec import EndpointSpec, FixedSizes, PricingLine
 

@@ -1,0 +1,82 @@
+"""The gateway's one internal request: the OpenRouter Image API request, as every door fills it.
+
+``POST /api/v1/images`` parses it directly; chat completions and the OpenAI-compatible images
+API translate their own shapes into it.
+
+Strict at our edge: types and bounds are checked here (a wrong type is a 400 naming the
+field); enum *values* are checked by the normalizer against the chosen endpoint's descriptors,
+so the message can list what that endpoint allows. Unknown top-level keys are ignored, as the
+AI SDK provider merges arbitrary extra keys into the body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+# Canonical enum lists (union of the Python SDK, TS SDK and spec; reference §2.1).
+ASPECT_RATIOS = (
+    *("1:1", "1:2", "1:4", "1:8", "2:1", "2:3", "2.35:1", "3:2", "3:4", "4:1", "4:3", "4:5"),
+    *("5:2", "5:4", "5:7", "7:5", "8:1", "9:16", "16:9", "9:19.5", "19.5:9", "9:20", "20:9"),
+    *("9:21", "21:9", "auto"),
+)
+RESOLUTIONS = ("512", "768", "1K", "1.5K", "2K", "4K")
+QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
+OUTPUT_FORMATS = ("png", "jpeg", "webp", "svg")
+BACKGROUNDS = ("auto", "transparent", "opaque")
+
+
+class ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    url: StrictStr = Field(min_length=1)
+
+
+class InputReference(BaseModel):
+    """ContentPartImage: ``{"type": "image_url", "image_url": {"url": ...}}``."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+class SortConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    by: StrictStr | None = None
+    partition: StrictStr | None = None
+
+
+class ProviderPreferences(BaseModel):
+    """The image API's ``provider`` object; chat-only keys (max_price, zdr, …) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    order: list[StrictStr] | None = None
+    only: list[StrictStr] | None = None
+    ignore: list[StrictStr] | None = None
+    allow_fallbacks: StrictBool | None = None
+    sort: StrictStr | SortConfig | None = None
+    options: dict[str, dict[str, Any]] | None = None
+
+
+class ImageGenerationRequest(BaseModel):
+    """Body of ``POST /api/v1/images``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: StrictStr = Field(min_length=1)
+    prompt: StrictStr = Field(max_length=32_000)
+    aspect_ratio: StrictStr | None = None
+    resolution: StrictStr | None = None
+    size: StrictStr | None = None
+    n: StrictInt | None = Field(default=None, ge=1, le=10)
+    quality: StrictStr | None = None
+    output_format: StrictStr | None = None
+    background: StrictStr | None = None
+    output_compression: StrictInt | None = Field(default=None, ge=0, le=100)
+    seed: StrictInt | None = None
+    input_references: list[InputReference] | None = Field(default=None, max_length=16)
+    stream: StrictBool | None = None
+    provider: ProviderPreferences | None = None
+    session_id: StrictStr | None = Field(default=None, max_length=256)
+    trace: dict[str, Any] | None = None
+    user: StrictStr | None = None

@@ -317,6 +317,8 @@ class Completed:
     usage: Usage
     upstream_id: str | None = None
     warnings: tuple[str, ...] = ()
+    # Text the model returned beside its images (Gemini's caption), shown by chat completions.
+    text: str = ""
 
 
 GenerationEvent = Accepted | Progress | PartialImage | Completed

@@ -66,6 +66,7 @@ def generation_json(row: Generation, provider_name: str | None) -> dict[str, Any
         "request_id": row.id,
         # imagegate extensions (ignored by the SDKs)
         "status": row.status,
+        "route": row.route,
         "error_code": row.error_code,
         "error_message": row.error_message,
         "images": row.images,

@@ -48,6 +48,7 @@ class GenerationRecord:
     latency_ms: int | None = None
     attempts: int = 1
     user_agent: str | None = None
+    route: str = "images"  # the door the request came in by
 
 
 async def write(sessionmaker: async_sessionmaker[AsyncSession], record: GenerationRecord) -> None:

@@ -125,5 +125,7 @@ class Generation(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     user_agent: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # Which door: images | chat | openai.generations | openai.edits
+    route: Mapped[str] = mapped_column(String(32), default="images", server_default="images")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

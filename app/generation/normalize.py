@@ -5,9 +5,9 @@
 or raises :class:`app.errors.BadRequest` naming the parameter, the value and the allowed values.
 It is pure: no I/O, no await.
 
-Order: canonical values (the public enums of ``app.generation.request``), then the ``size`` shorthand
-folded into a :class:`~app.generation.geometry.Shape` (reference §2.2), then the endpoint's
-descriptors, then the geometry (:mod:`app.generation.geometry`), then the other parameters,
+Order: canonical values (the public enums of ``app.generation.request``), then the ``size``
+shorthand folded into a :class:`~app.generation.geometry.Shape` (reference §2.2), then the
+endpoint's descriptors, then the geometry (:mod:`app.generation.geometry`), then the other parameters,
 ``n``, references and ``provider.options``.
 
 Choices where the reference leaves room ("never guess, never swallow", DESIGN §5.3):
@@ -51,14 +51,6 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from app.generation.request import (
-    ASPECT_RATIOS,
-    BACKGROUNDS,
-    OUTPUT_FORMATS,
-    QUALITIES,
-    RESOLUTIONS,
-    ImageGenerationRequest,
-)
 from app.errors import BadRequest
 from app.generation.geometry import Placement, Shape, Target, place
 from app.generation.ratios import (
@@ -70,6 +62,14 @@ from app.generation.ratios import (
     parse_wxh,
     ratio_label,
     rel_diff,
+)
+from app.generation.request import (
+    ASPECT_RATIOS,
+    BACKGROUNDS,
+    OUTPUT_FORMATS,
+    QUALITIES,
+    RESOLUTIONS,
+    ImageGenerationRequest,
 )
 from providers.spec import EndpointSpec, EnumDescriptor, FixedSizes, RangeDescriptor
 

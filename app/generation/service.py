@@ -12,23 +12,24 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import ip_network
 
-from app.generation.request import ImageGenerationRequest
 from app.auth import Principal
 from app.billing.pricing import Cost, compute_cost
 from app.errors import GatewayError
 from app.generation.convert import conform
 from app.generation.normalize import Normalized, normalize
 from app.generation.references import FetchPolicy, resolve_references
+from app.generation.request import ImageGenerationRequest
 from app.generation.routing import choose_endpoints
 from app.state import AppState
 from providers.errors import ContentModerated, ProviderError, RateLimited
 from providers.spec import (
+    Accepted,
     Completed,
     EndpointSpec,
     GenerateCall,
@@ -36,6 +37,7 @@ from providers.spec import (
     InputImage,
     ModelSpec,
     PartialImage,
+    Progress,
     Usage,
 )
 
@@ -67,6 +69,14 @@ class Partial:
     media_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Progress while waiting: the provider's own status (e.g. BFL's ``Pending``)."""
+
+    provider: str
+    status: str
+
+
 @dataclass(frozen=True)
 class Outcome:
     endpoint: EndpointSpec
@@ -77,6 +87,7 @@ class Outcome:
     upstream_id: str | None
     attempts: int
     warnings: tuple[str, ...] = ()
+    text: str = ""  # what the model said beside its images
 
 
 def _model_or_404(state: AppState, model_id: str) -> ModelSpec:
@@ -225,12 +236,16 @@ def _merge(
 class Executor:
     """Runs a :class:`Plan` against its endpoints, falling back on retryable failures."""
 
-    def __init__(self, state: AppState, plan: Plan) -> None:
+    def __init__(
+        self, state: AppState, plan: Plan, on_progress: Callable[[Note], None] | None = None
+    ) -> None:
         self.state = state
         self.plan = plan
         self.attempts = 0
         self.partials_sent = 0
         self.last_endpoint: EndpointSpec | None = None
+        self.on_progress = on_progress
+        self.accepted = False  # some upstream call was accepted by its provider
 
     async def _call_events(
         self, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
@@ -238,6 +253,8 @@ class Executor:
         """One upstream call: its partial images (numbered across calls), then its result."""
         adapter = self.state.adapters.get(endpoint)
         completed: Completed | None = None
+        if self.on_progress is not None:
+            self.on_progress(Note(endpoint.provider_slug, "generating"))
         async with aclosing(adapter.run(_call(self.plan, endpoint, norm, n, stream))) as events:
             async for event in events:
                 if isinstance(event, PartialImage):
@@ -245,6 +262,10 @@ class Executor:
                     self.partials_sent += 1
                 elif isinstance(event, Completed):
                     completed = event
+                elif isinstance(event, Accepted):
+                    self.accepted = True
+                elif isinstance(event, Progress) and self.on_progress is not None:
+                    self.on_progress(Note(endpoint.provider_slug, event.status))
         if completed is None:
             raise ProviderError("upstream ended without a result", provider=endpoint.provider_slug)
         yield completed
@@ -285,6 +306,7 @@ class Executor:
         images, usage, upstream_id, warnings = _merge(results)
         images, notes = await conform(images, norm.output_format, norm.output_compression)
         warnings += notes
+        text = "\n\n".join(r.text for r in results if r.text)
         pixels = [(i.width or 0) * (i.height or 0) for i in images if i.width and i.height]
         cost = compute_cost(
             endpoint.pricing,
@@ -302,6 +324,7 @@ class Executor:
             upstream_id,
             self.attempts,
             norm.warnings + warnings,
+            text,
         )
 
     async def run(self, stream: bool) -> AsyncGenerator[Partial | Outcome, None]:
@@ -340,8 +363,4 @@ class Executor:
         raise last
 
 
-def executor(state: AppState, plan: Plan) -> Executor:
-    return Executor(state, plan)
-
-
-__all__ = ["Executor", "Outcome", "Partial", "Plan", "new_generation_id", "prepare"]
+__all__ = ["Executor", "Note", "Outcome", "Partial", "Plan", "new_generation_id", "prepare"]

@@ -13,9 +13,15 @@ from openrouter.components.imagegenerationproviderpreferences import (
 )
 from pydantic import ValidationError
 
-from app.generation.request import ASPECT_RATIOS, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, RESOLUTIONS
 from app.catalog import Catalog, load_catalog
 from app.catalog.checks import parse_ratio, parse_size
+from app.generation.request import (
+    ASPECT_RATIOS,
+    BACKGROUNDS,
+    OUTPUT_FORMATS,
+    QUALITIES,
+    RESOLUTIONS,
+)
 from providers.spec import (
     EndpointSpec,
     EnumDescriptor,

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from app.generation.request import RESOLUTIONS, ImageGenerationRequest
 from app.errors import BadRequest
 from app.generation.geometry import pixel_problems
 from app.generation.normalize import Normalized, normalize, split_batches
@@ -23,6 +22,7 @@ from app.generation.ratios import (
     ratio_label,
     rel_diff,
 )
+from app.generation.request import RESOLUTIONS, ImageGenerationRequest
 from providers.spec import EndpointSpec, EnumDescriptor, FreePixels
 
 PRICE = {"billable": "output_image", "unit": "image", "cost_usd": "0.01", "source": "test"}

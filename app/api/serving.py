@@ -1,0 +1,354 @@
+"""Serving one generation over HTTP, whichever door it came in by.
+
+Every door (the OpenRouter Images API, chat completions, the OpenAI-compatible images API)
+translates its request into the one internal :class:`ImageGenerationRequest`, then calls
+:func:`serve` with a :class:`Door` that renders outcomes, partial images, progress and errors in
+its own response shape. Rate limiting, planning, the generation task, keep-alives, the ledger
+row and cancellation exist once, here.
+
+Slow generations and the Python SDK's 5-second read timeout: the OpenRouter SDK re-sends a
+request whose answer has not started within 5 s. So a buffered request that has not finished
+after ``IMAGEGATE_KEEPALIVE_S`` (default 3 s) is committed to ``200 application/json`` and the
+gateway sends a newline every ``keepalive_s`` until the JSON body follows; leading whitespace is
+valid JSON for every client. Failures found before that moment (validation, auth, credit,
+routing and fast upstream errors) keep their proper 4xx/5xx status; a failure after it is sent
+as the door's error object in the 200 body. SSE responses use ``:`` comments the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from fastapi import Request
+from starlette.responses import Response, StreamingResponse
+
+from app.auth import Principal
+from app.billing.ledger import GenerationRecord, write_with_retry
+from app.errors import GatewayError
+from app.generation.request import ImageGenerationRequest
+from app.generation.service import (
+    Executor,
+    Note,
+    Outcome,
+    Partial,
+    Plan,
+    new_generation_id,
+    prepare,
+)
+from app.state import AppState
+
+log = logging.getLogger("imagegate.serving")
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What a door needs to render one response."""
+
+    generation_id: str
+    created: int  # unix seconds, fixed when the request arrived
+    started: float  # monotonic
+    model: str  # the model id as the caller named it
+
+
+class Door(Protocol):
+    """How one API shape renders the pipeline's results."""
+
+    route: str  # recorded in the ledger row: which door the request came in by
+
+    def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
+        """A failure known before any byte was sent, with its real status."""
+        ...
+
+    def body(self, outcome: Outcome, ex: Exchange) -> bytes:
+        """The buffered success body."""
+        ...
+
+    def late_error(self, err: GatewayError, ex: Exchange) -> bytes:
+        """A failure after a buffered 200 was committed: the error object as the body."""
+        ...
+
+    def sse_keepalive(self) -> bytes: ...
+
+    def sse_progress(self, note: Note, ex: Exchange) -> bytes | None:
+        """A progress event, or None when this door (or this caller) does not show progress."""
+        ...
+
+    def sse_partial(self, partial: Partial, ex: Exchange) -> bytes | None: ...
+
+    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[bytes]: ...
+
+    def sse_error(self, err: GatewayError, ex: Exchange) -> bytes: ...
+
+    def sse_done(self) -> bytes: ...
+
+
+def recorded_params(req: ImageGenerationRequest) -> dict[str, object]:
+    """The request as recorded: everything but the prompt text and the image bytes."""
+    data = req.model_dump(exclude_none=True, exclude={"input_references", "prompt", "mask"})
+    data["prompt_chars"] = len(req.prompt)
+    data["input_references"] = len(req.input_references or ())
+    return data
+
+
+class Ledger:
+    """Records one generation, once, from whichever way the request ends."""
+
+    def __init__(
+        self,
+        state: AppState,
+        gid: str,
+        req: ImageGenerationRequest,
+        principal: Principal,
+        ua: str | None,
+        route: str,
+    ) -> None:
+        self.state, self.gid, self.req, self.principal, self.ua = state, gid, req, principal, ua
+        self.route = route
+        self.created_at = datetime.now(UTC)
+        self.started = time.monotonic()
+        self.done = False
+
+    def _spawn(self, record: GenerationRecord) -> None:
+        if not self.done:
+            self.done = True
+            self.state.spawn(write_with_retry(self.state.sessionmaker, record))
+            self.state.metrics.record(
+                model=record.model,
+                provider=record.provider,
+                status=record.status,
+                images=record.images,
+                cost=record.cost_usd,
+                seconds=time.monotonic() - self.started,
+            )
+
+    def _base(self, status: str, provider: str | None, attempts: int) -> dict[str, object]:
+        return {
+            "id": self.gid,
+            "api_key_id": self.principal.key_id,
+            "model": self.req.model,
+            "provider": provider,
+            "status": status,
+            "created_at": self.created_at,
+            "completed_at": datetime.now(UTC),
+            "request_params": recorded_params(self.req),
+            "streamed": bool(self.req.stream),
+            "latency_ms": int((time.monotonic() - self.started) * 1000),
+            "attempts": attempts,
+            "user_agent": self.ua,
+            "route": self.route,
+        }
+
+    def success(self, o: Outcome) -> None:
+        u = o.usage
+        self._spawn(
+            GenerationRecord(
+                **self._base("succeeded", o.endpoint.provider_slug, o.attempts),  # type: ignore[arg-type]
+                images=len(o.images),
+                pixels=u.pixels,
+                resolution=o.normalized.resolution,
+                input_text_tokens=u.input_text_tokens,
+                input_image_tokens=u.input_image_tokens,
+                output_image_tokens=u.output_image_tokens,
+                output_text_tokens=u.output_text_tokens,
+                cost_usd=o.cost.total,
+                upstream_id=o.upstream_id,
+            )
+        )
+
+    def failure(
+        self, status: str, err: GatewayError | None, provider: str | None, attempts: int
+    ) -> None:
+        self._spawn(
+            GenerationRecord(
+                **self._base(status, provider, attempts),  # type: ignore[arg-type]
+                error_code=err.status if err else None,
+                error_message=err.message if err else None,
+            )
+        )
+
+
+async def _produce(executor: Executor, stream: bool, queue: asyncio.Queue[object]) -> None:
+    try:
+        # aclosing: a cancelled producer closes the generator chain, and so the upstream
+        # response, at once instead of whenever the loop finalizes abandoned generators.
+        async with contextlib.aclosing(executor.run(stream)) as items:
+            async for item in items:
+                await queue.put(item)
+    except GatewayError as exc:
+        await queue.put(exc)
+    except Exception:  # a bug: answered as a plain 500, logged with its trace, recorded
+        log.exception("generation %s failed unexpectedly", executor.plan.id)
+        await queue.put(GatewayError(500, "Internal error while generating the image"))
+    finally:
+        await queue.put(_END)
+
+
+class Run:
+    """Drives an Executor in a task, so the response can wait with keep-alives."""
+
+    def __init__(self, state: AppState, plan: Plan, ledger: Ledger, stream: bool) -> None:
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+        self.executor = Executor(state, plan, on_progress=self.queue.put_nowait)
+        self.ledger = ledger
+        self.task = asyncio.create_task(_produce(self.executor, stream, self.queue))
+
+    async def next(self, wait_s: float | None) -> object | None:
+        """The next item, or None if ``wait_s`` passed first (the task keeps running)."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), wait_s)
+        except TimeoutError:
+            return None
+
+    async def result(self, wait_s: float | None) -> object | None:
+        """The next item that is not progress, or None if ``wait_s`` passed first."""
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            item = await self.next(left)
+            if not isinstance(item, Note | Partial):
+                return item
+
+    def _provider(self) -> str | None:
+        endpoint = self.executor.last_endpoint
+        return endpoint.provider_slug if endpoint else None
+
+    def record(self, item: object) -> None:
+        if isinstance(item, Outcome):
+            self.ledger.success(item)
+        elif isinstance(item, GatewayError):
+            self.ledger.failure("failed", item, self._provider(), self.executor.attempts)
+
+    async def cancel(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
+            # shield: this runs inside the response's cancelled scope, whose repeated
+            # cancellations would otherwise reach the producer while it closes the upstream
+            # connection, and leave that connection open.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self.task)
+            self.ledger.failure("cancelled", None, self._provider(), self.executor.attempts)
+
+
+def _headers(gid: str) -> dict[str, str]:
+    return {"x-generation-id": gid}
+
+
+async def _buffered(run: Run, door: Door, ex: Exchange, keepalive: float) -> Response:
+    gid = ex.generation_id
+    first = await run.result(keepalive if keepalive > 0 else None)
+    if first is not None:
+        run.record(first)
+        if isinstance(first, GatewayError):
+            return door.error_response(first, {**first.headers, **_headers(gid)})
+        assert isinstance(first, Outcome)
+        return Response(door.body(first, ex), media_type="application/json", headers=_headers(gid))
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            item = None
+            while item is None:
+                yield b"\n"
+                item = await run.result(keepalive)
+            run.record(item)
+            if isinstance(item, Outcome):
+                yield door.body(item, ex)
+            elif isinstance(item, GatewayError):
+                yield door.late_error(item, ex)
+        finally:
+            await run.cancel()
+
+    return StreamingResponse(body(), media_type="application/json", headers=_headers(gid))
+
+
+def _sse_frame(item: object, run: Run, door: Door, ex: Exchange) -> list[bytes]:
+    if item is None:
+        return [door.sse_keepalive()]
+    if isinstance(item, Note):
+        frame = door.sse_progress(item, ex)
+        return [frame] if frame else []
+    if isinstance(item, Partial):
+        frame = door.sse_partial(item, ex)
+        return [frame] if frame else []
+    run.record(item)
+    if isinstance(item, Outcome):
+        return door.sse_outcome(item, ex)
+    if isinstance(item, GatewayError):
+        return [door.sse_error(item, ex)]
+    return []
+
+
+async def _sse(
+    run: Run, door: Door, ex: Exchange, keepalive: float, *, commit_at_once: bool
+) -> Response:
+    wait = keepalive if keepalive > 0 else None
+    first = None if commit_at_once else await run.next(wait)
+    if isinstance(first, GatewayError):  # failed before any byte: a proper status
+        run.record(first)
+        return door.error_response(first, {**first.headers, **_headers(ex.generation_id)})
+
+    async def events() -> AsyncIterator[bytes]:
+        item: object | None = first
+        try:
+            if commit_at_once:
+                yield door.sse_keepalive()
+                item = await run.next(wait)
+            while item is not _END:
+                for frame in _sse_frame(item, run, door, ex):
+                    yield frame
+                item = await run.next(wait)
+            yield door.sse_done()
+        finally:
+            await run.cancel()
+
+    headers = {**_headers(ex.generation_id), "cache-control": "no-cache", "x-accel-buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def serve(
+    http: Request,
+    caller: Principal,
+    body: ImageGenerationRequest,
+    door: Door,
+    *,
+    sse: Callable[[Plan], bool],
+    upstream_stream: bool,
+    commit_at_once: bool = False,
+) -> Response:
+    """Run ``body`` through the pipeline and answer in ``door``'s shape.
+
+    ``sse(plan)`` decides, once the endpoints are known, whether to answer as an event stream;
+    ``upstream_stream`` asks streaming endpoints for partial images; ``commit_at_once`` opens
+    the event stream before the first result (progress mode), instead of waiting up to one
+    keep-alive period for a failure that could still get its real status.
+    """
+    state: AppState = http.app.state.ig
+    gid = new_generation_id()
+    ex = Exchange(gid, int(time.time()), time.monotonic(), body.model)
+    limit = await state.limiter.hit(caller.key_id or "master", state.settings.rate_limit_rpm)
+    if not limit.allowed:
+        err = GatewayError(
+            429, f"Rate limit exceeded: {limit.limit} requests per minute for this key"
+        )
+        return door.error_response(err, {"retry-after": str(limit.reset_s), **_headers(gid)})
+    ledger = Ledger(state, gid, body, caller, http.headers.get("user-agent"), door.route)
+    try:
+        plan = await prepare(state, body, caller, gid)
+    except GatewayError as exc:
+        ledger.failure("failed", exc, None, 0)
+        return door.error_response(exc, {**exc.headers, **_headers(gid)})
+    keepalive = state.settings.keepalive_s
+    if sse(plan):
+        run = Run(state, plan, ledger, upstream_stream)
+        return await _sse(run, door, ex, keepalive, commit_at_once=commit_at_once)
+    return await _buffered(Run(state, plan, ledger, False), door, ex, keepalive)
+
+
+__all__ = ["Door", "Exchange", "Ledger", "Run", "recorded_params", "serve"]

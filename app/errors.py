@@ -50,6 +50,56 @@ class BadRequest(GatewayError):
         super().__init__(400, message, metadata=metadata or None)
 
 
+# Routes that speak OpenAI's API: their errors use OpenAI's shape, whatever raised them.
+OPENAI_STYLE_PREFIXES = ("/v1/", "/api/v1/images/generations", "/api/v1/images/edits")
+
+_OPENAI_TYPES = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    402: ("insufficient_quota", "insufficient_quota"),
+    403: ("image_generation_user_error", "moderation_blocked"),
+    404: ("invalid_request_error", "not_found"),
+    413: ("invalid_request_error", "request_too_large"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+def openai_error_body(status: int, message: str, metadata: dict[str, Any] | None = None) -> bytes:
+    """``{"error": {"message", "type", "param", "code"}}``, as the OpenAI SDKs parse it."""
+    if status >= 500:
+        kind, code = "server_error", "upstream_error" if status != 500 else "internal_error"
+    else:
+        kind, code = _OPENAI_TYPES.get(status, ("invalid_request_error", "invalid_value"))
+    param = (metadata or {}).get("param")
+    error = {"message": message, "type": kind, "param": param, "code": code}
+    return orjson.dumps({"error": error})
+
+
+def openai_error_response(
+    status: int,
+    message: str,
+    metadata: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        openai_error_body(status, message, metadata),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _styled(
+    request: Request,
+    status: int,
+    message: str,
+    metadata: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if request.url.path.startswith(OPENAI_STYLE_PREFIXES):
+        return openai_error_response(status, message, metadata, headers)
+    return error_response(status, message, metadata, headers)
+
+
 def error_body(status: int, message: str, metadata: dict[str, Any] | None = None) -> bytes:
     error: dict[str, Any] = {"code": status, "message": message}
     if metadata:
@@ -94,20 +144,20 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the single renderer for every error the app can raise."""
 
     @app.exception_handler(GatewayError)
-    async def _gateway(_: Request, exc: GatewayError) -> Response:
-        return error_response(exc.status, exc.message, exc.metadata, exc.headers)
+    async def _gateway(request: Request, exc: GatewayError) -> Response:
+        return _styled(request, exc.status, exc.message, exc.metadata, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         message, param = _describe_validation(exc)
-        return error_response(400, message, {"param": param} if param else None)
+        return _styled(request, 400, message, {"param": param} if param else None)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
-        return error_response(exc.status_code, message, headers=dict(exc.headers or {}))
+        return _styled(request, exc.status_code, message, headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "Internal server error")
+        return _styled(request, 500, "Internal server error")

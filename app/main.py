@@ -12,7 +12,16 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from app.api import generations, health, images, keys, models
+from app.api import (
+    chat,
+    generations,
+    health,
+    images,
+    keys,
+    model_list,
+    models,
+    openai_images,
+)
 from app.catalog import load_catalog
 from app.config import Settings, get_settings
 from app.db import keys as key_repo
@@ -120,7 +129,17 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
     app.state.settings = settings
     app.state.simulate = settings.simulate if simulate is None else simulate
     install_error_handlers(app)
-    for router in (health.router, keys.router, models.router, images.router, generations.router):
+    routers = (
+        health.router,
+        keys.router,
+        models.router,
+        model_list.router,
+        images.router,
+        chat.router,
+        openai_images.router,
+        generations.router,
+    )
+    for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

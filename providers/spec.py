@@ -166,6 +166,9 @@ class EndpointSpec(_Frozen):
     max_images_per_call: int = Field(ge=1, le=10)
     supports_streaming: bool = False
     passthrough: tuple[str, ...] = ()
+    # Takes an inpainting mask with its references (OpenAI's edits ``mask``); a request with a
+    # mask goes only to endpoints that say so.
+    accepts_mask: bool = False
     # Fixed upstream parameters the adapter must send for this endpoint (e.g. a Recraft style).
     fixed: dict[str, Any] = Field(default_factory=dict)
     # The provider's own value of a described parameter the caller leaves unset (e.g. xAI's
@@ -240,6 +243,7 @@ class GenerateCall:
     background: str | None = None
     seed: int | None = None
     input_images: tuple[InputImage, ...] = ()
+    mask: InputImage | None = None  # applies to the first input image (accepts_mask endpoints)
     options: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
     request_id: str = ""

@@ -38,7 +38,7 @@ def _merge(a: Descriptor, b: Descriptor) -> Descriptor:
     return a if not isinstance(a, BooleanDescriptor) else b
 
 
-def _union(model: ModelSpec) -> dict[str, Descriptor]:
+def union_parameters(model: ModelSpec) -> dict[str, Descriptor]:
     merged: dict[str, Descriptor] = {}
     for endpoint in model.endpoints:
         for name, desc in endpoint.parameters.items():
@@ -50,7 +50,7 @@ def _descriptors(params: dict[str, Descriptor]) -> dict[str, Any]:
     return {name: desc.model_dump(mode="json") for name, desc in params.items()}
 
 
-def _created(model: ModelSpec) -> int:
+def model_created(model: ModelSpec) -> int:
     return int(
         datetime(model.created.year, model.created.month, model.created.day, tzinfo=UTC).timestamp()
     )
@@ -61,12 +61,12 @@ def model_item(model: ModelSpec) -> dict[str, Any]:
         "id": model.id,
         "name": model.name,
         "description": model.description,
-        "created": _created(model),
+        "created": model_created(model),
         "architecture": {
             "input_modalities": list(model.input_modalities),
             "output_modalities": list(model.output_modalities),
         },
-        "supported_parameters": _descriptors(_union(model)),
+        "supported_parameters": _descriptors(union_parameters(model)),
         "supports_streaming": any(e.supports_streaming for e in model.endpoints),
         "endpoints": f"/api/v1/images/models/{model.id}/endpoints",
     }

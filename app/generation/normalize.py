@@ -7,8 +7,8 @@ It is pure: no I/O, no await.
 
 Order: canonical values (the public enums of ``app.generation.request``), then the ``size``
 shorthand folded into a :class:`~app.generation.geometry.Shape` (reference §2.2), then the
-endpoint's descriptors, then the geometry (:mod:`app.generation.geometry`), then the other parameters,
-``n``, references and ``provider.options``.
+endpoint's descriptors, then the geometry (:mod:`app.generation.geometry`), then the other
+parameters, ``n``, references and ``provider.options``.
 
 Choices where the reference leaves room ("never guess, never swallow", DESIGN §5.3):
 
@@ -119,6 +119,7 @@ def normalize(request: ImageGenerationRequest, endpoint: EndpointSpec) -> Normal
     background = _auto_or_checked(endpoint, target, "background", request.background)
     seed = _checked(endpoint, target, "seed", request.seed)
     _check_references(len(request.input_references or ()), endpoint, target)
+    _check_mask(request, endpoint, target)
     n = _checked_n(request.n, endpoint, target)
     return Normalized(
         width=placement.width,
@@ -338,6 +339,15 @@ def _compression(
 def _check_references(count: int, endpoint: EndpointSpec, target: Target) -> None:
     if count:
         _check_value(endpoint, target, "input_references", count)
+
+
+def _check_mask(request: ImageGenerationRequest, endpoint: EndpointSpec, target: Target) -> None:
+    if request.mask is None:
+        return
+    if not endpoint.accepts_mask:
+        raise target.reject("mask", "mask", [], reason="this endpoint takes no mask")
+    if not request.input_references:
+        raise BadRequest("mask needs an input image to apply to", param="mask")
 
 
 def _checked_n(n: int | None, endpoint: EndpointSpec, target: Target) -> int:

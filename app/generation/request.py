@@ -75,6 +75,9 @@ class ImageGenerationRequest(BaseModel):
     output_compression: StrictInt | None = Field(default=None, ge=0, le=100)
     seed: StrictInt | None = None
     input_references: list[InputReference] | None = Field(default=None, max_length=16)
+    # Extension: an inpainting mask for the first reference (transparent = edit here), for the
+    # endpoints that take one (``POST /v1/images/edits`` fills it from its ``mask`` file).
+    mask: InputReference | None = None
     stream: StrictBool | None = None
     provider: ProviderPreferences | None = None
     session_id: StrictStr | None = Field(default=None, max_length=256)

@@ -58,6 +58,7 @@ class Plan:
     model: ModelSpec
     attempts: list[tuple[EndpointSpec, Normalized]]
     images: tuple[InputImage, ...] = ()
+    mask: InputImage | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
 
@@ -159,13 +160,18 @@ async def prepare(
     attempts = _normalized_attempts(request, endpoints)
     _check_credit(principal)
     refs = [r.image_url.url for r in request.input_references or ()]
+    if request.mask is not None:
+        refs.append(request.mask.image_url.url)
     images: tuple[InputImage, ...] = ()
     if refs:
         policy = FetchPolicy(
             allow_networks=tuple(ip_network(n) for n in state.settings.reference_allow_networks)
         )
         images = await resolve_references(refs, client=state.refs_http, policy=policy)
-    return Plan(generation_id, request, principal, model, attempts, images)
+    mask = None
+    if request.mask is not None:
+        images, mask = images[:-1], images[-1]
+    return Plan(generation_id, request, principal, model, attempts, images, mask)
 
 
 def _hashed_user(user: str | None) -> str | None:
@@ -192,6 +198,7 @@ def _call(
         background=norm.background,
         seed=norm.seed,
         input_images=plan.images,
+        mask=plan.mask,
         options=dict(norm.options),
         stream=stream,
         request_id=plan.id,

@@ -73,9 +73,11 @@ def build_request(call: GenerateCall) -> UpstreamRequest:
             f"OpenAI accepts at most {MAX_INPUT_IMAGES} input images, got {len(call.input_images)}",
             code="too_many_images",
         )
-    return UpstreamRequest(
-        path=EDITS_PATH, data=form_fields(params), files=image_files(call.input_images)
-    )
+    files = image_files(call.input_images)
+    if call.mask is not None:
+        mask = call.mask
+        files += (("mask", (f"mask.{extension_for(mask.media_type)}", mask.data, mask.media_type)),)
+    return UpstreamRequest(path=EDITS_PATH, data=form_fields(params), files=files)
 
 
 def build_params(call: GenerateCall) -> dict[str, Any]:

@@ -6,6 +6,8 @@
 //   node sdk.mjs generate   <baseURL> <apiKey> '<json request>'
 //   node sdk.mjs stream     <baseURL> <apiKey> '<json request>'
 //   node sdk.mjs generation <baseURL> <apiKey> <generation id>
+//   node sdk.mjs chat       <baseURL> <apiKey> '<json chat request: model, messages, modalities, image_config>'
+//   node sdk.mjs modelslist <baseURL> <apiKey> [output_modalities]
 //
 // <baseURL> is the API root, e.g. http://127.0.0.1:18080/api/v1. <apiKey> may be
 // "" (no Authorization header is then sent). The JSON request uses the wire
@@ -30,7 +32,7 @@ import {
 } from "./common.mjs";
 
 const USAGE =
-  "usage: node sdk.mjs <models|endpoints|generate|stream|generation> <baseURL> <apiKey> [arg]";
+  "usage: node sdk.mjs <models|endpoints|generate|stream|generation|chat|modelslist> <baseURL> <apiKey> [arg]";
 
 const TIMEOUT_MS = Number(process.env.IMAGEGATE_JS_TIMEOUT_MS || 120000);
 
@@ -239,6 +241,43 @@ async function cmdGenerate(client, args, forceStream) {
   return { mode: "buffered", ...summarizeBuffered(res) };
 }
 
+async function cmdChat(client, args) {
+  const req = {
+    model: args.model,
+    messages: args.messages,
+    modalities: args.modalities,
+    imageConfig: args.image_config,
+    stream: false,
+  };
+  const res = await client.chat.send({ chatRequest: req });
+  const choice = res.choices?.[0];
+  const images = (choice?.message?.images ?? []).map((img) => {
+    const url = img.imageUrl?.url ?? "";
+    const comma = url.indexOf(",");
+    const info = describeB64(url.slice(comma + 1));
+    return { prefix: url.slice(0, comma), width: info.width, height: info.height };
+  });
+  return {
+    id: res.id,
+    object: res.object,
+    content: choice?.message?.content ?? null,
+    finish_reason: choice?.finishReason ?? null,
+    images,
+    usage: res.usage === undefined ? null : toSnakeDeep(res.usage),
+  };
+}
+
+async function cmdModelsList(client, outputModalities) {
+  const pages = await client.models.list(outputModalities ? { outputModalities } : {});
+  const ids = [];
+  let total = null;
+  for await (const page of pages) {
+    total = page.result.totalCount;
+    for (const m of page.result.data) ids.push(m.id);
+  }
+  return { count: ids.length, total_count: total, ids };
+}
+
 async function cmdGeneration(client, id) {
   const res = await client.generations.getGeneration({ id });
   return { data: toSnakeDeep(res.data) };
@@ -269,6 +308,12 @@ async function main() {
       break;
     case "generation":
       out = await cmdGeneration(client, arg);
+      break;
+    case "chat":
+      out = await cmdChat(client, parseJsonArg(arg, "chat"));
+      break;
+    case "modelslist":
+      out = await cmdModelsList(client, arg);
       break;
     default:
       process.stderr.write(USAGE + "\n");

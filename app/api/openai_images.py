@@ -1,0 +1,335 @@
+"""The OpenAI-compatible images API: a door for the OpenAI SDKs, on every catalog model.
+
+``POST /v1/images/generations`` (JSON) and ``POST /v1/images/edits`` (multipart: ``image`` or
+repeated ``image[]``, optional ``mask``), also under ``/api/v1``, in OpenAI's request, response,
+streaming and error shapes, so ``OpenAI(base_url="http://gateway/v1")`` works unchanged.
+
+Choices where OpenAI's API has no counterpart:
+
+* ``model`` is a catalog id (``openai/gpt-image-1.5``) or a bare id (``gpt-image-1.5``) when
+  exactly one catalog model has that slug or upstream id; several is a 400 naming them.
+* ``quality`` ``standard``/``hd`` (dall-e) mean ``medium``/``high``; ``size: auto`` is the
+  provider's default; ``style`` (dall-e only) is a 400.
+* ``response_format: url`` answers a ``data:`` URL in ``url`` (the gateway stores no images);
+  ``b64_json`` (the default) answers base64.
+* ``moderation``, ``input_fidelity`` and ``partial_images`` go to the endpoints whose
+  passthrough allowlist has them; ``moderation``/``input_fidelity`` on a model none of whose
+  endpoints takes them is a 400, ``partial_images`` is simply unused there.
+* OpenRouter's own fields (``aspect_ratio``, ``resolution``, ``seed``, ``provider``) are
+  accepted too, so ``extra_body`` can reach routing and shapes the OpenAI API lacks.
+* ``usage`` carries OpenAI's token counts plus ``cost`` (USD), the same figure the ledger
+  records. With ``stream: true`` every model answers SSE; a model that cannot stream partial
+  images sends keep-alive comments, then its ``*.completed`` event(s).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from app.api.serving import Exchange, serve
+from app.auth import Principal, authenticate
+from app.catalog import Catalog
+from app.errors import BadRequest, GatewayError, openai_error_body, openai_error_response
+from app.generation import render
+from app.generation.request import ImageGenerationRequest, ProviderPreferences
+from app.generation.service import Note, Outcome, Partial
+from app.state import AppState
+from providers._media import extension_for, sniff_media_type, to_data_url
+from providers.spec import ModelSpec
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(authenticate)]
+
+QUALITY_ALIASES = {"standard": "medium", "hd": "high"}
+PASSTHROUGH = ("moderation", "input_fidelity", "partial_images")
+MAX_EDIT_IMAGES = 16
+
+
+class OpenAIImageRequest(BaseModel):
+    """The OpenAI images request fields (generations JSON, and edits' text parts)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: StrictStr = Field(max_length=32_000)
+    model: StrictStr | None = None
+    n: StrictInt | None = Field(default=None, ge=1, le=10)
+    size: StrictStr | None = None
+    quality: StrictStr | None = None
+    response_format: Literal["url", "b64_json"] | None = None
+    output_format: StrictStr | None = None
+    output_compression: StrictInt | None = Field(default=None, ge=0, le=100)
+    background: StrictStr | None = None
+    moderation: StrictStr | None = None
+    input_fidelity: StrictStr | None = None
+    stream: StrictBool | None = None
+    partial_images: StrictInt | None = Field(default=None, ge=0, le=3)
+    user: StrictStr | None = None
+    safety_identifier: StrictStr | None = None
+    style: StrictStr | None = None
+    # OpenRouter fields, reachable through the SDKs' extra_body
+    aspect_ratio: StrictStr | None = None
+    resolution: StrictStr | None = None
+    seed: StrictInt | None = None
+    provider: ProviderPreferences | None = None
+
+
+def resolve_model(name: str | None, catalog: Catalog) -> ModelSpec:
+    """A catalog id, or a bare id that names exactly one model."""
+    if not name:
+        raise BadRequest("model is required (this gateway has no default model)", param="model")
+    exact = catalog.get(name)
+    if exact is not None:
+        return exact
+    matches = [
+        m
+        for m in catalog.models()
+        if m.id.split("/", 1)[1] == name or any(e.upstream_model == name for e in m.endpoints)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        ids = [m.id for m in matches]
+        raise BadRequest(
+            f"model '{name}' is ambiguous: use one of {', '.join(ids)}", param="model", allowed=ids
+        )
+    raise GatewayError(
+        404, f"The model '{name}' does not exist on this gateway", metadata={"param": "model"}
+    )
+
+
+def _options(req: OpenAIImageRequest, model: ModelSpec) -> dict[str, dict[str, Any]]:
+    options = dict((req.provider.options if req.provider else None) or {})
+    for key in PASSTHROUGH:
+        value = getattr(req, key)
+        if value is None:
+            continue
+        takers = [e for e in model.endpoints if key in e.passthrough]
+        if not takers and key != "partial_images":
+            raise BadRequest(f"{key} is not supported by {model.id}", param=key, allowed=[])
+        for endpoint in takers:
+            options[endpoint.provider_slug] = {
+                **options.get(endpoint.provider_slug, {}),
+                key: value,
+            }
+    return options
+
+
+def to_image_request(
+    req: OpenAIImageRequest, catalog: Catalog, references: list[str], mask: str | None
+) -> ImageGenerationRequest:
+    """The internal request for an OpenAI images call (references as data URLs)."""
+    model = resolve_model(req.model, catalog)
+    if req.style is not None:
+        raise BadRequest("style is a dall-e parameter; no model here takes it", param="style")
+    provider = req.provider or ProviderPreferences()
+    options = _options(req, model)
+    if options:
+        provider = provider.model_copy(update={"options": options})
+    quality = QUALITY_ALIASES.get(req.quality or "", req.quality)
+    fields: dict[str, Any] = {
+        "model": model.id,
+        "prompt": req.prompt,
+        "n": req.n,
+        "size": None if req.size in (None, "auto") else req.size,
+        "quality": quality,
+        "output_format": req.output_format,
+        "output_compression": req.output_compression,
+        "background": req.background,
+        "stream": req.stream,
+        "user": req.safety_identifier or req.user,
+        "aspect_ratio": req.aspect_ratio,
+        "resolution": req.resolution,
+        "seed": req.seed,
+        "provider": provider,
+        "input_references": [{"type": "image_url", "image_url": {"url": url}} for url in references]
+        or None,
+        "mask": {"type": "image_url", "image_url": {"url": mask}} if mask else None,
+    }
+    return ImageGenerationRequest.model_validate(fields)
+
+
+class OpenAIImages:
+    """Renders outcomes in OpenAI's ImagesResponse and image streaming event shapes."""
+
+    def __init__(self, *, edit: bool, response_format: str | None) -> None:
+        self.route = "openai.edits" if edit else "openai.generations"
+        self.prefix = "image_edit" if edit else "image_generation"
+        self.as_url = response_format == "url"
+
+    def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
+        return openai_error_response(err.status, err.message, err.metadata, headers)
+
+    def late_error(self, err: GatewayError, ex: Exchange) -> bytes:
+        return openai_error_body(err.status, err.message, err.metadata)
+
+    @staticmethod
+    def _usage(outcome: Outcome) -> dict[str, Any]:
+        u = outcome.usage
+        prompt = u.input_text_tokens + u.input_image_tokens
+        completion = u.output_image_tokens + u.output_text_tokens
+        return {
+            "input_tokens": prompt,
+            "input_tokens_details": {
+                "text_tokens": u.input_text_tokens,
+                "image_tokens": u.input_image_tokens,
+            },
+            "output_tokens": completion,
+            "output_tokens_details": {
+                "text_tokens": u.output_text_tokens,
+                "image_tokens": u.output_image_tokens,
+            },
+            "total_tokens": prompt + completion,
+            "cost": float(outcome.cost.total),  # imagegate extension: USD, as the ledger has it
+        }
+
+    @staticmethod
+    def _shape(outcome: Outcome) -> dict[str, Any]:
+        first = outcome.images[0]
+        shape: dict[str, Any] = {"output_format": extension_for(first.media_type)}
+        if shape["output_format"] == "jpg":
+            shape["output_format"] = "jpeg"
+        if first.width and first.height:
+            shape["size"] = f"{first.width}x{first.height}"
+        norm = outcome.normalized
+        if norm.quality:
+            shape["quality"] = norm.quality
+        if norm.background:
+            shape["background"] = norm.background
+        return shape
+
+    def body(self, outcome: Outcome, ex: Exchange) -> bytes:
+        data = [
+            {"url": to_data_url(i.b64, i.media_type)} if self.as_url else {"b64_json": i.b64}
+            for i in outcome.images
+        ]
+        payload = {"created": ex.created, "data": data, **self._shape(outcome)}
+        payload["usage"] = self._usage(outcome)
+        return orjson.dumps(payload)
+
+    def _event(self, kind: str, payload: dict[str, Any]) -> bytes:
+        name = f"{self.prefix}.{kind}"
+        return f"event: {name}\n".encode() + render.sse({"type": name, **payload})
+
+    def sse_keepalive(self) -> bytes:
+        return render.KEEPALIVE
+
+    def sse_progress(self, note: Note, ex: Exchange) -> bytes | None:
+        return None
+
+    def sse_partial(self, partial: Partial, ex: Exchange) -> bytes | None:
+        return self._event(
+            "partial_image",
+            {
+                "b64_json": partial.b64,
+                "partial_image_index": partial.index,
+                "created_at": ex.created,
+                "output_format": extension_for(partial.media_type).replace("jpg", "jpeg"),
+            },
+        )
+
+    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[bytes]:
+        shape = self._shape(outcome)
+        zero = {k: 0 for k in ("input_tokens", "output_tokens", "total_tokens")}
+        frames = []
+        last = len(outcome.images) - 1
+        for i, image in enumerate(outcome.images):
+            usage = self._usage(outcome) if i == last else zero
+            payload = {"b64_json": image.b64, "created_at": ex.created, **shape, "usage": usage}
+            frames.append(self._event("completed", payload))
+        return frames
+
+    def sse_error(self, err: GatewayError, ex: Exchange) -> bytes:
+        return render.sse(
+            {"type": "error", **orjson.loads(openai_error_body(err.status, err.message))}
+        )
+
+    def sse_done(self) -> bytes:
+        return render.DONE
+
+
+async def _serve(
+    request: Request,
+    caller: Principal,
+    req: OpenAIImageRequest,
+    references: list[str],
+    mask: str | None,
+    *,
+    edit: bool,
+) -> Response:
+    state: AppState = request.app.state.ig
+    door = OpenAIImages(edit=edit, response_format=req.response_format)
+    try:
+        internal = to_image_request(req, state.catalog, references, mask)
+    except GatewayError as exc:
+        return door.error_response(exc, exc.headers)
+    except ValueError as exc:  # pydantic: a value of the wrong shape for the internal request
+        return door.error_response(BadRequest(f"Invalid request: {exc}"), {})
+    stream = bool(req.stream)
+    return await serve(
+        request, caller, internal, door, sse=lambda _: stream, upstream_stream=stream
+    )
+
+
+@router.post("/v1/images/generations")
+@router.post("/api/v1/images/generations")
+async def generations(body: OpenAIImageRequest, request: Request, caller: Caller) -> Response:
+    return await _serve(request, caller, body, [], None, edit=False)
+
+
+async def _file_data_url(upload: UploadFile, field: str) -> str:
+    data = await upload.read()
+    kind = sniff_media_type(data) or upload.content_type or "application/octet-stream"
+    if not data:
+        raise BadRequest(f"{field} is an empty file", param=field)
+    return to_data_url(base64.b64encode(data).decode("ascii"), kind)
+
+
+@router.post("/v1/images/edits")
+@router.post("/api/v1/images/edits")
+async def edits(request: Request, caller: Caller) -> Response:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise BadRequest(
+            f"Invalid Content-Type ({content_type or 'none'}): edits take multipart/form-data"
+        )
+    fields: dict[str, Any] = {}
+    references: list[str] = []
+    mask: str | None = None
+    async with request.form(max_files=MAX_EDIT_IMAGES + 1, max_fields=100) as form:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name in ("image", "image[]"):
+                    references.append(await _file_data_url(value, name))
+                elif name == "mask":
+                    mask = await _file_data_url(value, "mask")
+                else:
+                    raise BadRequest(f"unexpected file field '{name}'", param=name)
+            elif "[" not in name:
+                fields[name] = value
+    if not references:
+        raise BadRequest("image is required: send the image(s) to edit", param="image")
+    try:
+        req = OpenAIImageRequest.model_validate(_coerce_form(fields))
+    except ValueError as exc:
+        raise BadRequest(f"Invalid request: {exc}") from exc
+    return await _serve(request, caller, req, references, mask, edit=True)
+
+
+def _coerce_form(fields: dict[str, Any]) -> dict[str, Any]:
+    """Multipart text parts as typed values (``"2"`` → 2, ``"true"`` → True)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in ("n", "output_compression", "partial_images", "seed") and str(value).isdigit():
+            out[key] = int(value)
+        elif key == "stream" and value in ("true", "false"):
+            out[key] = value == "true"
+        else:
+            out[key] = value
+    return out

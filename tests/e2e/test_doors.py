@@ -1,0 +1,318 @@
+"""Every client people already use, through the one pipeline: chat completions, the
+OpenAI-compatible images API and general model discovery, judged by the real SDKs.
+
+The gateway (``sim_gateway``) has every provider configured against its simulator; the cost
+each door reports must equal the ledger row, and the row must name the door.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import openai
+import orjson
+import pytest
+from openrouter import OpenRouter
+from PIL import Image
+
+from app.catalog import load_catalog
+from app.generation.adapters import FACTORIES
+from tests.conftest import MASTER_KEY, SimServer
+from tests.e2e.helpers import generation, png_data_url
+from tests.e2e.test_js_clients import _node
+from tests.servers import ServerThread
+
+CATALOG = load_catalog()
+MODEL = "openai/gpt-image-1.5"
+AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
+SERVABLE = [m.id for m in CATALOG.models() if any(e.adapter in FACTORIES for e in m.endpoints)]
+
+
+def _image(data_url_or_b64: str) -> Image.Image:
+    b64 = (
+        data_url_or_b64.split(",", 1)[1]
+        if data_url_or_b64.startswith("data:")
+        else (data_url_or_b64)
+    )
+    img = Image.open(io.BytesIO(base64.b64decode(b64)))
+    img.load()
+    return img
+
+
+@pytest.fixture
+def sims(simulators: SimServer) -> SimServer:
+    simulators.reset()
+    return simulators
+
+
+def _chat_body(**extra: Any) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": "You draw flat vector art."},
+            {"role": "user", "content": [{"type": "text", "text": "a red fox"}]},
+        ],
+        "modalities": ["image", "text"],
+        "image_config": {"aspect_ratio": "3:2", "quality": "low"},
+        **extra,
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# Chat completions
+# ------------------------------------------------------------------------------------------
+
+
+def test_openrouter_sdk_chat_send_reads_the_images(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    with OpenRouter(api_key=MASTER_KEY, server_url=f"{sim_gateway.url}/api/v1") as client:
+        body = _chat_body()
+        result = client.chat.send(
+            model=body["model"],
+            messages=body["messages"],
+            modalities=["image", "text"],
+            image_config={"aspect_ratio": "3:2", "quality": "low"},
+        )
+    assert result.object == "chat.completion"
+    message = result.choices[0].message
+    assert message.images and len(message.images) == 1
+    url = message.images[0].image_url.url
+    assert url.startswith("data:image/png;base64,")
+    assert _image(url).size == (1536, 1024)
+    assert result.usage is not None and result.usage.cost and result.usage.cost > 0
+    row = generation(sim_gateway.url, result.id)
+    assert row["route"] == "chat"
+    assert Decimal(row["cost_usd"]) == Decimal(str(result.usage.cost))
+    # the system text and the last user text make the prompt
+    (call,) = sims.sim("openai").log.entries
+    assert call["body"]["prompt"] == "You draw flat vector art.\n\na red fox"
+
+
+def test_chat_image_parts_of_the_last_user_message_are_references(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    body = _chat_body()
+    body["messages"][-1]["content"].append(
+        {"type": "image_url", "image_url": {"url": png_data_url(64, 64, "green")}}
+    )
+    resp = httpx.post(f"{sim_gateway.url}/api/v1/chat/completions", json=body, headers=AUTH)
+    assert resp.status_code == 200, resp.text
+    (call,) = sims.sim("openai").log.entries
+    assert call["path"].endswith("/images/edits")
+
+
+def test_chat_streams_chunks_with_images_and_a_final_usage_chunk(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    body = _chat_body(stream=True)
+    with httpx.stream(
+        "POST", f"{sim_gateway.url}/api/v1/chat/completions", json=body, headers=AUTH
+    ) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in resp.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [orjson.loads(line[6:]) for line in lines[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    with_images = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("images")]
+    assert len(with_images) == 1  # no partial image was sent as a final one
+    url = with_images[0]["choices"][0]["delta"]["images"][0]["image_url"]["url"]
+    assert _image(url).size == (1536, 1024)
+    assert any(c["choices"] and c["choices"][0]["finish_reason"] == "stop" for c in chunks)
+    final = chunks[-1]
+    assert final["choices"] == [] and final["usage"]["cost"] > 0
+
+
+def test_openai_sdk_chat_completions_with_modalities(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    client = openai.OpenAI(api_key=MASTER_KEY, base_url=f"{sim_gateway.url}/api/v1")
+    body = _chat_body()
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=body["messages"],
+        extra_body={"modalities": ["image", "text"], "image_config": {"aspect_ratio": "1:1"}},
+    )
+    images = completion.choices[0].message.model_extra["images"]  # type: ignore[index]
+    assert _image(images[0]["image_url"]["url"]).size == (1024, 1024)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "needle"),
+    [
+        ({"modalities": None}, 400, "serves image generation"),
+        ({"modalities": ["text"]}, 400, "serves image generation"),
+        ({"model": "openai/gpt-4o"}, 404, "image generation models only"),
+        ({"image_config": {"aspect_ratio": "7:3"}}, 400, "aspect_ratio"),
+        ({"image_config": {"strength": 0.5}}, 400, "image_config.strength"),
+        ({"messages": [{"role": "system", "content": "x"}]}, 400, "user message"),
+    ],
+)
+def test_chat_requests_that_cannot_be_served_get_clear_4xx(
+    sim_gateway: ServerThread, change: dict[str, Any], status: int, needle: str
+) -> None:
+    body = {**_chat_body(), **change}
+    resp = httpx.post(f"{sim_gateway.url}/api/v1/chat/completions", json=body, headers=AUTH)
+    assert resp.status_code == status, resp.text
+    assert needle in resp.json()["error"]["message"]
+
+
+def test_ts_sdk_chat_send_reads_the_images(sim_gateway: ServerThread) -> None:
+    body = _chat_body()
+    out = _node(
+        "sdk.mjs", "chat", f"{sim_gateway.url}/api/v1", MASTER_KEY, orjson.dumps(body).decode()
+    )
+    assert "error" not in out, out
+    assert out["object"] == "chat.completion"
+    (image,) = out["images"]
+    assert image["prefix"] == "data:image/png;base64"
+    assert (image["width"], image["height"]) == (1536, 1024)
+    assert out["usage"]["cost"] > 0
+
+
+# ------------------------------------------------------------------------------------------
+# The OpenAI-compatible images API
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def oai(sim_gateway: ServerThread) -> openai.OpenAI:
+    return openai.OpenAI(api_key=MASTER_KEY, base_url=f"{sim_gateway.url}/v1", max_retries=0)
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-image-1.5", "gpt-image-1.5"])
+def test_openai_sdk_generates(
+    oai: openai.OpenAI, sim_gateway: ServerThread, sims: SimServer, model: str
+) -> None:
+    raw = oai.images.with_raw_response.generate(
+        model=model, prompt="a fox", size="1536x1024", quality="low", n=2
+    )
+    result = raw.parse()
+    assert result.data is not None and len(result.data) == 2
+    assert _image(result.data[0].b64_json or "").size == (1536, 1024)
+    assert result.size == "1536x1024" and result.output_format == "png"
+    assert result.usage is not None and result.usage.output_tokens > 0
+    cost = result.usage.model_extra["cost"]  # type: ignore[index]
+    row = generation(sim_gateway.url, raw.headers["x-generation-id"])
+    assert row["route"] == "openai.generations"
+    assert Decimal(row["cost_usd"]) == Decimal(str(cost))
+
+
+def test_openai_sdk_edits_with_several_images_and_a_mask(
+    oai: openai.OpenAI, sims: SimServer
+) -> None:
+    def png(color: str) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGBA", (64, 64), color).save(buf, "PNG")
+        return buf.getvalue()
+
+    result = oai.images.edit(
+        model="openai/gpt-image-1.5",
+        prompt="merge them",
+        image=[("a.png", png("red"), "image/png"), ("b.png", png("blue"), "image/png")],
+        mask=("m.png", png("#00000000"), "image/png"),
+        size="1024x1024",
+        quality="low",
+    )
+    assert result.data and _image(result.data[0].b64_json or "").size == (1024, 1024)
+    (call,) = sims.sim("openai").log.entries
+    assert call["path"].endswith("/images/edits")
+    assert len(call["body"]["image[]"]) == 2 and call["body"]["mask"]
+
+
+def test_openai_sdk_streams_partial_and_completed_events(oai: openai.OpenAI) -> None:
+    stream = oai.images.generate(
+        model="openai/gpt-image-1.5",
+        prompt="a comet",
+        size="1024x1024",
+        quality="low",
+        stream=True,
+        partial_images=2,
+    )
+    kinds = [event.type for event in stream]
+    assert kinds.count("image_generation.partial_image") == 2
+    assert kinds[-1] == "image_generation.completed"
+
+
+def test_openai_sdk_sees_openai_shaped_errors(
+    oai: openai.OpenAI, sim_gateway: ServerThread
+) -> None:
+    with pytest.raises(openai.NotFoundError):
+        oai.images.generate(model="dall-e-3", prompt="x")
+    with pytest.raises(openai.BadRequestError) as bad:
+        oai.images.generate(model=MODEL, prompt="x", size="333x333")
+    assert bad.value.code and "size" in bad.value.message
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(api_key="nope", base_url=f"{sim_gateway.url}/v1").images.generate(
+            model=MODEL, prompt="x"
+        )
+    with pytest.raises(openai.BadRequestError):
+        oai.images.generate(model=MODEL, prompt="x", style="vivid")
+
+
+def test_openai_sdk_lists_models(oai: openai.OpenAI) -> None:
+    ids = [m.id for m in oai.models.list()]
+    assert ids == SERVABLE
+
+
+# ------------------------------------------------------------------------------------------
+# General discovery
+# ------------------------------------------------------------------------------------------
+
+
+def test_openrouter_sdk_models_list(sim_gateway: ServerThread) -> None:
+    with OpenRouter(api_key=MASTER_KEY, server_url=f"{sim_gateway.url}/api/v1") as client:
+        res = client.models.list(output_modalities="image")
+        assert res is not None
+        listed = res.result.data
+    assert [m.id for m in listed] == SERVABLE
+    for item in listed:
+        assert "image" in item.architecture.output_modalities
+        assert float(item.pricing.prompt) >= 0
+        assert "modalities" in item.supported_parameters
+
+
+def test_models_list_filters_and_pages(sim_gateway: ServerThread) -> None:
+    url = f"{sim_gateway.url}/api/v1/models"
+    assert httpx.get(url, params={"output_modalities": "audio"}).json()["data"] == []
+    first = httpx.get(url, params={"limit": 2}).json()
+    assert len(first["data"]) == 2 and first["total_count"] == len(SERVABLE)
+    assert first["links"]["next"].endswith("offset=2&limit=2")
+    assert httpx.get(url, params={"limit": 0}).status_code == 400
+    assert httpx.get(url, params={"output_modalities": "smell"}).status_code == 400
+
+
+def test_ts_sdk_models_list(sim_gateway: ServerThread) -> None:
+    out = _node("sdk.mjs", "modelslist", f"{sim_gateway.url}/api/v1", MASTER_KEY, "image")
+    assert "error" not in out, out
+    assert out["ids"] == SERVABLE and out["total_count"] == len(SERVABLE)
+
+
+# ------------------------------------------------------------------------------------------
+# The OpenAI Node SDK
+# ------------------------------------------------------------------------------------------
+
+
+def test_openai_node_sdk_generates_edits_streams_and_lists(sim_gateway: ServerThread) -> None:
+    base = f"{sim_gateway.url}/v1"
+    body = {"model": "gpt-image-1.5", "prompt": "a fox", "size": "1024x1536", "quality": "low"}
+    out = _node("openai.mjs", "generate", base, MASTER_KEY, orjson.dumps(body).decode())
+    assert "error" not in out, out
+    ((width, height),) = [(i["width"], i["height"]) for i in out["images"]]
+    assert (width, height) == (1024, 1536) and out["usage"]["cost"] > 0
+    out = _node("openai.mjs", "edit", base, MASTER_KEY, orjson.dumps(body).decode())
+    assert "error" not in out and len(out["images"]) == 1, out
+    stream = {**body, "partial_images": 1}
+    out = _node("openai.mjs", "stream", base, MASTER_KEY, orjson.dumps(stream).decode())
+    assert [e["type"] for e in out["events"]] == [
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
+    assert _node("openai.mjs", "models", base, MASTER_KEY)["ids"] == SERVABLE
+    out = _node("openai.mjs", "generate", base, MASTER_KEY, '{"model": "nope", "prompt": "x"}')
+    assert out["error"]["statusCode"] == 404

@@ -22,6 +22,8 @@ class Principal:
     is_admin: bool
     limit_usd: Decimal | None = None
     usage_usd: Decimal = Decimal(0)
+    rate_limit_rpm: int | None = None  # None: the gateway's default
+    concurrency_limit: int | None = None
 
 
 def _bearer(request: Request) -> str:
@@ -48,7 +50,15 @@ async def authenticate(request: Request) -> Principal:
         raise GatewayError(401, "Invalid API key")
     if row.disabled:
         raise GatewayError(401, "API key is disabled")
-    return Principal(row.id, row.name, row.is_admin, row.limit_usd, row.usage_usd)
+    return Principal(
+        row.id,
+        row.name,
+        row.is_admin,
+        row.limit_usd,
+        row.usage_usd,
+        row.rate_limit_rpm,
+        row.concurrency_limit,
+    )
 
 
 async def require_admin(request: Request) -> Principal:

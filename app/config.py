@@ -103,7 +103,21 @@ class Settings(BaseSettings):
     rate_limit_rpm: int = Field(
         default=600, description="requests per minute per key on POST /images"
     )
+    concurrency_per_key: int = Field(
+        default=0, ge=0, description="concurrent generations per key (0: unlimited)"
+    )
+    provider_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long a request may wait for a provider concurrency slot before a 429",
+    )
     keepalive_s: float = Field(default=3.0, description="seconds between keep-alive bytes")
+    disconnect_drain_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="after a client leaves, how long an accepted generation may run on to learn"
+        " its cost (then it is settled at its quote)",
+    )
     upstream_timeout_s: float = Field(
         default=300.0,
         gt=0,

@@ -30,7 +30,7 @@ from app.db.migrate import upgrade
 from app.errors import install_error_handlers
 from app.generation.adapters import AdapterRegistry
 from app.middleware import BodySizeLimit
-from app.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.state import AppState
 
 log = logging.getLogger("imagegate")
@@ -73,8 +73,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The embedded default migrates itself; Postgres is migrated by `imagegate migrate`.
         await asyncio.to_thread(upgrade, settings.database_url)
     engine = make_engine(settings.database_url)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
+    redis = (
+        Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=0.5,
+            socket_timeout=1.0,
+            health_check_interval=1,
+        )
+        if settings.redis_url
+        else None
+    )
+    limiter: Limiter = ResilientLimiter(RedisLimiter(redis)) if redis else MemoryLimiter()
     http = _http_client()
     refs_http = httpx.AsyncClient(follow_redirects=False)
     sim_server = None

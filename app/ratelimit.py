@@ -1,17 +1,32 @@
-"""Per-key request rate limits: a fixed one-minute window in Redis, or in process.
+"""Load limits shared by every gateway process: request rates and concurrency slots.
 
-The in-process limiter serves the embedded default (one process, no Redis); with several
-gateway processes, set ``IMAGEGATE_REDIS_URL`` so they share the counters.
+* **Rates** are a sliding window log: a request is allowed when fewer than ``limit`` requests
+  were allowed in the last ``window_s`` seconds, at any moment (no fixed-window burst at minute
+  boundaries). A refusal says when the oldest counted request leaves the window
+  (``Retry-After``).
+* **Concurrency slots** are leases: a holder takes one of ``limit`` slots until it releases it
+  or the lease expires (so a crashed process cannot keep a slot forever).
+
+With Redis both live in sorted sets updated by Lua scripts (atomic across processes, with the
+server's clock). Without Redis, :class:`MemoryLimiter` keeps the same semantics in this
+process. :class:`ResilientLimiter` uses Redis and, while Redis is unreachable, the in-process
+limiter (logged once as degraded), returning to Redis by itself as soon as it answers again.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("imagegate.limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,48 +34,191 @@ class Decision:
     allowed: bool
     limit: int
     remaining: int
-    reset_s: int  # seconds until the window resets
+    reset_s: int  # seconds until a refused caller may try again (0 when allowed)
 
 
-class RateLimiter(Protocol):
-    async def hit(self, key: str, limit: int) -> Decision: ...
+class Limiter(Protocol):
+    async def hit(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
+        """Count one request against ``limit`` per sliding ``window_s``."""
+        ...
+
+    async def acquire(self, name: str, token: str, limit: int, lease_s: float) -> bool:
+        """Take one of ``limit`` slots of ``name`` for ``token`` (False: all taken)."""
+        ...
+
+    async def release(self, name: str, token: str) -> None: ...
 
 
-def _window(now: float) -> tuple[int, int]:
-    window = int(now // 60)
-    return window, 60 - int(now % 60)
+RateLimiter = Limiter  # the name the rest of the code base knew
 
 
-class RedisRateLimiter:
-    """INCR + EXPIRE on ``ig:rl:<key>:<minute>``: atomic across processes."""
+_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, now .. '-' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {1, count + 1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, count, tonumber(oldest[2]) + window - now}
+"""
 
-    def __init__(self, redis: Redis, clock: Callable[[], float] = time.time) -> None:
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+  return 1
+end
+return 0
+"""
+
+
+class RedisLimiter:
+    """Sliding windows and leases in Redis sorted sets (``ig:rate:*``, ``ig:slots:*``)."""
+
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._clock = clock
+        self._hit: Any = redis.register_script(_HIT)
+        self._acquire: Any = redis.register_script(_ACQUIRE)
 
-    async def hit(self, key: str, limit: int) -> Decision:
-        window, reset = _window(self._clock())
-        name = f"ig:rl:{key}:{window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, 120)
-            count, _ = await pipe.execute()
-        count = int(count)
-        return Decision(count <= limit, limit, max(0, limit - count), reset)
+    async def hit(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
+        window_ms = int(window_s * 1000)
+        allowed, count, wait_ms = await self._hit(
+            keys=[f"ig:rate:{key}"], args=[limit, window_ms, secrets.token_hex(4)]
+        )
+        reset = 0 if allowed else max(1, -(-int(wait_ms) // 1000))
+        return Decision(bool(allowed), limit, max(0, limit - int(count)), reset)
+
+    async def acquire(self, name: str, token: str, limit: int, lease_s: float) -> bool:
+        got = await self._acquire(
+            keys=[f"ig:slots:{name}"], args=[limit, token, int(lease_s * 1000)]
+        )
+        return bool(got)
+
+    async def release(self, name: str, token: str) -> None:
+        await self._redis.zrem(f"ig:slots:{name}", token)
 
 
 @dataclass
-class MemoryRateLimiter:
-    """The same fixed window, in this process only."""
+class MemoryLimiter:
+    """The same semantics in this process only (the embedded default, or Redis down)."""
 
-    clock: Callable[[], float] = time.time
-    _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    _hits: dict[str, deque[float]] = field(default_factory=dict)
+    _slots: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    async def hit(self, key: str, limit: int) -> Decision:
-        window, reset = _window(self.clock())
-        seen_window, count = self._counts.get(key, (window, 0))
-        count = count + 1 if seen_window == window else 1
-        self._counts[key] = (window, count)
-        if len(self._counts) > 100_000:  # drop stale windows; bounded memory
-            self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
-        return Decision(count <= limit, limit, max(0, limit - count), reset)
+    async def hit(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
+        now = self.clock()
+        times = self._hits.setdefault(key, deque())
+        while times and times[0] <= now - window_s:
+            times.popleft()
+        if len(times) < limit:
+            times.append(now)
+            self._trim(now, window_s)
+            return Decision(True, limit, limit - len(times), 0)
+        wait = times[0] + window_s - now
+        return Decision(False, limit, 0, max(1, int(-(-wait // 1))))
+
+    def _trim(self, now: float, window_s: float) -> None:
+        if len(self._hits) > 100_000:  # bounded memory: forget keys idle for a window
+            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window_s}
+
+    async def acquire(self, name: str, token: str, limit: int, lease_s: float) -> bool:
+        now = self.clock()
+        slots = self._slots.setdefault(name, {})
+        for held, expiry in list(slots.items()):
+            if expiry <= now:
+                del slots[held]
+        if token in slots or len(slots) < limit:
+            slots[token] = now + lease_s
+            return True
+        return False
+
+    async def release(self, name: str, token: str) -> None:
+        slots = self._slots.get(name)
+        if slots is not None:
+            slots.pop(token, None)
+            if not slots:
+                del self._slots[name]
+
+
+class ResilientLimiter:
+    """Redis first; the in-process limiter while Redis is unreachable.
+
+    ``degraded`` is true from the first failure until Redis answers again; the switch is
+    logged once each way. Redis is retried on every call after ``retry_s``, so the gateway
+    is back on the shared limits within about a second of Redis returning.
+    """
+
+    def __init__(
+        self, redis: RedisLimiter, fallback: MemoryLimiter | None = None, retry_s: float = 0.5
+    ) -> None:
+        self._redis = redis
+        self._memory = fallback or MemoryLimiter()
+        self._retry_s = retry_s
+        self._down_since: float | None = None
+
+    @property
+    def degraded(self) -> bool:
+        return self._down_since is not None
+
+    def _use_redis(self) -> bool:
+        return self._down_since is None or time.monotonic() - self._down_since >= self._retry_s
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            log.warning("Redis unreachable (%s): limits are kept in process until it is back", exc)
+        self._down_since = time.monotonic()
+
+    def _recovered(self) -> None:
+        if self._down_since is not None:
+            log.warning("Redis is back: limits are shared again")
+        self._down_since = None
+
+    async def hit(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
+        if self._use_redis():
+            try:
+                decision = await self._redis.hit(key, limit, window_s)
+            except (RedisError, OSError) as exc:
+                self._failed(exc)
+            else:
+                self._recovered()
+                return decision
+        return await self._memory.hit(key, limit, window_s)
+
+    async def acquire(self, name: str, token: str, limit: int, lease_s: float) -> bool:
+        if self._use_redis():
+            try:
+                got = await self._redis.acquire(name, token, limit, lease_s)
+            except (RedisError, OSError) as exc:
+                self._failed(exc)
+            else:
+                self._recovered()
+                return got
+        return await self._memory.acquire(name, token, limit, lease_s)
+
+    async def release(self, name: str, token: str) -> None:
+        await self._memory.release(name, token)
+        try:
+            await self._redis.release(name, token)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+
+
+__all__ = [
+    "Decision",
+    "Limiter",
+    "MemoryLimiter",
+    "RateLimiter",
+    "RedisLimiter",
+    "ResilientLimiter",
+]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.metrics import Metrics
-from app.ratelimit import RateLimiter
+from app.ratelimit import Limiter
 
 if TYPE_CHECKING:
     from app.catalog import Catalog
@@ -29,10 +29,12 @@ class AppState:
     # with provider traffic.
     refs_http: httpx.AsyncClient
     redis: Redis | None
-    limiter: RateLimiter
+    limiter: Limiter
     catalog: Catalog
     adapters: AdapterRegistry
     metrics: Metrics = field(default_factory=Metrics)
+    # Serializes money writes (credit holds, settlement) on SQLite, which has no row locks.
+    money_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def spawn(self, coro: asyncio.Future[None] | asyncio.Task[None] | object) -> None:

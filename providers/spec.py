@@ -146,6 +146,29 @@ class PricingLine(_Frozen):
     as_of: date
 
 
+class TokenBudget(_Frozen):
+    """The most tokens one image can use, for quoting a token-priced endpoint before a call.
+
+    The first budget whose ``when`` matches the call's pricing parameters applies (list the
+    conditioned ones first and end with an unconditioned default). Output image tokens are
+    either flat per image or per megapixel of output (``2**20`` pixels), rounded up.
+    """
+
+    when: dict[str, str] = Field(default_factory=dict)
+    output_image_tokens: int | None = Field(default=None, ge=0)  # per image
+    output_image_tokens_per_mp: Decimal | None = Field(default=None, ge=0)
+    output_text_tokens: int = Field(default=0, ge=0)  # per image: captions, thinking
+    input_image_tokens: int = Field(default=0, ge=0)  # per reference image
+    partial_image_tokens: int = Field(default=0, ge=0)  # per streamed partial image
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_output_rule(self) -> TokenBudget:
+        if (self.output_image_tokens is None) == (self.output_image_tokens_per_mp is None):
+            raise ValueError("set exactly one of output_image_tokens, output_image_tokens_per_mp")
+        return self
+
+
 # --------------------------------------------------------------------------------------------
 # Catalog: models and endpoints
 # --------------------------------------------------------------------------------------------
@@ -181,6 +204,10 @@ class EndpointSpec(_Frozen):
     # together (they share one key). None: no cap. The gateway enforces both, across processes.
     concurrency_limit: int | None = Field(default=None, ge=1)
     account_concurrency_limit: int | None = Field(default=None, ge=1)
+    # For quotes: token maxima of token-priced endpoints, and the largest output an endpoint
+    # makes when the request does not fix the pixels (ratio geometry priced per megapixel).
+    token_budgets: tuple[TokenBudget, ...] = ()
+    max_output_pixels: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _known_parameters(self) -> EndpointSpec:
@@ -300,7 +327,11 @@ class GeneratedImage:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
+    """The provider took the job. ``charge``: what it will bill, when it says so up front
+    (BFL's ``cost`` at submit), so a client leaving early can be settled at once."""
+
     upstream_id: str | None
+    charge: Usage | None = None
 
 
 @dataclass(frozen=True, slots=True)

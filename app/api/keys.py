@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from app.auth import Principal, authenticate, require_admin
+from app.db import credit
 from app.db import keys as repo
 from app.db.models import ApiKey
 from app.errors import GatewayError
@@ -20,18 +21,46 @@ Admin = Annotated[Principal, Depends(require_admin)]
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
+# NUMERIC(20, 10): ten digits before the point.
+MAX_LIMIT = Decimal("9999999999")
+
+
+def _strict_usd(value: object) -> object:
+    """A USD amount as a JSON number: not a bool, not a string, finite, within the column."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number of USD (not a string or a boolean)")
+    amount = Decimal(str(value))
+    if not amount.is_finite() or amount < 0 or amount > MAX_LIMIT:
+        raise ValueError(f"must be a finite number of USD between 0 and {MAX_LIMIT}")
+    return amount.quantize(Decimal("0.0000000001"))
+
+
+Usd = Annotated[Decimal | None, BeforeValidator(_strict_usd)]
+Reset = Literal["daily", "weekly", "monthly"]
+
+
 class CreateKeyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: StrictStr = Field(min_length=1, max_length=200)
-    limit: float | None = Field(default=None, ge=0)
+    limit: Usd = None
+    limit_reset: Reset | None = None
+    include_byok_in_limit: StrictBool | None = None  # accepted for compatibility; no BYOK here
     admin: StrictBool = False
+    rate_limit_rpm: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    concurrency_limit: StrictInt | None = Field(default=None, ge=1, le=100_000)
 
 
 class UpdateKeyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
     disabled: StrictBool | None = None
-    limit: float | None = Field(default=None, ge=0)
+    limit: Usd = None
+    limit_reset: Reset | None = None
+    include_byok_in_limit: StrictBool | None = None
+    rate_limit_rpm: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    concurrency_limit: StrictInt | None = Field(default=None, ge=1, le=100_000)
 
 
 def _usd(value: Decimal | None) -> float | None:
@@ -39,22 +68,18 @@ def _usd(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _limit_from(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
 async def _key_json(state: AppState, row: ApiKey) -> dict[str, Any]:
     async with state.sessionmaker() as session:
         windows = await repo.usage_windows(session, row.id)
-    remaining = None if row.limit_usd is None else max(Decimal(0), row.limit_usd - row.usage_usd)
+        balance = await credit.balance(session, row)
     return {
         "hash": row.id,
         "name": row.name,
         "label": f"{row.prefix}...",
         "disabled": row.disabled,
         "limit": _usd(row.limit_usd),
-        "limit_remaining": _usd(remaining),
-        "limit_reset": None,
+        "limit_remaining": _usd(balance.remaining),
+        "limit_reset": row.limit_reset,
         "include_byok_in_limit": False,
         "usage": float(row.usage_usd),
         "usage_daily": float(windows.daily),
@@ -71,6 +96,10 @@ async def _key_json(state: AppState, row: ApiKey) -> dict[str, Any]:
         "external_user": None,
         "workspace_id": "default",
         "is_admin": row.is_admin,
+        # imagegate extensions
+        "limit_held": float(balance.held),
+        "rate_limit_rpm": row.rate_limit_rpm or state.settings.rate_limit_rpm,
+        "concurrency_limit": row.concurrency_limit or state.settings.concurrency_per_key,
     }
 
 
@@ -84,8 +113,11 @@ async def create_key(body: CreateKeyBody, request: Request, _: Admin) -> dict[st
     state = _state(request)
     async with state.sessionmaker() as session, session.begin():
         row, raw = await repo.create_key(
-            session, name=body.name, limit_usd=_limit_from(body.limit), is_admin=body.admin
+            session, name=body.name, limit_usd=body.limit, is_admin=body.admin
         )
+        row.limit_reset = body.limit_reset
+        row.rate_limit_rpm = body.rate_limit_rpm
+        row.concurrency_limit = body.concurrency_limit
     return {"data": await _key_json(state, row), "key": raw}
 
 
@@ -128,8 +160,11 @@ async def update_key(
             row.name = body.name
         if body.disabled is not None:
             row.disabled = body.disabled
+        for field in ("limit_reset", "rate_limit_rpm", "concurrency_limit"):
+            if field in body.model_fields_set:
+                setattr(row, field, getattr(body, field))
         if "limit" in body.model_fields_set:
-            row.limit_usd = _limit_from(body.limit)
+            row.limit_usd = body.limit
     return {"data": await _key_json(state, row)}
 
 
@@ -155,6 +190,8 @@ async def current_key(request: Request, caller: Caller) -> dict[str, Any]:
             "usage_daily": 0.0,
             "usage_weekly": 0.0,
             "usage_monthly": 0.0,
+            "limit_reset": None,
+            "rate_limit_rpm": state.settings.rate_limit_rpm,
         }
     else:
         base = await _key_json(state, await _require(state, caller.key_id))
@@ -168,11 +205,11 @@ async def current_key(request: Request, caller: Caller) -> dict[str, Any]:
             "usage_daily",
             "usage_weekly",
             "usage_monthly",
+            "limit_reset",
         )
     }
     data.update(
         {
-            "limit_reset": None,
             "include_byok_in_limit": False,
             "byok_usage": 0.0,
             "byok_usage_daily": 0.0,
@@ -190,8 +227,8 @@ async def current_key(request: Request, caller: Caller) -> dict[str, Any]:
             "free_model_daily_requests": {"limit": 0, "remaining": 0, "used": 0},
             "rate_limit": {
                 "interval": "1m",
-                "requests": state.settings.rate_limit_rpm,
-                "note": "per-key requests per minute on POST /api/v1/images",
+                "requests": base["rate_limit_rpm"],
+                "note": "per-key requests in any 60 s window, on every generation route",
             },
         }
     )

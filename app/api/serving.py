@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Protocol
 
 from fastapi import Request
@@ -31,7 +32,9 @@ from starlette.responses import Response, StreamingResponse
 
 from app.auth import Principal
 from app.billing.ledger import GenerationRecord, write_with_retry
+from app.billing.pricing import compute_cost
 from app.errors import GatewayError
+from app.generation.planning import quote_attempt
 from app.generation.request import ImageGenerationRequest
 from app.generation.service import (
     Executor,
@@ -112,6 +115,7 @@ class Ledger:
     ) -> None:
         self.state, self.gid, self.req, self.principal, self.ua = state, gid, req, principal, ua
         self.route = route
+        self.hold_id: str | None = None  # set once the request holds credit
         self.created_at = datetime.now(UTC)
         self.started = time.monotonic()
         self.done = False
@@ -119,7 +123,9 @@ class Ledger:
     def _spawn(self, record: GenerationRecord) -> None:
         if not self.done:
             self.done = True
-            self.state.spawn(write_with_retry(self.state.sessionmaker, record))
+            self.state.spawn(
+                write_with_retry(self.state.sessionmaker, record, lock=self.state.money_lock)
+            )
             self.state.metrics.record(
                 model=record.model,
                 provider=record.provider,
@@ -146,11 +152,11 @@ class Ledger:
             "route": self.route,
         }
 
-    def success(self, o: Outcome) -> None:
+    def success(self, o: Outcome, status: str = "succeeded") -> None:
         u = o.usage
         self._spawn(
             GenerationRecord(
-                **self._base("succeeded", o.endpoint.provider_slug, o.attempts),  # type: ignore[arg-type]
+                **self._base(status, o.endpoint.provider_slug, o.attempts),  # type: ignore[arg-type]
                 images=len(o.images),
                 pixels=u.pixels,
                 resolution=o.normalized.resolution,
@@ -160,17 +166,27 @@ class Ledger:
                 output_text_tokens=u.output_text_tokens,
                 cost_usd=o.cost.total,
                 upstream_id=o.upstream_id,
+                hold_id=self.hold_id,
             )
         )
 
     def failure(
-        self, status: str, err: GatewayError | None, provider: str | None, attempts: int
+        self,
+        status: str,
+        err: GatewayError | None,
+        provider: str | None,
+        attempts: int,
+        cost: Decimal = Decimal(0),
+        note: str | None = None,
     ) -> None:
+        message = err.message if err else note
         self._spawn(
             GenerationRecord(
                 **self._base(status, provider, attempts),  # type: ignore[arg-type]
                 error_code=err.status if err else None,
-                error_message=err.message if err else None,
+                error_message=message,
+                cost_usd=cost,
+                hold_id=self.hold_id,
             )
         )
 
@@ -192,9 +208,19 @@ async def _produce(executor: Executor, stream: bool, queue: asyncio.Queue[object
 
 
 class Run:
-    """Drives an Executor in a task, so the response can wait with keep-alives."""
+    """Drives an Executor in a task, so the response can wait with keep-alives.
+
+    When the client leaves (:meth:`cancel`): before any upstream call started, the work is
+    cancelled and costs nothing. Once a call is in flight the provider may bill it, so the
+    generation runs on in the background for up to ``IMAGEGATE_DISCONNECT_DRAIN_S`` to learn
+    its cost (recorded as ``cancelled`` with that cost); past the bound it is cancelled and
+    settled at its quote. A provider that stated its charge up front is cancelled at once and
+    settled at that charge.
+    """
 
     def __init__(self, state: AppState, plan: Plan, ledger: Ledger, stream: bool) -> None:
+        self.state = state
+        self.plan = plan
         self.queue: asyncio.Queue[object] = asyncio.Queue()
         self.executor = Executor(state, plan, on_progress=self.queue.put_nowait)
         self.ledger = ledger
@@ -227,14 +253,85 @@ class Run:
             self.ledger.failure("failed", item, self._provider(), self.executor.attempts)
 
     async def cancel(self) -> None:
-        if not self.task.done():
-            self.task.cancel()
-            # shield: this runs inside the response's cancelled scope, whose repeated
-            # cancellations would otherwise reach the producer while it closes the upstream
-            # connection, and leave that connection open.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self.task)
-            self.ledger.failure("cancelled", None, self._provider(), self.executor.attempts)
+        """The client is gone (or the response ended): settle what the work cost."""
+        if self.task.done() or self.ledger.done:
+            return
+        ex = self.executor
+        drain_s = self.state.settings.disconnect_drain_s
+        if ex.in_flight and ex.known_charge is None and drain_s > 0:
+            self.state.spawn(self._drain(drain_s))
+            return
+        await self._stop()
+        cost = self._charge_cost() if ex.in_flight else Decimal(0)
+        self.ledger.failure(
+            "cancelled",
+            None,
+            self._provider(),
+            ex.attempts,
+            cost,
+            note="the client went away" + (" after the provider accepted the job" if cost else ""),
+        )
+
+    async def _stop(self) -> None:
+        self.task.cancel()
+        # shield: this runs inside the response's cancelled scope, whose repeated
+        # cancellations would otherwise reach the producer while it closes the upstream
+        # connection, and leave that connection open.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self.task)
+
+    def _charge_cost(self) -> Decimal:
+        """What the provider said up front it bills for the current call."""
+        charge, endpoint = self.executor.known_charge, self.executor.last_endpoint
+        if charge is None or endpoint is None:
+            return Decimal(0)
+        norm = next(n for e, n in self.plan.attempts if e is endpoint)
+        return compute_cost(
+            endpoint.pricing, charge, {**endpoint.defaults, **norm.pricing_params}
+        ).total
+
+    async def _drain(self, drain_s: float) -> None:
+        """Let an accepted generation finish unobserved, to record what it cost."""
+        done, _ = await asyncio.wait({self.task}, timeout=drain_s)
+        if done:
+            result = None
+            while not self.queue.empty():
+                item = self.queue.get_nowait()
+                if isinstance(item, Outcome | GatewayError):
+                    result = item
+            if isinstance(result, Outcome):
+                self.ledger.success(result, status="cancelled")
+            else:
+                self.ledger.failure(
+                    "cancelled",
+                    result if isinstance(result, GatewayError) else None,
+                    self._provider(),
+                    self.executor.attempts,
+                )
+            return
+        await self._stop()
+        self.ledger.failure(
+            "cancelled",
+            None,
+            self._provider(),
+            self.executor.attempts,
+            self._quote_cost(),
+            note=f"the client went away and the provider did not answer within {drain_s} s: "
+            "settled at the quote",
+        )
+
+    def _quote_cost(self) -> Decimal:
+        endpoint = self.executor.last_endpoint
+        for index, (e, norm) in enumerate(self.plan.attempts):
+            if e is endpoint:
+                held = self.plan.quote_for(index)
+                if held is not None:
+                    return held
+                try:
+                    return quote_attempt(self.plan.request, e, norm, self.plan.images)
+                except GatewayError:
+                    log.warning("generation %s: no quote to settle at", self.plan.id)
+        return Decimal(0)
 
 
 def _headers(gid: str) -> dict[str, str]:
@@ -332,23 +429,67 @@ async def serve(
     state: AppState = http.app.state.ig
     gid = new_generation_id()
     ex = Exchange(gid, int(time.time()), time.monotonic(), body.model)
-    limit = await state.limiter.hit(caller.key_id or "master", state.settings.rate_limit_rpm)
-    if not limit.allowed:
-        err = GatewayError(
-            429, f"Rate limit exceeded: {limit.limit} requests per minute for this key"
-        )
-        return door.error_response(err, {"retry-after": str(limit.reset_s), **_headers(gid)})
+    refused = await _admit(state, caller, gid)
+    if refused is not None:
+        return door.error_response(refused, {**refused.headers, **_headers(gid)})
+    slot = _slot_name(state, caller)
     ledger = Ledger(state, gid, body, caller, http.headers.get("user-agent"), door.route)
     try:
         plan = await prepare(state, body, caller, gid)
     except GatewayError as exc:
         ledger.failure("failed", exc, None, 0)
+        await _release(state, slot, gid)
         return door.error_response(exc, {**exc.headers, **_headers(gid)})
+    except BaseException:
+        await _release(state, slot, gid)
+        raise
+    if plan.budget is not None and plan.budget.held is not None:
+        ledger.hold_id = gid
     keepalive = state.settings.keepalive_s
+    run = Run(state, plan, ledger, upstream_stream if sse(plan) else False)
+    if slot is not None:
+        # the key's concurrency slot is held until the generation ends, drained or not
+        run.task.add_done_callback(lambda _: state.spawn(_release(state, slot, gid)))
     if sse(plan):
-        run = Run(state, plan, ledger, upstream_stream)
         return await _sse(run, door, ex, keepalive, commit_at_once=commit_at_once)
-    return await _buffered(Run(state, plan, ledger, False), door, ex, keepalive)
+    return await _buffered(run, door, ex, keepalive)
+
+
+def _slot_name(state: AppState, caller: Principal) -> str | None:
+    """The key's concurrency slot set, or None when its concurrency is unlimited."""
+    if not (caller.concurrency_limit or state.settings.concurrency_per_key):
+        return None
+    return f"key:{caller.key_id or 'master'}"
+
+
+async def _admit(state: AppState, caller: Principal, gid: str) -> GatewayError | None:
+    """The key's request rate (sliding 60 s window) and concurrent generations; None: admitted."""
+    settings = state.settings
+    rpm = caller.rate_limit_rpm or settings.rate_limit_rpm
+    decision = await state.limiter.hit(f"key:{caller.key_id or 'master'}", rpm)
+    if not decision.allowed:
+        return GatewayError(
+            429,
+            f"Rate limit exceeded: {rpm} requests per 60 seconds for this key",
+            headers={"retry-after": str(decision.reset_s)},
+        )
+    concurrency = caller.concurrency_limit or settings.concurrency_per_key
+    if concurrency:
+        lease = 2 * settings.upstream_timeout_s + settings.disconnect_drain_s + 60
+        name = _slot_name(state, caller)
+        assert name is not None
+        if not await state.limiter.acquire(name, gid, concurrency, lease):
+            return GatewayError(
+                429,
+                f"Too many concurrent generations: this key may run {concurrency} at once",
+                headers={"retry-after": "1"},
+            )
+    return None
+
+
+async def _release(state: AppState, slot: str | None, gid: str) -> None:
+    if slot is not None:
+        await state.limiter.release(slot, gid)
 
 
 __all__ = ["Door", "Exchange", "Ledger", "Run", "recorded_params", "serve"]

@@ -8,6 +8,7 @@ A write that still fails after the retries is logged in full so it can be replay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import keys as key_repo
+from app.db import credit
 from app.db.models import Generation
 
 log = logging.getLogger("imagegate.ledger")
@@ -49,23 +50,40 @@ class GenerationRecord:
     attempts: int = 1
     user_agent: str | None = None
     route: str = "images"  # the door the request came in by
+    hold_id: str | None = None  # the credit hold this row settles (not stored in the row)
 
 
-async def write(sessionmaker: async_sessionmaker[AsyncSession], record: GenerationRecord) -> None:
-    """Insert the row and add its cost to the key's usage, in one transaction."""
-    async with sessionmaker() as session, session.begin():
-        session.add(Generation(**asdict(record)))
-        if record.api_key_id is not None and record.cost_usd:
-            await key_repo.add_usage(session, record.api_key_id, record.cost_usd)
+async def write(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    record: GenerationRecord,
+    lock: asyncio.Lock | None = None,
+) -> None:
+    """Insert the row, settle its credit hold and add its cost to the key's usage, in one
+    transaction (``lock`` serializes money writes on SQLite, see :mod:`app.db.credit`)."""
+    async with sessionmaker() as session:
+        serialize = lock is not None and credit.is_sqlite(session)
+        async with contextlib.AsyncExitStack() as stack:
+            if serialize:
+                assert lock is not None
+                await stack.enter_async_context(lock)
+            async with session.begin():
+                fields = asdict(record)
+                fields.pop("hold_id")
+                session.add(Generation(**fields))
+                if record.api_key_id is not None:
+                    await credit.settle(session, record.api_key_id, record.hold_id, record.cost_usd)
 
 
 async def write_with_retry(
-    sessionmaker: async_sessionmaker[AsyncSession], record: GenerationRecord, attempts: int = 5
+    sessionmaker: async_sessionmaker[AsyncSession],
+    record: GenerationRecord,
+    attempts: int = 5,
+    lock: asyncio.Lock | None = None,
 ) -> None:
     delay = 0.05
     for attempt in range(1, attempts + 1):
         try:
-            await write(sessionmaker, record)
+            await write(sessionmaker, record, lock)
             return
         except Exception:
             if attempt == attempts:

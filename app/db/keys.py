@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ApiKey, Generation, Money, utcnow
+from app.db.models import ApiKey, Generation, Money
 
 KEY_PREFIX = "sk-ig-v1-"
 
@@ -89,17 +89,6 @@ async def admin_key_exists(session: AsyncSession) -> bool:
     return bool((await session.execute(stmt)).scalar_one())
 
 
-async def add_usage(session: AsyncSession, key_id: str, amount: Decimal) -> None:
-    """Atomically add ``amount`` USD to a key's usage (a single UPDATE, safe under concurrency)."""
-    if amount == 0:
-        return
-    await session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key_id)
-        .values(usage_usd=ApiKey.usage_usd + amount, updated_at=utcnow())
-    )
-
-
 async def usage_windows(
     session: AsyncSession, key_id: str, now: datetime | None = None
 ) -> UsageWindows:
@@ -125,7 +114,6 @@ async def usage_windows(
 __all__ = [
     "KEY_PREFIX",
     "UsageWindows",
-    "add_usage",
     "admin_key_exists",
     "create_key",
     "delete_key",

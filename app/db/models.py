@@ -95,6 +95,33 @@ class ApiKey(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The limit applies per period when set: daily | weekly | monthly (UTC), as OpenRouter's.
+    limit_reset: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    period_usage_usd: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal(0), server_default="0"
+    )
+    # Per-key load limits; None: the gateway's defaults.
+    rate_limit_rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CreditHold(Base):
+    """Credit reserved by a request in flight: its quote, until the ledger settles it.
+
+    A hold outlives a crashed process only until ``expires_at``; expired holds no longer count
+    against the key.
+    """
+
+    __tablename__ = "credit_holds"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the generation id
+    api_key_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    amount_usd: Mapped[Decimal] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class Generation(Base):

@@ -11,9 +11,10 @@ AI SDK provider merges arbitrary extra keys into the body.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 # Canonical enum lists (union of the Python SDK, TS SDK and spec; reference §2.1).
 ASPECT_RATIOS = (
@@ -46,8 +47,39 @@ class SortConfig(BaseModel):
     partition: StrictStr | None = None
 
 
+def _price(value: object) -> object:
+    """A price as OpenRouter spells it: a decimal string or a JSON number, never a bool."""
+    if isinstance(value, bool):
+        raise ValueError("a price must be a number or a decimal string")
+    if isinstance(value, int | float | str):
+        try:
+            price = Decimal(str(value).strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not a decimal number") from exc
+        if not price.is_finite() or price < 0:
+            raise ValueError("a price must be a finite, non-negative number")
+        return price
+    raise ValueError("a price must be a number or a decimal string")
+
+
+Price = Annotated[Decimal, BeforeValidator(_price)]
+
+
+class MaxPrice(BaseModel):
+    """Price ceilings as OpenRouter's chat ``provider.max_price`` spells them (USD):
+    ``request`` per request, ``image`` per output image, ``prompt``/``completion`` per million
+    text tokens. Endpoints whose quote exceeds a ceiling are skipped."""
+
+    model_config = ConfigDict(extra="ignore")
+    request: Price | None = None
+    image: Price | None = None
+    prompt: Price | None = None
+    completion: Price | None = None
+
+
 class ProviderPreferences(BaseModel):
-    """The image API's ``provider`` object; chat-only keys (max_price, zdr, …) are ignored."""
+    """The image API's ``provider`` object (plus ``max_price``, honoured as a price ceiling);
+    other chat-only keys (zdr, data_collection, …) are ignored."""
 
     model_config = ConfigDict(extra="ignore")
     order: list[StrictStr] | None = None
@@ -56,6 +88,7 @@ class ProviderPreferences(BaseModel):
     allow_fallbacks: StrictBool | None = None
     sort: StrictStr | SortConfig | None = None
     options: dict[str, dict[str, Any]] | None = None
+    max_price: MaxPrice | None = None
 
 
 class ImageGenerationRequest(BaseModel):

@@ -1,8 +1,8 @@
-"""The request path: resolve → route → normalize → fetch references → call with fallback.
-
-``prepare`` does everything that can fail deterministically (so it fails with a proper 4xx
-before any byte is sent); ``execute`` calls the adapters and yields :class:`Partial` events
-followed by one :class:`Outcome`, or raises :class:`GatewayError`.
+"""The request path: :mod:`app.generation.planning` resolves, routes, normalizes, fetches
+references, quotes and reserves (everything that can fail with a proper 4xx before a byte is
+sent); the :class:`Executor` here calls the adapters with fallback and yields :class:`Partial`
+images and :class:`Note` progress followed by one :class:`Outcome`, or raises
+:class:`GatewayError`.
 """
 
 from __future__ import annotations
@@ -14,18 +14,15 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from ipaddress import ip_network
+from dataclasses import dataclass
 
-from app.auth import Principal
 from app.billing.pricing import Cost, compute_cost
+from app.db.credit import Balance
 from app.errors import GatewayError
 from app.generation.convert import conform
-from app.generation.normalize import Normalized, normalize
-from app.generation.references import FetchPolicy, resolve_references
-from app.generation.request import ImageGenerationRequest
-from app.generation.routing import choose_endpoints
+from app.generation.normalize import Normalized
+from app.generation.planning import Plan, no_endpoint_error, prepare
+from app.generation.slots import provider_slots
 from app.state import AppState
 from providers.errors import ContentModerated, ProviderError, RateLimited
 from providers.spec import (
@@ -34,8 +31,7 @@ from providers.spec import (
     EndpointSpec,
     GenerateCall,
     GeneratedImage,
-    InputImage,
-    ModelSpec,
+    GenerationEvent,
     PartialImage,
     Progress,
     Usage,
@@ -46,21 +42,6 @@ log = logging.getLogger("imagegate.generation")
 
 def new_generation_id() -> str:
     return f"gen-img-{int(time.time())}-{secrets.token_urlsafe(15)}"
-
-
-@dataclass
-class Plan:
-    """A validated request, ready to run."""
-
-    id: str
-    request: ImageGenerationRequest
-    principal: Principal
-    model: ModelSpec
-    attempts: list[tuple[EndpointSpec, Normalized]]
-    images: tuple[InputImage, ...] = ()
-    mask: InputImage | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,89 +70,6 @@ class Outcome:
     attempts: int
     warnings: tuple[str, ...] = ()
     text: str = ""  # what the model said beside its images
-
-
-def _model_or_404(state: AppState, model_id: str) -> ModelSpec:
-    model = state.catalog.get(model_id)
-    if model is None:
-        raise GatewayError(404, f"Model '{model_id}' not found", metadata={"param": "model"})
-    return model
-
-
-def no_endpoint_error(state: AppState, model: ModelSpec) -> GatewayError:
-    """Nothing can serve this model (for these preferences): a deterministic 404, never a 5xx.
-
-    A 5xx would make the official SDKs retry for up to an hour; OpenRouter answers "no
-    endpoints found" with 404 too. The message names why each endpoint is out.
-    """
-    reasons: list[str] = []
-    excluded: list[str] = []
-    for endpoint in model.endpoints:
-        reason = state.adapters.unavailable_reason(endpoint)
-        if reason is None:
-            excluded.append(endpoint.provider_name)
-        else:
-            reasons.append(reason)
-    if excluded:
-        reasons.append(f"{', '.join(excluded)}: excluded by the provider preferences")
-    return GatewayError(
-        404,
-        f"No endpoint can serve model '{model.id}': {'; '.join(reasons)}",
-        metadata={"param": "provider" if excluded else "model"},
-    )
-
-
-def _normalized_attempts(
-    request: ImageGenerationRequest, endpoints: Sequence[EndpointSpec]
-) -> list[tuple[EndpointSpec, Normalized]]:
-    """Keep the endpoints that can serve this request; if none can, the first one's 400."""
-    attempts: list[tuple[EndpointSpec, Normalized]] = []
-    first_error: GatewayError | None = None
-    for endpoint in endpoints:
-        try:
-            attempts.append((endpoint, normalize(request, endpoint)))
-        except GatewayError as exc:
-            if str((exc.metadata or {}).get("param", "")).startswith("provider.options"):
-                raise  # options addressed to this very provider: the caller's mistake
-            first_error = first_error or exc
-    if not attempts:
-        assert first_error is not None
-        raise first_error
-    return attempts
-
-
-def _check_credit(principal: Principal) -> None:
-    if principal.limit_usd is not None and principal.usage_usd >= principal.limit_usd:
-        raise GatewayError(
-            402,
-            f"Insufficient credits: this key has used ${principal.usage_usd} of its "
-            f"${principal.limit_usd} limit",
-        )
-
-
-async def prepare(
-    state: AppState, request: ImageGenerationRequest, principal: Principal, generation_id: str
-) -> Plan:
-    """Everything deterministic, before any upstream call. Raises GatewayError (4xx/503)."""
-    model = _model_or_404(state, request.model)
-    endpoints = choose_endpoints(model.endpoints, request.provider, state.adapters.available)
-    if not endpoints:
-        raise no_endpoint_error(state, model)
-    attempts = _normalized_attempts(request, endpoints)
-    _check_credit(principal)
-    refs = [r.image_url.url for r in request.input_references or ()]
-    if request.mask is not None:
-        refs.append(request.mask.image_url.url)
-    images: tuple[InputImage, ...] = ()
-    if refs:
-        policy = FetchPolicy(
-            allow_networks=tuple(ip_network(n) for n in state.settings.reference_allow_networks)
-        )
-        images = await resolve_references(refs, client=state.refs_http, policy=policy)
-    mask = None
-    if request.mask is not None:
-        images, mask = images[:-1], images[-1]
-    return Plan(generation_id, request, principal, model, attempts, images, mask)
 
 
 def _hashed_user(user: str | None) -> str | None:
@@ -252,7 +150,10 @@ class Executor:
         self.partials_sent = 0
         self.last_endpoint: EndpointSpec | None = None
         self.on_progress = on_progress
+        self._balances: dict[int, Balance] = {}
         self.accepted = False  # some upstream call was accepted by its provider
+        self.in_flight = False  # some upstream call was sent: the provider may bill for it
+        self.known_charge: Usage | None = None  # what the provider said it bills, up front
 
     async def _call_events(
         self, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
@@ -260,22 +161,46 @@ class Executor:
         """One upstream call: its partial images (numbered across calls), then its result."""
         adapter = self.state.adapters.get(endpoint)
         completed: Completed | None = None
-        if self.on_progress is not None:
-            self.on_progress(Note(endpoint.provider_slug, "generating"))
-        async with aclosing(adapter.run(_call(self.plan, endpoint, norm, n, stream))) as events:
-            async for event in events:
-                if isinstance(event, PartialImage):
-                    yield Partial(self.partials_sent, event.b64, event.media_type)
-                    self.partials_sent += 1
-                elif isinstance(event, Completed):
-                    completed = event
-                elif isinstance(event, Accepted):
-                    self.accepted = True
-                elif isinstance(event, Progress) and self.on_progress is not None:
-                    self.on_progress(Note(endpoint.provider_slug, event.status))
+        token = f"{self.plan.id}:{secrets.token_hex(4)}"
+        async with provider_slots(
+            self.state, endpoint, self.plan.model.id, token, self._queued(endpoint)
+        ):
+            if self.on_progress is not None:
+                self.on_progress(Note(endpoint.provider_slug, "generating"))
+            self.in_flight = True
+            call = _call(self.plan, endpoint, norm, n, stream)
+            async with aclosing(adapter.run(call)) as events:
+                async for item in self._relay(endpoint, events):
+                    if isinstance(item, Completed):
+                        completed = item
+                    else:
+                        yield item
         if completed is None:
             raise ProviderError("upstream ended without a result", provider=endpoint.provider_slug)
         yield completed
+
+    def _queued(self, endpoint: EndpointSpec) -> Callable[[], None]:
+        def note() -> None:
+            if self.on_progress is not None:
+                self.on_progress(Note(endpoint.provider_slug, "queued"))
+
+        return note
+
+    async def _relay(
+        self, endpoint: EndpointSpec, events: AsyncGenerator[GenerationEvent, None]
+    ) -> AsyncGenerator[Partial | Completed, None]:
+        """Adapter events → partials (numbered across calls) and the result; note the rest."""
+        async for event in events:
+            if isinstance(event, PartialImage):
+                yield Partial(self.partials_sent, event.b64, event.media_type)
+                self.partials_sent += 1
+            elif isinstance(event, Completed):
+                yield event
+            elif isinstance(event, Accepted):
+                self.accepted = True
+                self.known_charge = event.charge
+            elif isinstance(event, Progress) and self.on_progress is not None:
+                self.on_progress(Note(endpoint.provider_slug, event.status))
 
     async def _drain(self, endpoint: EndpointSpec, norm: Normalized, n: int) -> Completed:
         async with aclosing(self._call_events(endpoint, norm, n, stream=False)) as events:
@@ -334,10 +259,29 @@ class Executor:
             text,
         )
 
+    async def _requote(self, index: int) -> bool:
+        """Fallback re-quotes: hold the next endpoint's quote instead (False: unaffordable)."""
+        budget, cost = self.plan.budget, self.plan.quote_for(index)
+        if budget is None or cost is None or not budget.limited:
+            return True
+        balance = await budget.cover(cost)
+        if balance is None:
+            return True
+        self._balances[index] = balance
+        return False
+
+    def _unaffordable(self, index: int) -> GatewayError:
+        budget, cost = self.plan.budget, self.plan.quote_for(index)
+        assert budget is not None and cost is not None
+        return budget.insufficient(self._balances[index], cost)
+
     async def run(self, stream: bool) -> AsyncGenerator[Partial | Outcome, None]:
         """Yield partial images (streaming) and then one Outcome; raise GatewayError."""
         last: GatewayError | None = None
-        for endpoint, norm in self.plan.attempts:
+        for index, (endpoint, norm) in enumerate(self.plan.attempts):
+            if index and not await self._requote(index):
+                last = last or self._unaffordable(index)
+                continue
             self.attempts += 1
             self.last_endpoint = endpoint
             try:
@@ -370,4 +314,13 @@ class Executor:
         raise last
 
 
-__all__ = ["Executor", "Note", "Outcome", "Partial", "Plan", "new_generation_id", "prepare"]
+__all__ = [
+    "Executor",
+    "Note",
+    "Outcome",
+    "Partial",
+    "Plan",
+    "new_generation_id",
+    "no_endpoint_error",
+    "prepare",
+]

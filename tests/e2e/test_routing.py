@@ -121,9 +121,13 @@ def test_n_above_per_call_max_is_split(
 
 
 def test_credit_limit_is_enforced(gateway: ServerThread, sim_a: Sim) -> None:
+    # A request is quoted before it runs: gpt-image-1.5 low at its largest size (1536x1024:
+    # 408 tokens x $32/M) + 65 prompt tokens x $5/M + 256 text tokens x $10/M = $0.015941.
+    # A $0.02 limit covers one quote; after the first real cost (a square, 272 tokens) the
+    # remaining credit no longer covers another.
     admin = {"authorization": f"Bearer {MASTER_KEY}"}
     key = httpx.post(
-        f"{gateway.url}/api/v1/keys", json={"name": "poor", "limit": 0.001}, headers=admin
+        f"{gateway.url}/api/v1/keys", json={"name": "poor", "limit": 0.02}, headers=admin
     ).json()["key"]
     first = post(gateway.url, key, {"model": MODEL, "prompt": "x", "quality": "low"})
     assert first.status_code == 200

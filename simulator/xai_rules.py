@@ -330,12 +330,20 @@ def nearest_ratio(width: int, height: int) -> str:
 
 
 def output_size(ratio: str, resolution: str) -> tuple[int, int]:
-    """Pixels for a ratio at a tier: about 1 or 4 MP, edges multiples of 16 (Choice)."""
+    """Pixels for a ratio at a tier: about 1 or 4 MP, edges multiples of 16 (Choice).
+
+    The short edge is fitted first and the long edge follows from it, so the rounding error
+    of the ratio stays small.
+    """
     w, h = (Fraction(x) for x in ratio.split(":"))
-    pixels = TIER_PIXELS[resolution]
-    width = math.sqrt(pixels * w / h)
-    height = math.sqrt(pixels * h / w)
-    return max(16, round(width / 16) * 16), max(16, round(height / 16) * 16)
+    long_over_short = max(w, h) / min(w, h)
+    short = _multiple_of_16(math.sqrt(TIER_PIXELS[resolution] / long_over_short))
+    long = _multiple_of_16(short * long_over_short)
+    return (long, short) if w >= h else (short, long)
+
+
+def _multiple_of_16(value: float | Fraction) -> int:
+    return max(16, 16 * math.floor(value / 16 + Fraction(1, 2)))
 
 
 __all__ = [

@@ -41,7 +41,10 @@ DEFAULT_MEDIA_TYPE = "image/jpeg"  # "JPEG-encoded" (§2.3)
 RESERVED_OPTIONS = frozenset({"model", "prompt", "n", "response_format", "image", "images"})
 # Fields xAI does not take (400 or 422, §5.3): never forwarded, even from an operator's list.
 UNSUPPORTED_OPTIONS = frozenset(
-    {"size", "style", "output_format", "output_compression", "background", "moderation", "stream"}
+    {
+        *("size", "style", "output_format", "output_compression", "background"),
+        *("moderation", "stream", "seed", "mask"),
+    }
 )
 
 

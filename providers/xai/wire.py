@@ -31,7 +31,7 @@ class ImageItem(_Lenient):
     """One item of ``data``: ``b64_json`` (maybe a ``data:`` URI) or a temporary ``url``.
 
     ``respect_moderation: false`` means the image was withheld and carries no payload.
-    https://docs.x.ai/docs/api-reference#image-generations
+    https://docs.x.ai/docs/guides/image-generations
     """
 
     b64_json: str | None = None
@@ -43,7 +43,7 @@ class ImageItem(_Lenient):
 class SamplingUsage(_Lenient):
     """``usage``: the exact charge in ticks of 1e-10 USD (xai-sdk ``cost.py``).
 
-    https://docs.x.ai/docs/api-reference#image-generations
+    https://docs.x.ai/docs/guides/image-generations
     """
 
     cost_in_usd_ticks: int | None = None
@@ -52,7 +52,7 @@ class SamplingUsage(_Lenient):
 class ImagesResponse(_Lenient):
     """Body of ``POST /v1/images/generations`` and ``/v1/images/edits``.
 
-    https://docs.x.ai/docs/api-reference#image-generations
+    https://docs.x.ai/docs/guides/image-generations
     """
 
     created: int | None = None
@@ -68,9 +68,9 @@ class ImagesResponse(_Lenient):
 
 class ErrorBody(_Lenient):
     """``{"code": "...", "error": "..."}``: no OpenAI-style envelope; ``code`` is a gRPC status
-    spelled in prose, hyphen or snake case.
+    spelled in prose, hyphen or snake case (xai.md §3, from observed traffic).
 
-    https://docs.x.ai/docs/key-information/debugging#status-codes
+    https://docs.x.ai/docs/api-reference
     """
 
     code: str | None = None

@@ -44,7 +44,22 @@ def _openai(ctx: AdapterContext) -> ImageAdapter:
     )
 
 
-FACTORIES: dict[str, AdapterFactory] = {"openai": _openai}
+def _xai(ctx: AdapterContext) -> ImageAdapter:
+    from providers.xai.adapter import XaiAdapter
+
+    return XaiAdapter(
+        ctx.client,
+        api_key=ctx.api_key,
+        base_url=ctx.base_url,
+        provider=ctx.provider,
+        timeout=ctx.timeout,
+    )
+
+
+FACTORIES: dict[str, AdapterFactory] = {
+    "openai": _openai,
+    "xai": _xai,
+}
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators
 

@@ -44,6 +44,12 @@ def _openai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _xai_reference(entry: Entry) -> bool:
+    body = entry.get("body") or {}
+    found = body.get("image") or body.get("images")
+    return entry["path"].endswith("/images/edits") and bool(found)
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -51,5 +57,11 @@ CASES: tuple[Case, ...] = (
         body={"size": "1024x1024", "quality": "low"},
         reference_seen=_openai_reference,
         stream_model="openai/gpt-image-1.5",
+    ),
+    Case(
+        adapter="xai",
+        model="x-ai/grok-imagine-image",
+        body={"aspect_ratio": "1:1", "resolution": "1K"},
+        reference_seen=_xai_reference,
     ),
 )

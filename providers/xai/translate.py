@@ -1,0 +1,254 @@
+"""Pure mapping between :class:`GenerateCall` and xAI's image REST API (Grok Imagine).
+
+No I/O, no ``await``, no httpx. Requests come out as :class:`UpstreamRequest` values; a 2xx
+body goes in as bytes and comes out as an :class:`Answer` (what was delivered, what was
+withheld, what it cost), which :func:`completed` turns into the final event once any result URL
+has been downloaded by the adapter. Reference: ../shared/reference/providers/xai.md
+(§2.1 generations, §2.2 edits, §2.3 response, §5 gotchas).
+
+What is sent: ``model``, ``prompt``, ``n``, ``response_format: b64_json``, and when known
+``aspect_ratio`` and ``resolution`` (the gateway's ratio geometry: ``1k``/``2k``), ``quality``
+(only where the endpoint describes it: grok-imagine-image-2.0) and ``user``. Nothing else: xAI
+refuses unknown fields with a 422 and ``size``/``style`` with a 400.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from pydantic import ValidationError
+
+from providers._http import load_json
+from providers._media import (
+    b64_image_dimensions,
+    encode_data_url,
+    image_dimensions,
+    sniff_b64_media_type,
+)
+from providers.errors import ContentModerated, InvalidRequest, ProtocolError
+from providers.spec import Completed, GenerateCall, GeneratedImage, InputImage, Usage
+from providers.xai.wire import ImagesResponse
+
+GENERATIONS_PATH = "/images/generations"
+EDITS_PATH = "/images/edits"
+MAX_REFERENCES = 3  # docs.x.ai: "up to 3 reference images per request" (§2.2)
+TICKS_PER_USD = Decimal(10_000_000_000)  # 1 tick = 1e-10 USD (xai-sdk cost.py)
+DEFAULT_MEDIA_TYPE = "image/jpeg"  # "JPEG-encoded" (§2.3)
+# Set by the adapter itself; an option must not override them.
+RESERVED_OPTIONS = frozenset({"model", "prompt", "n", "response_format", "image", "images"})
+# Fields xAI does not take (400 or 422, §5.3): never forwarded, even from an operator's list.
+UNSUPPORTED_OPTIONS = frozenset(
+    {
+        *("size", "style", "output_format", "output_compression", "background"),
+        *("moderation", "stream", "seed", "mask"),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """One ``POST {base_url}{path}`` with a JSON body (edits are JSON too, §2.2)."""
+
+    path: str
+    json: dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------
+
+
+def build_request(call: GenerateCall) -> UpstreamRequest:
+    """Generations without input images; edits, with ``image`` (one) or ``images`` (several)."""
+    body = build_body(call)
+    if not call.input_images:
+        return UpstreamRequest(path=GENERATIONS_PATH, json=body)
+    if len(call.input_images) > MAX_REFERENCES:
+        raise InvalidRequest(
+            f"xAI accepts at most {MAX_REFERENCES} reference images, got {len(call.input_images)}",
+            code="too_many_images",
+        )
+    refs = [image_reference(image) for image in call.input_images]
+    if len(refs) == 1:
+        body["image"] = refs[0]
+    else:
+        body["images"] = refs
+    return UpstreamRequest(path=EDITS_PATH, json=body)
+
+
+def build_body(call: GenerateCall) -> dict[str, Any]:
+    """The JSON fields shared by both routes.
+
+    Precedence, lowest first: caller ``options`` (already allowlisted by the gateway), the
+    call's first-class fields, then the endpoint's operator-``fixed`` parameters.
+    """
+    refused = sorted((RESERVED_OPTIONS | UNSUPPORTED_OPTIONS) & call.options.keys())
+    if refused:
+        raise InvalidRequest(
+            f"option(s) {', '.join(refused)} cannot be passed to xAI image models",
+            code="unsupported_parameter",
+        )
+    body: dict[str, Any] = {"model": call.endpoint.upstream_model, "prompt": call.prompt}
+    body.update((k, v) for k, v in call.options.items() if v is not None)
+    body["n"] = call.n
+    body["response_format"] = "b64_json"
+    quality = call.quality if "quality" in call.endpoint.parameters else None
+    fields = {
+        "aspect_ratio": call.aspect_ratio,
+        "resolution": call.resolution_wire,
+        "quality": quality,
+        "user": call.user,
+    }
+    body.update((k, v) for k, v in fields.items() if v is not None)
+    body.update(call.endpoint.fixed)
+    return body
+
+
+def image_reference(image: InputImage) -> dict[str, str]:
+    """``{"url": "data:<type>;base64,…", "type": "image_url"}`` (§2.2)."""
+    return {"url": encode_data_url(image.data, image.media_type), "type": "image_url"}
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One delivered image: base64 (any ``data:`` prefix removed) or a URL to download."""
+
+    b64: str | None
+    url: str | None
+    declared_type: str | None  # ``mime_type``, else the data URI's type
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A 2xx answer: the delivered slots, how many were withheld, the stated charge."""
+
+    slots: tuple[Slot, ...]
+    withheld: int
+    ticks: int | None
+
+
+def read_answer(body: bytes, *, provider: str = "xai", upstream_id: str | None = None) -> Answer:
+    """Parse a 2xx body. Silent moderation becomes :class:`ContentModerated` (§5.5):
+    every slot ``respect_moderation: false``, or an empty ``data`` (an input block)."""
+    protocol = partial(ProtocolError, provider=provider, upstream_request_id=upstream_id)
+    obj = load_json(body, what="images response", provider=provider)
+    if not isinstance(obj, dict):
+        raise protocol("images response is not a JSON object")
+    try:
+        response = ImagesResponse.model_validate(obj)
+    except ValidationError as exc:
+        raise protocol(f"unexpected images response shape: {exc.error_count()} error(s)") from exc
+    if response.data is None and response.block_reason is None:
+        raise protocol("images response has no data")
+    slots: list[Slot] = []
+    withheld = 0
+    for item in response.data or []:
+        if item.b64_json:
+            b64, uri_type = split_data_uri(item.b64_json, protocol)
+            slots.append(Slot(b64=b64, url=None, declared_type=item.mime_type or uri_type))
+        elif item.url:
+            slots.append(Slot(b64=None, url=item.url, declared_type=item.mime_type))
+        elif item.respect_moderation is False:
+            withheld += 1
+        else:
+            raise protocol("image item carries neither b64_json nor url")
+    if not slots:
+        raise _refusal(response, withheld, provider=provider, upstream_id=upstream_id)
+    ticks = response.usage.cost_in_usd_ticks if response.usage else None
+    return Answer(slots=tuple(slots), withheld=withheld, ticks=ticks)
+
+
+def _refusal(
+    response: ImagesResponse, withheld: int, *, provider: str, upstream_id: str | None
+) -> ContentModerated:
+    if withheld:
+        message = (
+            f"xAI withheld {'the image' if withheld == 1 else f'all {withheld} images'} "
+            "after output moderation (respect_moderation: false)"
+        )
+        code = "respect_moderation"
+    else:
+        reason = (response.block_reason or "").strip()
+        message = "xAI returned no image (blocked by moderation)" + (
+            f": {reason}" if reason else ""
+        )
+        code = "no_image"
+    return ContentModerated(message, provider=provider, upstream_request_id=upstream_id, code=code)
+
+
+def split_data_uri(value: str, protocol: partial[ProtocolError]) -> tuple[str, str | None]:
+    """``data:image/jpeg;base64,AAA`` → ``("AAA", "image/jpeg")``; bare base64 unchanged.
+
+    Everything up to and including ``base64,`` goes, as the official SDK does.
+    """
+    if not value.startswith("data:"):
+        return value, None
+    head, sep, payload = value.partition("base64,")
+    if not sep:
+        raise protocol("b64_json is a data URI without base64 content")
+    media_type = head[5:].split(";")[0].strip().lower()
+    return payload, media_type or None
+
+
+def completed(
+    answer: Answer,
+    payloads: list[tuple[str, str | None]],
+    call: GenerateCall,
+    *,
+    upstream_id: str | None = None,
+) -> Completed:
+    """The final event: ``payloads`` are each slot's base64 and declared type, in order.
+
+    Billing: the response's ticks are the exact charge and become ``provider_cost_usd``. When
+    some images were withheld, the ticks also cover images the caller never gets (whether xAI
+    bills them is unknown, §2.3), and they cannot be split exactly between outputs and input
+    images; the caller then pays the catalog price for what was delivered (Usage counts only
+    those), and a warning says so.
+    """
+    images = tuple(make_image(b64, declared) for b64, declared in payloads)
+    warnings: list[str] = []
+    cost: Decimal | None = None
+    if answer.withheld:
+        total = answer.withheld + len(images)
+        warnings.append(
+            f"xAI withheld {answer.withheld} of {total} images after output moderation "
+            f"(respect_moderation: false); {len(images)} returned and billed at the catalog price"
+        )
+    elif answer.ticks is not None:
+        cost = Decimal(answer.ticks) / TICKS_PER_USD
+    if len(images) + answer.withheld < call.n:
+        warnings.append(f"xAI returned {len(images)} of {call.n} requested images")
+    usage = Usage(
+        images=len(images),
+        pixels=sum((img.width or 0) * (img.height or 0) for img in images),
+        input_images=len(call.input_images),
+        input_pixels=_input_pixels(call.input_images),
+        provider_cost_usd=cost,
+    )
+    return Completed(images=images, usage=usage, upstream_id=upstream_id, warnings=tuple(warnings))
+
+
+def make_image(b64: str, declared: str | None) -> GeneratedImage:
+    """The true media type: the bytes' own signature, else the declared type, else JPEG;
+    dimensions from the image header."""
+    media_type = sniff_b64_media_type(b64) or (declared or "").lower() or DEFAULT_MEDIA_TYPE
+    dims = b64_image_dimensions(b64)
+    width, height = dims if dims is not None else (None, None)
+    return GeneratedImage(b64=b64, media_type=media_type, width=width, height=height)
+
+
+def _input_pixels(images: tuple[InputImage, ...]) -> int:
+    total = 0
+    for image in images:
+        dims = image_dimensions(image.data)
+        if dims is not None:
+            total += dims[0] * dims[1]
+    return total

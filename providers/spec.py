@@ -164,6 +164,9 @@ class EndpointSpec(_Frozen):
     parameters: dict[str, Descriptor]
     geometry: Geometry
     max_images_per_call: int = Field(ge=1, le=10)
+    # An upstream cap on reference images + generated images in one call (Seedream: 15). The
+    # gateway shrinks each call's batch to fit it (never below one image). None: no such cap.
+    max_images_with_references: int | None = Field(default=None, ge=2)
     supports_streaming: bool = False
     passthrough: tuple[str, ...] = ()
     # Fixed upstream parameters the adapter must send for this endpoint (e.g. a Recraft style).

@@ -44,6 +44,11 @@ def _openai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _seedream_reference(entry: Entry) -> bool:
+    body = entry.get("body") or {}
+    return entry["path"].endswith("/images/generations") and bool(body.get("image"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -51,5 +56,12 @@ CASES: tuple[Case, ...] = (
         body={"size": "1024x1024", "quality": "low"},
         reference_seen=_openai_reference,
         stream_model="openai/gpt-image-1.5",
+    ),
+    Case(
+        adapter="bytedance",
+        model="bytedance-seed/seedream-4.0",
+        body={"resolution": "1K"},
+        reference_seen=_seedream_reference,
+        stream_model="bytedance-seed/seedream-4.0",
     ),
 )

@@ -51,6 +51,7 @@ from simulator.bytedance_errors import (
     invalid,
     new_request_id,
 )
+from simulator.bytedance_inputs import log_body
 from simulator.bytedance_output import (
     DEFAULT_URL_TTL_S,
     DONE,
@@ -64,7 +65,7 @@ from simulator.bytedance_output import (
     image_event,
     stream_error_event,
 )
-from simulator.bytedance_rules import Job, log_body, validate
+from simulator.bytedance_rules import Job, validate
 from simulator.faults import DroppedConnection, malformed_json, truncated
 from simulator.knobs import DirectiveError, Directives, Knobs, SimState, strip_directives
 

@@ -7,8 +7,6 @@ for an unknown model). Choices where the reference is unsure are marked "Choice"
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import math
 import re
@@ -17,18 +15,14 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from simulator.bytedance_errors import SeedreamError, invalid, missing, not_found, unsupported
+from simulator.bytedance_errors import invalid, missing, not_found, unsupported
+from simulator.bytedance_inputs import MAX_RATIO, Reference, parse_references
 from simulator.render import open_image
 
 OutputFormat = Literal["jpeg", "png"]
 
 TIER_EDGES = {"1K": 1024, "1.5K": 1536, "2K": 2048, "3K": 3072, "4K": 4096}
-MAX_RATIO = 16  # W:H within [1/16, 16] (§1)
 MAX_TOTAL_IMAGES = 15  # references + generated images (§2)
-MAX_INPUT_BYTES = 10 * 1024 * 1024
-MAX_INPUT_PIXELS = 6000 * 6000
-MIN_INPUT_SIDE = 15  # "each side > 14 px"
-INPUT_FORMATS = frozenset({"jpeg", "jpg", "png", "webp", "bmp", "tiff", "gif"})
 # Choice: with no `size`, 4.x docs say 2048x2048; used for every model (it fits all ranges).
 DEFAULT_SIZE = (2048, 2048)
 # Choice: a tier with no ratio hint in the prompt yields "model-chosen dimensions" (§1 gotcha:
@@ -37,7 +31,6 @@ DEFAULT_SIZE = (2048, 2048)
 TIER_DEFAULT_RATIO = (3, 2)
 _RATIO_HINT = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d)?)\s*[:：]\s*(\d{1,2}(?:\.\d)?)(?![\d.])")
 _WXH = re.compile(r"^([1-9]\d{0,5})x([1-9]\d{0,5})$")
-_DATA_URI = re.compile(r"^data:image/([^;,]*);base64,(.*)$", re.DOTALL)
 
 # Every request field of the API (§2). Anything else is a 400 naming it. Choice: the reference
 # does not say whether unknown fields are ignored; rejecting them catches stray fields.
@@ -112,21 +105,6 @@ MODELS: dict[str, ModelRules] = {
 
 
 @dataclass
-class Reference:
-    """One entry of ``image``: decoded bytes for a data URI, nothing fetched for a URL."""
-
-    source: str  # "data" | "url"
-    data: bytes = b""
-    media_type: str = ""
-    url: str = ""
-
-    def summary(self) -> dict[str, Any] | str:
-        if self.source == "url":
-            return self.url
-        return {"data_url": f"data:{self.media_type};base64,…", "bytes": len(self.data)}
-
-
-@dataclass
 class Job:
     """A validated request with every value resolved."""
 
@@ -165,7 +143,7 @@ def validate(body: dict[str, Any], request_id: str, *, prompt_text: str) -> Job:
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise missing("prompt", request_id)
-    references = parse_references(body.get("image"), rules, request_id)
+    references = parse_references(body.get("image"), rules.max_references, request_id)
     sequential, max_images = _sequential(body, rules, len(references), request_id)
     width, height = _size(body.get("size"), rules, prompt_text, request_id)
     return Job(
@@ -338,79 +316,4 @@ def _ratio_hint(prompt: str) -> tuple[float, float] | None:
     return (w, h) if w > 0 and h > 0 else None
 
 
-def parse_references(value: object, rules: ModelRules, request_id: str) -> list[Reference]:
-    """``image``: one string or an array of strings, each a URL or a lowercase data URI."""
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
-        raise invalid("image", "expected a string or a non-empty array of strings", request_id)
-    if len(items) > rules.max_references:
-        why = f"at most {rules.max_references} reference images are supported, got {len(items)}"
-        raise invalid("image", why, request_id)
-    return [_reference(item, request_id) for item in items]
-
-
-def _reference(item: str, request_id: str) -> Reference:
-    if item.startswith(("http://", "https://")):
-        return Reference("url", url=item)  # nothing is fetched: there is no internet here
-    match = _DATA_URI.match(item)
-    if match is None:
-        why = "expected an image URL or data:image/<format>;base64,<data>"
-        raise invalid("image", why, request_id)
-    fmt = match.group(1)
-    if fmt != fmt.lower():  # §2: `image/PNG` is rejected [FIELD]
-        raise invalid("image", f"the image format must be lowercase, got image/{fmt}", request_id)
-    if fmt not in INPUT_FORMATS:
-        raise invalid("image", f"unsupported image format image/{fmt}", request_id)
-    try:
-        data = base64.b64decode("".join(match.group(2).split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise invalid("image", "the base64 data is invalid", request_id) from exc
-    _check_input_image(data, request_id)
-    return Reference("data", data=data, media_type=f"image/{fmt}")
-
-
-def _check_input_image(data: bytes, request_id: str) -> None:
-    """≤ 10 MB, each side > 14 px, ≤ 36 MP, ratio within [1/16, 16] (§2 input limits)."""
-    if len(data) > MAX_INPUT_BYTES:
-        raise invalid("image", "each image must be at most 10 MB", request_id)
-    try:
-        width, height = open_image(data).size
-    except ValueError as exc:
-        raise invalid("image", "the image cannot be decoded", request_id) from exc
-    if min(width, height) < MIN_INPUT_SIDE or width * height > MAX_INPUT_PIXELS:
-        why = "each side must be over 14 px and the total at most 6000x6000 px"
-        raise invalid("image", why, request_id)
-    if max(width, height) > MAX_RATIO * min(width, height):
-        raise invalid("image", "the aspect ratio must be within [1/16, 16]", request_id)
-
-
-def log_body(body: dict[str, Any], references: list[Reference] | None = None) -> dict[str, Any]:
-    """The request as logged: image payloads summarised, never stored (string stays string)."""
-    logged = dict(body)
-    image = body.get("image")
-    if image is None:
-        return logged
-    if references is None:
-        references = _best_effort(image)
-    summaries = [ref.summary() for ref in references]
-    logged["image"] = summaries[0] if isinstance(image, str) and summaries else summaries
-    return logged
-
-
-def _best_effort(image: object) -> list[Reference]:
-    """Summaries for a body that failed validation (never echo the payload)."""
-    items = [image] if isinstance(image, str) else image if isinstance(image, list) else []
-    out = []
-    for item in items:
-        text = item if isinstance(item, str) else ""
-        if text.startswith(("http://", "https://")):
-            out.append(Reference("url", url=text))
-        else:
-            head = text.partition(",")[0][5:] if text.startswith("data:") else "?"
-            out.append(Reference("data", data=text.encode(), media_type=head.split(";")[0]))
-    return out
-
-
-__all__ = ["MODELS", "Job", "ModelRules", "Reference", "SeedreamError", "log_body", "validate"]
+__all__ = ["MODELS", "Job", "ModelRules", "validate"]

@@ -263,3 +263,26 @@ def test_references_travel_in_the_image_field(sim_gateway: ServerThread, seedrea
     assert len(result.data) == 1
     image = _posts(seedream)[0]["body"]["image"]
     assert [i["data_url"] for i in image] == ["data:image/png;base64,…"] * 2
+
+
+def test_many_references_shrink_the_images_per_call(
+    sim_gateway: ServerThread, seedream: Any
+) -> None:
+    """References + generated images ≤ 15 per call (§2): 13 references leave room for 2."""
+    refs = [{"type": "image_url", "image_url": {"url": png_data_url(32, 32)}}] * 13
+    with _sdk(sim_gateway) as client:
+        result = client.images.generate(
+            model="bytedance-seed/seedream-4.0",
+            prompt="many references",
+            n=3,
+            resolution="1K",
+            input_references=refs,
+            provider=ONLY_SEED,
+        )
+    assert len(result.data) == 3
+    calls = [c["body"] for c in _posts(seedream)]
+    assert sorted(
+        c.get("sequential_image_generation_options", {}).get("max_images", 1) for c in calls
+    ) == [1, 2]
+    assert all(len(c["image"]) == 13 for c in calls)
+    assert result.usage is not None and Decimal(str(result.usage.cost)) == 3 * Decimal("0.03")

@@ -187,6 +187,9 @@ class EndpointSpec(_Frozen):
     parameters: dict[str, Descriptor]
     geometry: Geometry
     max_images_per_call: int = Field(ge=1, le=10)
+    # An upstream cap on reference images + generated images in one call (Seedream: 15). The
+    # gateway shrinks each call's batch to fit it (never below one image). None: no such cap.
+    max_images_with_references: int | None = Field(default=None, ge=2)
     supports_streaming: bool = False
     passthrough: tuple[str, ...] = ()
     # Takes an inpainting mask with its references (OpenAI's edits ``mask``); a request with a

@@ -63,6 +63,12 @@ def _descriptor_kinds(ep: EndpointSpec) -> list[str]:
         problems.append(
             f"max_images_per_call: {ep.max_images_per_call} is above parameters.n.max {n.max}"
         )
+    cap = ep.max_images_with_references
+    if cap is not None and cap <= ep.max_references:
+        problems.append(
+            f"max_images_with_references: {cap} leaves no room for an image next to "
+            f"{ep.max_references} input_references"
+        )
     refs = params.get("input_references")
     if refs is not None and not (
         isinstance(refs, RangeDescriptor) and refs.min == 0 and 1 <= refs.max <= MAX_REFERENCES

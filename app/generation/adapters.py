@@ -8,6 +8,7 @@ returns the adapter. Adapters never read the environment themselves.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -32,33 +33,31 @@ class AdapterContext:
 AdapterFactory = Callable[[AdapterContext], ImageAdapter]
 
 
-def _openai(ctx: AdapterContext) -> ImageAdapter:
-    from providers.openai.adapter import OpenAIAdapter
-
-    return OpenAIAdapter(
-        ctx.client,
-        api_key=ctx.api_key,
-        base_url=ctx.base_url,
-        provider=ctx.provider,
-        timeout=ctx.timeout,
-    )
+# adapter name -> (module, class). Every adapter takes the same keyword arguments.
+ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
+    "openai": ("providers.openai.adapter", "OpenAIAdapter"),
+    "xai": ("providers.xai.adapter", "XaiAdapter"),
+    "bytedance": ("providers.bytedance.adapter", "SeedreamAdapter"),
+}
 
 
-def _xai(ctx: AdapterContext) -> ImageAdapter:
-    from providers.xai.adapter import XaiAdapter
+def _factory(module: str, name: str) -> AdapterFactory:
+    def build(ctx: AdapterContext) -> ImageAdapter:
+        cls = getattr(importlib.import_module(module), name)
+        adapter: ImageAdapter = cls(
+            ctx.client,
+            api_key=ctx.api_key,
+            base_url=ctx.base_url,
+            provider=ctx.provider,
+            timeout=ctx.timeout,
+        )
+        return adapter
 
-    return XaiAdapter(
-        ctx.client,
-        api_key=ctx.api_key,
-        base_url=ctx.base_url,
-        provider=ctx.provider,
-        timeout=ctx.timeout,
-    )
+    return build
 
 
 FACTORIES: dict[str, AdapterFactory] = {
-    "openai": _openai,
-    "xai": _xai,
+    adapter: _factory(module, name) for adapter, (module, name) in ADAPTER_CLASSES.items()
 }
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators

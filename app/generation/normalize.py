@@ -33,7 +33,9 @@ Choices where the reference leaves room ("never guess, never swallow", DESIGN §
   pixels) and those are checked. An ``enum`` descriptor on ``size`` additionally restricts
   explicit ``WxH`` values.
 * ``n`` defaults to 1; ``n > 1`` needs an ``n`` descriptor. Batches are greedy: full batches of
-  ``max_images_per_call``, then the remainder (7 at 4 per call → 4, 3).
+  ``max_images_per_call``, then the remainder (7 at 4 per call → 4, 3). An endpoint whose
+  provider caps references + images per call (``max_images_with_references``) gets smaller
+  batches when the request carries references.
 * ``background: transparent`` with ``output_format: jpeg`` is a 400 on every endpoint; with
   ``svg`` it is allowed (vector output has no opaque canvas).
 * ``provider.options``: only the entry under the endpoint's slug is read; a key outside the
@@ -134,7 +136,7 @@ def normalize(request: ImageGenerationRequest, endpoint: EndpointSpec) -> Normal
         background=background,
         seed=seed,
         options=_options(request, endpoint, target),
-        batches=split_batches(n, endpoint.max_images_per_call),
+        batches=split_batches(n, images_per_call(endpoint, len(request.input_references or ()))),
         warnings=placement.warnings + quality_warnings + compression_warnings,
         pricing_params=_pricing_params(placement, quality),
     )
@@ -359,6 +361,15 @@ def _checked_n(n: int | None, endpoint: EndpointSpec, target: Target) -> int:
     return n
 
 
+def images_per_call(endpoint: EndpointSpec, references: int) -> int:
+    """``max_images_per_call``, shrunk so references + images fit a combined upstream cap."""
+    per_call = endpoint.max_images_per_call
+    cap = endpoint.max_images_with_references
+    if cap is not None:
+        per_call = max(1, min(per_call, cap - references))
+    return per_call
+
+
 def split_batches(n: int, per_call: int) -> tuple[int, ...]:
     """``n`` images as upstream calls of at most ``per_call`` each: full ones, then the rest."""
     full, rest = divmod(n, per_call)
@@ -393,4 +404,4 @@ def _pricing_params(placement: Placement, quality: str | None) -> dict[str, str]
     return {k: v for k, v in params.items() if v is not None}
 
 
-__all__ = ["Normalized", "check_canonical", "normalize", "split_batches"]
+__all__ = ["Normalized", "check_canonical", "images_per_call", "normalize", "split_batches"]

@@ -89,6 +89,12 @@ def test_aspect_ratio_the_geometry_cannot_honour(root: Path) -> None:
     assert f"{MODEL}: parameters.aspect_ratio: 8:1 cannot be produced" in message
 
 
+def test_a_reference_and_image_cap_must_leave_room_for_an_image(root: Path) -> None:
+    cap = "max_images_per_call = 1\nmax_images_with_references = 4\n"
+    message = broken(root, "max_images_per_call = 1\n", cap)
+    assert f"{MODEL}: max_images_with_references: 4 leaves no room for an image" in message
+
+
 def test_pricing_when_must_name_a_described_value(root: Path) -> None:
     message = broken(root, "round_up = true\n", 'round_up = true\nwhen = { resolution = "8K" }\n')
     assert f"{MODEL}: pricing.1.when.resolution: '8K' is not one of ['1K', '2K']" in message

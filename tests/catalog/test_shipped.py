@@ -165,13 +165,18 @@ def test_streaming_and_batch_sizes_per_provider(catalog: Catalog) -> None:
         "openai": 10,
         "google-ai-studio": 1,
         "black-forest-labs": 1,
-        "seed": 1,
+        "seed": 4,  # sequential_image_generation; 5.0 pro has no multi-image (1)
         "recraft": 6,
         "xai": 10,
     }
+    seedream_pro = "bytedance-seed/seedream-5.0-pro"
     for model_id, endpoint in endpoints(catalog):
-        assert endpoint.supports_streaming == (endpoint.provider_slug == "openai"), model_id
-        assert endpoint.max_images_per_call == per_call[endpoint.provider_slug], model_id
+        streams = endpoint.provider_slug == "openai" or (
+            endpoint.provider_slug == "seed" and model_id != seedream_pro
+        )
+        assert endpoint.supports_streaming == streams, model_id
+        expected = 1 if model_id == seedream_pro else per_call[endpoint.provider_slug]
+        assert endpoint.max_images_per_call == expected, model_id
 
 
 def test_geometry_kind_per_family(catalog: Catalog) -> None:
@@ -357,9 +362,9 @@ def test_passthrough_keys(catalog: Catalog) -> None:
         "black-forest-labs/flux.2-flex", "black-forest-labs"
     )
     assert {"style", "substyle", "controls"} <= keys("recraft/recraft-v3", "recraft")
-    assert {"watermark", "sequential_image_generation"} <= keys(
-        "bytedance-seed/seedream-4.5", "seed"
-    )
+    assert {"watermark", "optimize_prompt_options"} <= keys("bytedance-seed/seedream-4.5", "seed")
+    # multi-image follows n (sequential_image_generation is the adapter's, not the caller's)
+    assert "sequential_image_generation" not in keys("bytedance-seed/seedream-4.5", "seed")
     assert "sequential_image_generation" not in keys("bytedance-seed/seedream-5.0-pro", "seed")
     assert "thinking_level" in keys("google/gemini-3.1-flash-image", "google-ai-studio")
 

@@ -50,6 +50,11 @@ def _xai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _seedream_reference(entry: Entry) -> bool:
+    body = entry.get("body") or {}
+    return entry["path"].endswith("/images/generations") and bool(body.get("image"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -63,5 +68,12 @@ CASES: tuple[Case, ...] = (
         model="x-ai/grok-imagine-image",
         body={"aspect_ratio": "1:1", "resolution": "1K"},
         reference_seen=_xai_reference,
+    ),
+    Case(
+        adapter="bytedance",
+        model="bytedance-seed/seedream-4.0",
+        body={"resolution": "1K"},
+        reference_seen=_seedream_reference,
+        stream_model="bytedance-seed/seedream-4.0",
     ),
 )

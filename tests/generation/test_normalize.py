@@ -701,6 +701,25 @@ def test_split_batches(n: int, per_call: int, expected: tuple[int, ...]) -> None
     assert split_batches(n, per_call) == expected
 
 
+@pytest.mark.parametrize(
+    ("references", "expected"),
+    [(0, (4, 4, 2)), (11, (4, 4, 2)), (12, (3, 3, 3, 1)), (14, (1,) * 10)],
+)
+def test_a_combined_reference_and_image_cap_shrinks_batches(
+    references: int, expected: tuple[int, ...]
+) -> None:
+    """Seedream counts references and outputs together (≤ 15 per call)."""
+    base = ENDPOINTS[SEEDREAM].model_dump()
+    capped = EndpointSpec.model_validate(
+        {**base, "max_images_per_call": 4, "max_images_with_references": 15}
+    )
+    refs = [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}] * references
+    request = ImageGenerationRequest(
+        model=SEEDREAM, prompt="p", n=10, input_references=refs or None
+    )
+    assert normalize(request, capped).batches == expected
+
+
 # ------------------------------------------------------------------------------------------
 # Helpers
 # ------------------------------------------------------------------------------------------

@@ -44,6 +44,15 @@ def _openai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _google_reference(entry: Entry) -> bool:
+    """A generateContent call whose contents carried an ``inlineData`` image part."""
+    body = entry.get("body") or {}
+    parts = [p for c in body.get("contents") or [] for p in c.get("parts") or []]
+    return entry["path"].endswith(":generateContent") and any(
+        str((p.get("inlineData") or {}).get("mimeType", "")).startswith("image/") for p in parts
+    )
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -51,5 +60,11 @@ CASES: tuple[Case, ...] = (
         body={"size": "1024x1024", "quality": "low"},
         reference_seen=_openai_reference,
         stream_model="openai/gpt-image-1.5",
+    ),
+    Case(
+        adapter="google",
+        model="google/gemini-3.1-flash-image",
+        body={"aspect_ratio": "16:9", "resolution": "1K"},
+        reference_seen=_google_reference,
     ),
 )

@@ -175,7 +175,11 @@ def parse_response(
         raise _no_candidates(response, provider, upstream_id)
     candidate = response.candidates[0]
     parts = (candidate.content.parts if candidate.content else None) or []
-    images = [make_image(p) for p in parts if _is_image(p)]
+    try:
+        images = [make_image(p) for p in parts if _is_image(p)]
+    except ProtocolError as exc:
+        exc.provider, exc.upstream_request_id = provider, upstream_id
+        raise
     if not images:
         raise refusal(candidate, parts, provider, upstream_id, secrets)
     warnings: tuple[str, ...] = ()
@@ -208,7 +212,11 @@ def make_image(part: Part) -> GeneratedImage:
     if "-" in data or "_" in data:
         data = data.translate(_URLSAFE)  # proto-JSON may use the URL-safe alphabet
     head = b64_head(data)
-    media_type = sniff_media_type(head) or (part.inline_data.mime_type or "image/png").lower()
+    media_type = sniff_media_type(head)
+    if media_type is None:
+        raise ProtocolError(
+            f"Gemini returned {part.inline_data.mime_type} data that is not a readable image"
+        )
     dims = image_dimensions(head) or _full_dimensions(data)
     width, height = dims if dims is not None else (None, None)
     return GeneratedImage(b64=data, media_type=media_type, width=width, height=height)

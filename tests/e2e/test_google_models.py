@@ -9,6 +9,7 @@ Prices are the catalog's, per million tokens, written out below.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +18,11 @@ import pytest
 from openrouter import OpenRouter
 
 from app.catalog import load_catalog
-from tests.conftest import MASTER_KEY, SimServer
-from tests.e2e.helpers import decode, generation, png_data_url
+from app.config import ProviderSettings
+from app.generation.adapters import simulator_base_url
+from app.main import create_app
+from tests.conftest import MASTER_KEY, SimServer, make_settings
+from tests.e2e.helpers import decode, generation, png_data_url, post
 from tests.servers import ServerThread
 
 CATALOG = load_catalog()
@@ -191,3 +195,41 @@ def test_output_format_gemini_cannot_choose_is_converted_by_the_gateway(
     expected = hand_cost(model, 3, 0, 0, 1120)
     assert Decimal(str(result.usage.cost)) == expected
     assert Decimal(generation(sim_gateway.url, gid)["cost_usd"]) == expected
+
+
+@pytest.fixture
+def bad_key_gateway(
+    simulators: SimServer, database_url: str, redis_url: str
+) -> Iterator[ServerThread]:
+    """A gateway whose GEMINI_API_KEY the (simulated) Gemini API rejects."""
+    simulators.reset()
+    providers = ProviderSettings(  # type: ignore[call-arg]
+        GEMINI_API_KEY="AIzaSy-revoked-key-000000000000000000",
+        IMAGEGATE_GOOGLE_BASE_URL=simulator_base_url(simulators.url, "google"),
+    )
+    settings = make_settings(database_url, redis_url, providers=providers)
+    with ServerThread(create_app(settings)) as server:
+        yield server
+
+
+def test_a_rejected_gemini_key_is_a_provider_failure_not_the_callers_400(
+    bad_key_gateway: ServerThread, simulators: SimServer
+) -> None:
+    """Google answers a bad key with HTTP 400 (API_KEY_INVALID); the caller gets a 502, as for
+    any credential the provider rejects (AuthError, which falls back where another endpoint
+    exists)."""
+    body: dict[str, Any] = {
+        "model": "google/gemini-3.1-flash-image",
+        "prompt": PROMPT,
+        "aspect_ratio": "1:1",
+    }
+    resp = post(bad_key_gateway.url, MASTER_KEY, body)
+    assert resp.status_code == 502, resp.text
+    error = resp.json()["error"]
+    assert "API key not valid" in error["message"]
+    assert error["metadata"]["provider_code"] == "API_KEY_INVALID"
+    assert "revoked" not in resp.text
+    (call,) = simulators.sim("google").log.entries
+    assert call["status"] == 400
+    row = generation(bad_key_gateway.url, resp.headers["x-generation-id"])
+    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == 0

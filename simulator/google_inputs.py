@@ -165,6 +165,9 @@ def _parse_contents(contents: Any, parsed: ParsedRequest) -> None:
             part_at = f"{at}.parts[{j}]"
             raw_part = _obj(raw_part, part_at)
             part = _fields(raw_part, PART_FIELDS, part_at)
+            for key in ("thoughtSignature", "thought_signature"):  # opaque, can be ~600 KB
+                if isinstance(raw_part.get(key), str):
+                    raw_part[key] = {"chars": len(raw_part[key])}
             if isinstance(part.get("text"), str):
                 if not part.get("thought"):
                     texts.append(part["text"])

@@ -325,3 +325,18 @@ def test_more_than_fourteen_images_is_400(http: httpx.Client) -> None:
     refs = [inline(png(8, 8))] * 15
     err = error(http.post(FLASH, headers=HEADERS, json=body("x", *refs)), 400, "INVALID_ARGUMENT")
     assert "Too many images" in err["message"]
+
+
+def test_a_returned_thought_signature_is_accepted_and_summarised(
+    http: httpx.Client, gsim: GoogleSim
+) -> None:
+    """Multi-turn edits send the model's turn back with its ``thoughtSignature`` (§2)."""
+    payload = body("make it blue")
+    payload["contents"] = [
+        {"role": "user", "parts": [{"text": "a cat"}]},
+        {"role": "model", "parts": [{**inline(png()), "thoughtSignature": "c2ln" * 500}]},
+        payload["contents"][0],
+    ]
+    assert http.post(FLASH, headers=HEADERS, json=payload).status_code == 200
+    logged = gsim.state.log.entries[-1]["body"]["contents"][1]["parts"][0]
+    assert logged["thoughtSignature"] == {"chars": 2000}

@@ -38,6 +38,7 @@ ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
     "openai": ("providers.openai.adapter", "OpenAIAdapter"),
     "xai": ("providers.xai.adapter", "XaiAdapter"),
     "bytedance": ("providers.bytedance.adapter", "SeedreamAdapter"),
+    "google": ("providers.google.adapter", "GoogleAdapter"),
 }
 
 

@@ -55,6 +55,15 @@ def _seedream_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/generations") and bool(body.get("image"))
 
 
+def _google_reference(entry: Entry) -> bool:
+    """A generateContent call whose contents carried an ``inlineData`` image part."""
+    body = entry.get("body") or {}
+    parts = [p for c in body.get("contents") or [] for p in c.get("parts") or []]
+    return entry["path"].endswith(":generateContent") and any(
+        str((p.get("inlineData") or {}).get("mimeType", "")).startswith("image/") for p in parts
+    )
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -75,5 +84,11 @@ CASES: tuple[Case, ...] = (
         body={"resolution": "1K"},
         reference_seen=_seedream_reference,
         stream_model="bytedance-seed/seedream-4.0",
+    ),
+    Case(
+        adapter="google",
+        model="google/gemini-3.1-flash-image",
+        body={"aspect_ratio": "16:9", "resolution": "1K"},
+        reference_seen=_google_reference,
     ),
 )

@@ -44,7 +44,19 @@ def _openai(ctx: AdapterContext) -> ImageAdapter:
     )
 
 
-FACTORIES: dict[str, AdapterFactory] = {"openai": _openai}
+def _recraft(ctx: AdapterContext) -> ImageAdapter:
+    from providers.recraft.adapter import RecraftAdapter
+
+    return RecraftAdapter(
+        ctx.client,
+        api_key=ctx.api_key,
+        base_url=ctx.base_url,
+        provider=ctx.provider,
+        timeout=ctx.timeout,
+    )
+
+
+FACTORIES: dict[str, AdapterFactory] = {"openai": _openai, "recraft": _recraft}
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators
 

@@ -44,6 +44,12 @@ def _openai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _recraft_reference(entry: Entry) -> bool:
+    """Recraft takes a reference on ``/v1/images/imageToImage`` as a JSON ``image_url``."""
+    body = entry.get("body") or {}
+    return entry["path"].endswith("/images/imageToImage") and bool(body.get("image_url"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -51,5 +57,11 @@ CASES: tuple[Case, ...] = (
         body={"size": "1024x1024", "quality": "low"},
         reference_seen=_openai_reference,
         stream_model="openai/gpt-image-1.5",
+    ),
+    Case(
+        adapter="recraft",
+        model="recraft/recraft-v3",  # raster, and the Recraft model that takes a reference
+        body={"size": "1024x1024"},
+        reference_seen=_recraft_reference,
     ),
 )

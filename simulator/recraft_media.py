@@ -1,7 +1,9 @@
 """What the Recraft simulator draws and serves: SVG markup, the result-URL store, input images.
 
 * Vector models answer real SVG (reference §2.5, §6.6): deterministic shapes and a caption, with
-  ``width``/``height`` and a ``viewBox`` of the requested canvas.
+  ``width``/``height`` and a ``viewBox`` of the requested canvas. The markup starts with the
+  ``<svg`` root (no XML declaration): the reference shows neither form, and a client must sniff
+  both anyway.
 * Results are served from an in-memory store behind ``GET /img/<image_id>.<ext>`` (the
   simulator's stand-in for ``img.recraft.ai``), with the right ``Content-Type``. Recraft keeps
   files about 24 hours (§2.5); the store keeps the most recent few hundred.
@@ -48,7 +50,6 @@ def render_svg(width: int, height: int, *, prompt: str, seed: int = 0) -> bytes:
     size = max(12, min(width, height) // 28)
     caption = escape(f"{prompt[:60]} · {width}x{height} · #{seed}")
     markup = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">'
         '<defs><linearGradient id="bg" x1="0" y1="0" x2="1" y2="1">'

@@ -35,6 +35,11 @@ KEY_HOSTS = ("external.api.recraft.ai",)
 _MAX_ERROR_BODY = 1024 * 1024
 
 
+def url_policy(base_url: str) -> UrlPolicy:
+    """Result URLs: Recraft's hosts over https, or the base URL's host; the key only to the API."""
+    return UrlPolicy(base_url=base_url, hosts=IMAGE_HOSTS, key_hosts=KEY_HOSTS)
+
+
 class RecraftAdapter:
     """:class:`providers.spec.ImageAdapter` for Recraft's raster and vector models."""
 
@@ -53,7 +58,7 @@ class RecraftAdapter:
         self._timeout = timeout
         self._secrets = (api_key,) if api_key else ()
         self._key_headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._policy = UrlPolicy(base_url=self._base_url, hosts=IMAGE_HOSTS, key_hosts=KEY_HOSTS)
+        self._policy = url_policy(self._base_url)
 
     def __repr__(self) -> str:  # never show the headers (they hold the key)
         return f"RecraftAdapter(provider={self.provider!r}, base_url={self._base_url!r})"

@@ -97,6 +97,6 @@ def test_vectorize_answers_a_singular_svg_image(sim: LiveRecraft) -> None:
         "/v1/images/vectorize",
         {"image_url": data_url(png_bytes(8, 8)), "response_format": "b64_json"},
     ).json()
-    assert base64.b64decode(b64["image"]["b64_json"]).startswith(b"<?xml")
+    assert base64.b64decode(b64["image"]["b64_json"]).startswith(b"<svg ")
     bad = sim.post("/v1/images/vectorize", {"image_url": "x", "svg_compression": "maybe"})
     assert json_error(bad, 400)["code"] == "invalid_parameter"

@@ -28,10 +28,8 @@ from providers.errors import (
 )
 from providers.recraft.wire import ErrorBody
 
-# Codes we recognise; the shape is an open question (§8), so messages are matched too.
-CREDIT_CODES = frozenset(
-    {"not_enough_credits", "insufficient_credits", "insufficient_balance", "payment_required"}
-)
+# Codes and messages we recognise; the shape is an open question (§8), so both are matched.
+_CREDIT_CODE = re.compile(r"credit|balance|payment|units", re.I)
 _CREDIT_TEXT = re.compile(
     r"(insufficient|not enough|out of|no)\W+(api\W+)?(credits?|units?|balance|funds)", re.I
 )
@@ -103,7 +101,7 @@ def error_class(status: int, code: str | None, message: str) -> type[ProviderErr
 
 
 def _names_credit(code: str | None, message: str) -> bool:
-    return (code or "").lower() in CREDIT_CODES or bool(_CREDIT_TEXT.search(message))
+    return bool(_CREDIT_CODE.search(code or "")) or bool(_CREDIT_TEXT.search(message))
 
 
 def _names_moderation(code: str | None, message: str) -> bool:

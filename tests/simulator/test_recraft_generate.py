@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -169,6 +170,7 @@ def test_url_answer_is_served_by_the_image_host(sim: LiveRecraft) -> None:
     assert set(body) == {"created", "credits", "data"} and body["credits"] == 80
     for item in body["data"]:
         assert set(item) == {"image_id", "url"}
+        assert uuid.UUID(item["image_id"]).version == 4
         assert item["url"].endswith(f"/img/{item['image_id']}.webp")
         got = httpx.get(item["url"])  # public: no key
         assert got.status_code == 200 and got.headers["content-type"] == "image/webp"

@@ -347,6 +347,7 @@ def _err(status: int, body: Any, headers: dict[str, str] | None = None) -> Provi
         (422, {"message": "prompt is too long"}, JSON, InvalidRequest),
         (400, {"code": "invalid_parameter", "message": "invalid value of block_nsfw"}, JSON, InvalidRequest),
         (402, {"code": "not_enough_credits", "message": "top up"}, JSON, InsufficientCredit),
+        (400, {"code": "insufficient_balance", "message": "top up"}, JSON, InsufficientCredit),
         (400, {"code": "x", "message": "Not enough API units on the balance"}, JSON, InsufficientCredit),
         (403, b"insufficient credits\n", TEXT, InsufficientCredit),
         (429, {"code": "too_many_requests", "message": "slow down"}, JSON, RateLimited),

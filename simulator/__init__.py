@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from simulator import bytedance, google, openai, xai
+from simulator import bytedance, google, openai, recraft, xai
 from simulator.knobs import Knobs
 
 
@@ -28,6 +28,7 @@ SIMULATORS: dict[str, SimulatorFactory] = {
     "xai": xai.create_app,
     "bytedance": bytedance.create_app,
     "google": google.create_app,
+    "recraft": recraft.create_app,
 }
 
 

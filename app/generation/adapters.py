@@ -39,6 +39,7 @@ ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
     "xai": ("providers.xai.adapter", "XaiAdapter"),
     "bytedance": ("providers.bytedance.adapter", "SeedreamAdapter"),
     "google": ("providers.google.adapter", "GoogleAdapter"),
+    "recraft": ("providers.recraft.adapter", "RecraftAdapter"),
 }
 
 

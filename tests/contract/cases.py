@@ -64,6 +64,12 @@ def _google_reference(entry: Entry) -> bool:
     )
 
 
+def _recraft_reference(entry: Entry) -> bool:
+    """Recraft takes a reference on ``/v1/images/imageToImage`` as a JSON ``image_url``."""
+    body = entry.get("body") or {}
+    return entry["path"].endswith("/images/imageToImage") and bool(body.get("image_url"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -90,5 +96,11 @@ CASES: tuple[Case, ...] = (
         model="google/gemini-3.1-flash-image",
         body={"aspect_ratio": "16:9", "resolution": "1K"},
         reference_seen=_google_reference,
+    ),
+    Case(
+        adapter="recraft",
+        model="recraft/recraft-v3",  # raster, and the Recraft model that takes a reference
+        body={"size": "1024x1024"},
+        reference_seen=_recraft_reference,
     ),
 )

@@ -1,0 +1,94 @@
+"""Lenient models of what the Recraft external API sends back.
+
+Only the fields the adapter uses are declared; everything else is ignored. The OpenAPI
+document declares no error responses at all, so :class:`ErrorBody` accepts the shapes seen in
+the wild (``{code, message}``, ``{error: "…"}``, ``{error: {message}}``, ``{detail}``).
+Reference: ../shared/reference/providers/recraft.md (§2.5 response, §4 errors).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+class ImageItem(_Lenient):
+    """One item of ``data``: ``image_id`` plus ``url`` (the default) or ``b64_json``.
+
+    https://www.recraft.ai/docs/api-reference/endpoints (schema ``Image``)
+    """
+
+    image_id: str | None = None
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+    @field_validator("image_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: object) -> str | None:
+        return _text(value)
+
+
+class GenerateImageResponse(_Lenient):
+    """Body of ``POST /v1/images/generations`` and ``/v1/images/imageToImage``.
+
+    ``credits`` is the API units this request was charged (1 000 units = $1).
+    https://www.recraft.ai/docs/api-reference/endpoints (schema ``GenerateImageResponse``)
+    """
+
+    created: int | None = None
+    credits: Decimal | None = None
+    data: list[ImageItem] = []
+    style_id: str | None = None
+
+
+class ErrorBody(_Lenient):
+    """A JSON error body; Recraft documents no shape (reference §4, open question).
+
+    https://www.recraft.ai/docs/api-reference/error-handling
+    """
+
+    code: str | None = None
+    message: str | None = None
+    error: Any = None
+    detail: Any = None
+
+    @field_validator("code", "message", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> str | None:
+        return _text(value)
+
+    @property
+    def text(self) -> str | None:
+        """The human message, wherever this body keeps it."""
+        if self.message:
+            return self.message
+        for value in (self.error, self.detail):
+            if isinstance(value, dict):
+                found = _text(value.get("message") or value.get("detail"))
+                if found:
+                    return found
+            elif value not in (None, ""):
+                return str(value)
+        return None
+
+    @property
+    def kind(self) -> str | None:
+        """The machine code: ``code``, or ``error.code`` / ``error.type``."""
+        if self.code:
+            return self.code
+        if isinstance(self.error, dict):
+            return _text(self.error.get("code") or self.error.get("type"))
+        return None

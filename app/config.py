@@ -54,6 +54,19 @@ class ProviderSettings(BaseSettings):
         key: SecretStr | None = getattr(self, fields[0]) if fields else None
         return key
 
+    def token_for(self, adapter: str) -> SecretStr | None:
+        """A bearer token (e.g. Microsoft Entra ID) for adapters that take one instead of a key."""
+        field = TOKEN_FIELDS.get(adapter)
+        token: SecretStr | None = getattr(self, field) if field else None
+        return token
+
+    @classmethod
+    def base_url_variable(cls, adapter: str) -> str | None:
+        """The environment variable of an adapter's base URL, for messages."""
+        fields = ADAPTER_FIELDS.get(adapter)
+        alias = cls.model_fields[fields[1]].validation_alias if fields else None
+        return alias if isinstance(alias, str) else None
+
     def base_url_for(self, adapter: str) -> str | None:
         fields = ADAPTER_FIELDS.get(adapter)
         url: str | None = getattr(self, fields[1]) if fields else None
@@ -83,6 +96,8 @@ ADAPTER_FIELDS = {
     "bytedance": ("ark_api_key", "bytedance_base_url"),
     "xai": ("xai_api_key", "xai_base_url"),
 }
+# adapter -> bearer-token field of ProviderSettings, used when the adapter's key is unset
+TOKEN_FIELDS: dict[str, str] = {}
 
 
 class Settings(BaseSettings):

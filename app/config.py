@@ -26,6 +26,11 @@ class ProviderSettings(BaseSettings):
     recraft_api_key: SecretStr | None = Field(default=None, validation_alias="RECRAFT_API_KEY")
     ark_api_key: SecretStr | None = Field(default=None, validation_alias="ARK_API_KEY")
     xai_api_key: SecretStr | None = Field(default=None, validation_alias="XAI_API_KEY")
+    # Azure AI Foundry (Microsoft MAI): a resource key, or a Microsoft Entra ID token instead.
+    azure_ai_api_key: SecretStr | None = Field(default=None, validation_alias="AZURE_AI_API_KEY")
+    azure_ai_bearer_token: SecretStr | None = Field(
+        default=None, validation_alias="AZURE_AI_BEARER_TOKEN"
+    )
 
     openai_base_url: str = Field(
         default="https://api.openai.com/v1", validation_alias="IMAGEGATE_OPENAI_BASE_URL"
@@ -46,6 +51,12 @@ class ProviderSettings(BaseSettings):
     )
     xai_base_url: str = Field(
         default="https://api.x.ai/v1", validation_alias="IMAGEGATE_XAI_BASE_URL"
+    )
+    # No default: every Azure customer has their own resource host.
+    azure_mai_base_url: str | None = Field(
+        default=None,
+        validation_alias="IMAGEGATE_AZURE_MAI_BASE_URL",
+        examples=["https://<resource>.services.ai.azure.com/mai/v1"],
     )
 
     def key_for(self, adapter: str) -> SecretStr | None:
@@ -95,9 +106,10 @@ ADAPTER_FIELDS = {
     "recraft": ("recraft_api_key", "recraft_base_url"),
     "bytedance": ("ark_api_key", "bytedance_base_url"),
     "xai": ("xai_api_key", "xai_base_url"),
+    "azure_mai": ("azure_ai_api_key", "azure_mai_base_url"),
 }
 # adapter -> bearer-token field of ProviderSettings, used when the adapter's key is unset
-TOKEN_FIELDS: dict[str, str] = {}
+TOKEN_FIELDS = {"azure_mai": "azure_ai_bearer_token"}
 
 
 class Settings(BaseSettings):

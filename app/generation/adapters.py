@@ -47,13 +47,26 @@ def _openai(ctx: AdapterContext) -> ImageAdapter:
     )
 
 
-FACTORIES: dict[str, AdapterFactory] = {"openai": _openai}
+def _azure_mai(ctx: AdapterContext) -> ImageAdapter:
+    from providers.microsoft.adapter import AzureMaiAdapter
+
+    return AzureMaiAdapter(
+        ctx.client,
+        api_key=ctx.api_key,
+        base_url=ctx.base_url,
+        provider=ctx.provider,
+        bearer=ctx.bearer,
+        timeout=ctx.timeout,
+    )
+
+
+FACTORIES: dict[str, AdapterFactory] = {"openai": _openai, "azure_mai": _azure_mai}
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators
 
 # The base-URL path of providers whose base URL has no default because each customer has their
-# own host (e.g. Azure AI Foundry: ``https://<resource>.services.ai.azure.com/mai/v1``).
-SIMULATOR_PATHS: dict[str, str] = {}
+# own host (Azure AI Foundry: ``https://<resource>.services.ai.azure.com/mai/v1``).
+SIMULATOR_PATHS: dict[str, str] = {"azure_mai": "/mai/v1"}
 
 
 def simulator_base_url(sim_base: str, adapter: str) -> str:

@@ -44,6 +44,12 @@ def _openai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _azure_mai_reference(entry: Entry) -> bool:
+    """A multipart edit with at least one ``image`` file part (summarised in the log)."""
+    body = entry.get("body") or {}
+    return entry["path"].endswith("/images/edits") and bool(body.get("image"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -51,5 +57,11 @@ CASES: tuple[Case, ...] = (
         body={"size": "1024x1024", "quality": "low"},
         reference_seen=_openai_reference,
         stream_model="openai/gpt-image-1.5",
+    ),
+    Case(
+        adapter="azure_mai",
+        model="microsoft/mai-image-2.5",
+        body={"aspect_ratio": "16:9"},
+        reference_seen=_azure_mai_reference,
     ),
 )

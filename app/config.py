@@ -26,6 +26,11 @@ class ProviderSettings(BaseSettings):
     recraft_api_key: SecretStr | None = Field(default=None, validation_alias="RECRAFT_API_KEY")
     ark_api_key: SecretStr | None = Field(default=None, validation_alias="ARK_API_KEY")
     xai_api_key: SecretStr | None = Field(default=None, validation_alias="XAI_API_KEY")
+    # Azure AI Foundry (Microsoft MAI): a resource key, or a Microsoft Entra ID token instead.
+    azure_ai_api_key: SecretStr | None = Field(default=None, validation_alias="AZURE_AI_API_KEY")
+    azure_ai_bearer_token: SecretStr | None = Field(
+        default=None, validation_alias="AZURE_AI_BEARER_TOKEN"
+    )
 
     openai_base_url: str = Field(
         default="https://api.openai.com/v1", validation_alias="IMAGEGATE_OPENAI_BASE_URL"
@@ -47,12 +52,31 @@ class ProviderSettings(BaseSettings):
     xai_base_url: str = Field(
         default="https://api.x.ai/v1", validation_alias="IMAGEGATE_XAI_BASE_URL"
     )
+    # No default: every Azure customer has their own resource host.
+    azure_mai_base_url: str | None = Field(
+        default=None,
+        validation_alias="IMAGEGATE_AZURE_MAI_BASE_URL",
+        examples=["https://<resource>.services.ai.azure.com/mai/v1"],
+    )
 
     def key_for(self, adapter: str) -> SecretStr | None:
         """The credential for an adapter name (``openai``, ``google``, ``bfl``, …)."""
         fields = ADAPTER_FIELDS.get(adapter)
         key: SecretStr | None = getattr(self, fields[0]) if fields else None
         return key
+
+    def token_for(self, adapter: str) -> SecretStr | None:
+        """A bearer token (e.g. Microsoft Entra ID) for adapters that take one instead of a key."""
+        field = TOKEN_FIELDS.get(adapter)
+        token: SecretStr | None = getattr(self, field) if field else None
+        return token
+
+    @classmethod
+    def base_url_variable(cls, adapter: str) -> str | None:
+        """The environment variable of an adapter's base URL, for messages."""
+        fields = ADAPTER_FIELDS.get(adapter)
+        alias = cls.model_fields[fields[1]].validation_alias if fields else None
+        return alias if isinstance(alias, str) else None
 
     def base_url_for(self, adapter: str) -> str | None:
         fields = ADAPTER_FIELDS.get(adapter)
@@ -82,7 +106,10 @@ ADAPTER_FIELDS = {
     "recraft": ("recraft_api_key", "recraft_base_url"),
     "bytedance": ("ark_api_key", "bytedance_base_url"),
     "xai": ("xai_api_key", "xai_base_url"),
+    "azure_mai": ("azure_ai_api_key", "azure_mai_base_url"),
 }
+# adapter -> bearer-token field of ProviderSettings, used when the adapter's key is unset
+TOKEN_FIELDS = {"azure_mai": "azure_ai_bearer_token"}
 
 
 class Settings(BaseSettings):

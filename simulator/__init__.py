@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from simulator import bytedance, google, openai, recraft, xai
+from simulator import azure_mai, bytedance, google, openai, recraft, xai
 from simulator.knobs import Knobs
 
 
@@ -29,6 +29,7 @@ SIMULATORS: dict[str, SimulatorFactory] = {
     "bytedance": bytedance.create_app,
     "google": google.create_app,
     "recraft": recraft.create_app,
+    "azure_mai": azure_mai.create_app,
 }
 
 

@@ -71,7 +71,9 @@ class AddedProvider(_Strict):
 
     provider_slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     provider_name: str = Field(min_length=1)
-    adapter: Literal["openai"]  # only OpenAI-compatible servers can be added for now
+    # Adapters for servers the operator names: OpenAI-compatible servers, and Azure AI Foundry
+    # resources (each deployment its own endpoint: base_url, key, upstream_model = deployment).
+    adapter: Literal["openai", "azure_mai"]
     base_url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
     # Name of the environment variable that holds this server's API key (none: no auth).
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")

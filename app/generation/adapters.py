@@ -28,51 +28,66 @@ class AdapterContext:
     base_url: str
     provider: str  # the endpoint's provider slug, reported on errors
     timeout: httpx.Timeout
+    # ``api_key`` is a bearer token (e.g. Microsoft Entra ID) rather than the provider's API
+    # key; set for adapters that take one (``ProviderSettings.token_for``) when no key is set.
+    bearer: bool = False
 
 
 AdapterFactory = Callable[[AdapterContext], ImageAdapter]
 
 
-# adapter name -> (module, class). Every adapter takes the same keyword arguments.
+# adapter name -> (module, class). Every adapter takes the same keyword arguments; adapters
+# that accept a bearer token instead of a key (``bearer=True``) say so in their constructor.
 ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
     "openai": ("providers.openai.adapter", "OpenAIAdapter"),
     "xai": ("providers.xai.adapter", "XaiAdapter"),
     "bytedance": ("providers.bytedance.adapter", "SeedreamAdapter"),
     "google": ("providers.google.adapter", "GoogleAdapter"),
     "recraft": ("providers.recraft.adapter", "RecraftAdapter"),
+    "azure_mai": ("providers.microsoft.adapter", "AzureMaiAdapter"),
 }
+TAKES_BEARER = frozenset({"azure_mai"})
 
 
-def _factory(module: str, name: str) -> AdapterFactory:
+def _factory(adapter: str, module: str, name: str) -> AdapterFactory:
     def build(ctx: AdapterContext) -> ImageAdapter:
         cls = getattr(importlib.import_module(module), name)
-        adapter: ImageAdapter = cls(
+        extra = {"bearer": ctx.bearer} if adapter in TAKES_BEARER else {}
+        built: ImageAdapter = cls(
             ctx.client,
             api_key=ctx.api_key,
             base_url=ctx.base_url,
             provider=ctx.provider,
             timeout=ctx.timeout,
+            **extra,
         )
-        return adapter
+        return built
 
     return build
 
 
 FACTORIES: dict[str, AdapterFactory] = {
-    adapter: _factory(module, name) for adapter, (module, name) in ADAPTER_CLASSES.items()
+    adapter: _factory(adapter, module, name)
+    for adapter, (module, name) in ADAPTER_CLASSES.items()
 }
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators
+
+# The base-URL path of providers whose base URL has no default because each customer has their
+# own host (Azure AI Foundry: ``https://<resource>.services.ai.azure.com/mai/v1``).
+SIMULATOR_PATHS: dict[str, str] = {"azure_mai": "/mai/v1"}
 
 
 def simulator_base_url(sim_base: str, adapter: str) -> str:
     """Where the built-in simulator of ``adapter`` answers: ``<sim_base>/<adapter><path>``.
 
     ``<path>`` is the path of the provider's real default base URL (``/v1``, ``/v1beta``,
-    ``/api/v3``), so the adapter builds exactly the paths it builds against the provider.
+    ``/api/v3``), or its :data:`SIMULATOR_PATHS` entry when it has no default, so the
+    adapter builds exactly the paths it builds against the provider.
     """
-    default = ProviderSettings.default_base_url(adapter) or ""
-    return f"{sim_base.rstrip('/')}/{adapter}{urlsplit(default).path.rstrip('/')}"
+    default = ProviderSettings.default_base_url(adapter)
+    path = urlsplit(default).path if default else SIMULATOR_PATHS.get(adapter, "")
+    return f"{sim_base.rstrip('/')}/{adapter}{path.rstrip('/')}"
 
 
 class AdapterRegistry:
@@ -96,26 +111,36 @@ class AdapterRegistry:
         self._timeout = timeout or httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=10.0)
         self._cache: dict[tuple[str, str, str], ImageAdapter] = {}
 
-    def _target(self, endpoint: EndpointSpec) -> tuple[str, str] | None:
-        """(base_url, api_key) for an endpoint, or None when it cannot be called."""
+    def _target(self, endpoint: EndpointSpec) -> tuple[str, str, bool] | None:
+        """(base_url, credential, is_bearer_token) for an endpoint, or None when it cannot
+        be called."""
         if endpoint.base_url is not None:  # operator-added endpoint: its own server
             env = endpoint.api_key_env
-            return endpoint.base_url, (self._providers.endpoint_key(env) if env else None) or ""
+            key = (self._providers.endpoint_key(env) if env else None) or ""
+            return endpoint.base_url, key, False
         if self.sim_base is not None:
-            return simulator_base_url(self.sim_base, endpoint.adapter), SIMULATOR_KEY
+            return simulator_base_url(self.sim_base, endpoint.adapter), SIMULATOR_KEY, False
         secret = self._providers.key_for(endpoint.adapter)
+        credential = secret if secret is not None else self._providers.token_for(endpoint.adapter)
         base = self._providers.base_url_for(endpoint.adapter)
-        if secret is None or base is None:
+        if credential is None or base is None:
             return None
-        return base, secret.get_secret_value()
+        return base, credential.get_secret_value(), secret is None
 
     def unavailable_reason(self, endpoint: EndpointSpec) -> str | None:
         """Why this endpoint cannot be called, or None when it can."""
         if endpoint.adapter not in FACTORIES:
             return f"{endpoint.provider_name}: this gateway has no '{endpoint.adapter}' adapter yet"
-        if self._target(endpoint) is None:
-            return f"{endpoint.provider_name}: no credentials configured"
-        return None
+        if self._target(endpoint) is not None:
+            return None
+        adapter, settings = endpoint.adapter, self._providers
+        missing = []
+        if settings.key_for(adapter) is None and settings.token_for(adapter) is None:
+            missing.append("no credentials configured")
+        if settings.base_url_for(adapter) is None:
+            variable = ProviderSettings.base_url_variable(adapter)
+            missing.append("no base URL configured" + (f" (set {variable})" if variable else ""))
+        return f"{endpoint.provider_name}: {' and '.join(missing) or 'not configured'}"
 
     def available(self, endpoint: EndpointSpec) -> bool:
         return self.unavailable_reason(endpoint) is None
@@ -125,7 +150,7 @@ class AdapterRegistry:
         factory = FACTORIES.get(endpoint.adapter)
         if target is None or factory is None:
             raise LookupError(f"no adapter configured for {endpoint.provider_slug}")
-        base_url, key = target
+        base_url, key, bearer = target
         cache_key = (endpoint.adapter, base_url, endpoint.provider_slug)
         adapter = self._cache.get(cache_key)
         if adapter is None:
@@ -135,6 +160,7 @@ class AdapterRegistry:
                 base_url=base_url.rstrip("/"),
                 provider=endpoint.provider_slug,
                 timeout=self._timeout,
+                bearer=bearer,
             )
             adapter = factory(ctx)
             self._cache[cache_key] = adapter

@@ -32,7 +32,7 @@ from providers.spec import (
     RatioTier,
 )
 
-SIX = {"openai", "google-ai-studio", "black-forest-labs", "recraft", "seed", "xai"}
+SIX = {"openai", "google-ai-studio", "black-forest-labs", "recraft", "seed", "xai", "azure"}
 AUTHOR = {
     "openai": "openai",
     "google-ai-studio": "google",
@@ -40,6 +40,7 @@ AUTHOR = {
     "recraft": "recraft",
     "seed": "bytedance-seed",
     "xai": "x-ai",
+    "azure": "microsoft",
 }
 # One naming scheme per author, so ids read alike within it.
 SLUG_SHAPE = {
@@ -49,6 +50,7 @@ SLUG_SHAPE = {
     "bytedance-seed": r"seedream-\d+\.\d+(-lite|-pro)?",
     "recraft": r"recraft-v\d+(\.\d+)?(-utility)?(-pro)?(-flash)?(-vector)?",
     "x-ai": r"grok-imagine-image(-quality|-\d+\.\d+)?",
+    "microsoft": r"mai-image-\d+(\.\d+)?(-flash|-pro)?",
 }
 RETIRED_UPSTREAM = {
     "dall-e-3",
@@ -60,6 +62,9 @@ RETIRED_UPSTREAM = {
     "imagen-4.0-generate-001",
     "imagen-4.0-ultra-generate-001",
     "imagen-4.0-fast-generate-001",
+    "MAI-Image-1",
+    "MAI-Image-2",
+    "MAI-Image-2e",
 }
 CANONICAL = {
     "aspect_ratio": set(ASPECT_RATIOS),
@@ -168,6 +173,7 @@ def test_streaming_and_batch_sizes_per_provider(catalog: Catalog) -> None:
         "seed": 4,  # sequential_image_generation; 5.0 pro has no multi-image (1)
         "recraft": 6,
         "xai": 10,
+        "azure": 1,
     }
     seedream_pro = "bytedance-seed/seedream-5.0-pro"
     for model_id, endpoint in endpoints(catalog):

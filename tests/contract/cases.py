@@ -70,6 +70,12 @@ def _recraft_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/imageToImage") and bool(body.get("image_url"))
 
 
+def _azure_mai_reference(entry: Entry) -> bool:
+    """A multipart edit with at least one ``image`` file part (summarised in the log)."""
+    body = entry.get("body") or {}
+    return entry["path"].endswith("/images/edits") and bool(body.get("image"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -102,5 +108,11 @@ CASES: tuple[Case, ...] = (
         model="recraft/recraft-v3",  # raster, and the Recraft model that takes a reference
         body={"size": "1024x1024"},
         reference_seen=_recraft_reference,
+    ),
+    Case(
+        adapter="azure_mai",
+        model="microsoft/mai-image-2.5",
+        body={"aspect_ratio": "16:9"},
+        reference_seen=_azure_mai_reference,
     ),
 )

@@ -1,0 +1,113 @@
+"""Lenient models of what the MAI image API on Azure AI Foundry sends back.
+
+Only the fields the adapter uses are declared; everything else is ignored, and every field is
+optional: Microsoft documents only ``data[].b64_json``, the rest is what clients and fixtures
+show (reference ../shared/reference/providers/microsoft.md §5, §6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+DOCS = "https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai"
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class MaiUsage(_Lenient):
+    """``usage`` of a response (Vercel AI SDK and LiteLLM fixtures; not in Microsoft's docs).
+
+    https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai
+    """
+
+    num_input_text_tokens: int | None = None
+    num_input_image_tokens: int | None = None
+    num_output_tokens: int | None = None
+    output_image_tokens: int | None = None  # LiteLLM fixtures: same value as num_output_tokens
+
+
+class ImageItem(_Lenient):
+    """One item of ``data``: a base64 PNG; none when the output was filtered.
+
+    https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai
+    """
+
+    b64_json: str | None = None
+
+
+class ImagesResponse(_Lenient):
+    """Body of ``POST …/mai/v1/images/generations`` and ``…/images/edits``.
+
+    ``num_output_tokens`` at the root is the legacy shape without a ``usage`` object.
+    https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai
+    """
+
+    created: int | None = None
+    model: str | None = None
+    size: str | None = None
+    data: list[ImageItem] | None = None
+    usage: MaiUsage | None = None
+    num_output_tokens: int | None = None
+
+
+class InnerError(_Lenient):
+    """Azure's ``innererror``: ``ResponsibleAIPolicyViolation`` plus per-category results.
+
+    https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter
+    """
+
+    code: str | None = None
+    content_filter_result: dict[str, Any] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("content_filter_result", "content_filter_results"),
+    )
+
+
+class ErrorDetail(_Lenient):
+    """The ``error`` object of Azure's envelope; ``code`` may be a string, number or null.
+
+    https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai
+    """
+
+    code: str | None = None
+    message: str | None = None
+    details: str | None = None
+    innererror: InnerError | None = Field(
+        default=None, validation_alias=AliasChoices("innererror", "inner_error", "innerError")
+    )
+    content_filter_result: dict[str, Any] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("content_filter_result", "content_filter_results"),
+    )
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        return value if isinstance(value, str) else str(value)
+
+    @field_validator("message", "details", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        return value if value is None or isinstance(value, str) else str(value)
+
+    @field_validator("innererror", mode="before")
+    @classmethod
+    def _inner_object(cls, value: object) -> object:
+        return value if isinstance(value, dict) else None
+
+
+class ErrorEnvelope(_Lenient):
+    """``{"error": {...}}``; a bare string ``error`` is read as its message."""
+
+    error: ErrorDetail | None = None
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error_text(cls, value: object) -> object:
+        return {"message": value} if isinstance(value, str) else value

@@ -1,0 +1,178 @@
+"""Azure's MAI error answers → ProviderError (reference microsoft.md §6)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from providers.errors import (
+    AuthError,
+    ContentModerated,
+    InvalidRequest,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+)
+from providers.microsoft.errors import error_from_response
+
+KEY = "0123abcd0123abcd0123abcd0123abcd"
+CAPTURED_400 = {
+    "error": {
+        "code": "unsupported_request_value",
+        "message": "Model does not support request parameter value supplied: 'width' must be at least 768 pixels.",
+        "details": "Model does not support request parameter value supplied: 'width' must be at least 768 pixels.",
+    }
+}
+FILTER_400 = {
+    "error": {
+        "code": "content_filter",
+        "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+        "param": "prompt",
+        "status": 400,
+        "innererror": {
+            "code": "ResponsibleAIPolicyViolation",
+            "content_filter_result": {
+                "hate": {"filtered": False, "severity": "safe"},
+                "jailbreak": {"filtered": True, "detected": True},
+                "self_harm": {"filtered": False, "severity": "safe"},
+                "sexual": {"filtered": False, "severity": "safe"},
+                "violence": {"filtered": True, "severity": "medium"},
+            },
+        },
+    }
+}
+
+
+def _error(status: int, body: object, headers: dict[str, str] | None = None) -> ProviderError:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return error_from_response(status, raw, headers or {}, provider="azure", secrets=(KEY,))
+
+
+def test_the_captured_400_is_an_invalid_request() -> None:
+    err = _error(400, CAPTURED_400, {"apim-request-id": "abc-123"})
+    assert isinstance(err, InvalidRequest)
+    assert err.message == CAPTURED_400["error"]["message"]
+    assert (err.code, err.status_code, err.upstream_request_id) == (
+        "unsupported_request_value",
+        400,
+        "abc-123",
+    )
+
+
+def test_the_content_filter_names_its_categories() -> None:
+    err = _error(400, FILTER_400)
+    assert isinstance(err, ContentModerated)
+    assert err.message.startswith("Azure AI content filter (jailbreak, violence (medium)): ")
+    assert "content management policy" in err.message
+    assert err.code == "content_filter"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"code": "contentFilter", "message": "Your request was rejected."},
+        {"code": "content_policy_violation", "message": "Your request was rejected."},
+        {"code": None, "message": "Blocked by Responsible AI policy."},
+        {
+            "code": "BadRequest",
+            "message": "x",
+            "inner_error": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_results": {"sexual": {"filtered": True, "severity": "high"}},
+            },
+        },
+        {"code": 400, "message": "The prompt violates the content policy."},
+    ],
+)
+def test_other_content_filter_shapes(error: dict[str, object]) -> None:
+    err = _error(400, {"error": error})
+    assert isinstance(err, ContentModerated), err
+
+
+def test_categories_under_inner_error_variants() -> None:
+    body = {
+        "error": {
+            "code": "BadRequest",
+            "message": "x",
+            "inner_error": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_results": {"sexual": {"filtered": True, "severity": "high"}},
+            },
+        }
+    }
+    assert "(sexual (high))" in _error(400, body).message
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_rejected_credentials_and_the_abuse_block_are_auth_errors(status: int) -> None:
+    body = {
+        "error": {
+            "code": str(status),
+            "message": "Access denied due to invalid subscription key or wrong API endpoint.",
+        }
+    }
+    err = _error(status, body)
+    assert isinstance(err, AuthError) and err.retryable
+    blocked = {
+        "error": {
+            "code": "Forbidden",
+            "message": "Your resource has been temporarily blocked because we detected behavior that may violate our content policy.",
+        }
+    }
+    assert isinstance(_error(403, blocked), AuthError)
+
+
+def test_a_missing_deployment_is_unavailable_with_a_hint() -> None:
+    body = {
+        "error": {
+            "code": "DeploymentNotFound",
+            "message": "The API deployment for this resource does not exist.",
+        }
+    }
+    err = _error(404, body)
+    assert isinstance(err, Unavailable)
+    assert "deployment name" in err.message
+    assert isinstance(
+        _error(404, {"error": {"code": "404", "message": "Resource not found"}}), Unavailable
+    )
+
+
+def test_429_carries_retry_after() -> None:
+    body = {"error": {"code": "429", "message": "Rate limit is exceeded. Try again in 7 seconds."}}
+    err = _error(429, body, {"Retry-After": "7"})
+    assert isinstance(err, RateLimited) and err.retry_after == 7.0
+    assert err.message == "Rate limit is exceeded. Try again in 7 seconds."
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, {"error": {"code": "InternalServerError", "message": "The server had an error."}}),
+        (503, {"error": {"code": "ServiceUnavailable", "message": "Try later."}}),
+        (502, b"upstream gateway error"),
+        (504, b"<html>Gateway Timeout</html>"),
+        (408, {"error": {"code": "Timeout", "message": "The operation was timeout."}}),
+    ],
+)
+def test_server_side_failures_are_unavailable(status: int, body: object) -> None:
+    err = _error(status, body)
+    assert isinstance(err, Unavailable), err
+    assert err.retry_after is None
+
+
+def test_plain_text_bodies_are_quoted() -> None:
+    err = _error(502, b"upstream gateway error")
+    assert err.message == "azure returned HTTP 502: upstream gateway error"
+
+
+def test_other_4xx_are_invalid_requests() -> None:
+    assert isinstance(
+        _error(413, {"error": {"code": "RequestTooLarge", "message": "too big"}}), InvalidRequest
+    )
+    assert isinstance(_error(400, b"not json"), InvalidRequest)
+
+
+def test_our_key_never_appears_in_messages() -> None:
+    body = {"error": {"code": "401", "message": f"Access denied for key {KEY}."}}
+    err = _error(401, body)
+    assert KEY not in err.message and KEY not in str(err.raw)

@@ -1,0 +1,107 @@
+"""How the gateway builds the MAI adapter: base URL without a default, key or Entra token,
+the simulator path, and why an unconfigured endpoint is unavailable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from app.config import ProviderSettings
+from app.generation.adapters import AdapterRegistry, simulator_base_url
+from providers.spec import Completed
+from simulator.azure_mai import MaiState, create_app
+from tests.providers.microsoft.calls import call, endpoint
+from tests.servers import ServerThread
+
+KEY = "registry-key-0123456789"
+TOKEN = "registry.entra.token"
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[tuple[str, MaiState]]:
+    app = create_app(api_key=KEY, token=TOKEN)
+    with ServerThread(app, lifespan="off") as server:
+        yield server.url, app.state.sim
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as c:
+        yield c
+
+
+def settings(**values: str) -> ProviderSettings:
+    return ProviderSettings(**values)
+
+
+def test_the_base_url_has_no_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IMAGEGATE_AZURE_MAI_BASE_URL", raising=False)
+    assert ProviderSettings().base_url_for("azure_mai") is None
+    assert ProviderSettings.default_base_url("azure_mai") is None
+
+
+def test_the_simulator_serves_the_real_path() -> None:
+    assert simulator_base_url("http://127.0.0.1:5/", "azure_mai") == (
+        "http://127.0.0.1:5/azure_mai/mai/v1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        (
+            {"AZURE_AI_API_KEY": KEY},
+            "Azure: no base URL configured (set IMAGEGATE_AZURE_MAI_BASE_URL)",
+        ),
+        (
+            {"IMAGEGATE_AZURE_MAI_BASE_URL": "https://r.services.ai.azure.com/mai/v1"},
+            "Azure: no credentials configured",
+        ),
+        (
+            {},
+            "Azure: no credentials configured and no base URL configured "
+            "(set IMAGEGATE_AZURE_MAI_BASE_URL)",
+        ),
+    ],
+)
+def test_unavailable_reasons(
+    client: httpx.AsyncClient, values: dict[str, str], reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AZURE_AI_API_KEY", "AZURE_AI_BEARER_TOKEN", "IMAGEGATE_AZURE_MAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    registry = AdapterRegistry(client, settings(**values))
+    assert registry.unavailable_reason(endpoint()) == reason
+
+
+def test_simulate_mode_needs_no_configuration(client: httpx.AsyncClient) -> None:
+    registry = AdapterRegistry(client, settings(), sim_base="http://127.0.0.1:5")
+    assert registry.available(endpoint())
+
+
+@pytest.mark.parametrize(
+    ("values", "auth"),
+    [
+        ({"AZURE_AI_API_KEY": KEY}, "api-key"),
+        ({"AZURE_AI_BEARER_TOKEN": TOKEN}, "bearer"),
+        ({"AZURE_AI_API_KEY": KEY, "AZURE_AI_BEARER_TOKEN": "ignored"}, "api-key"),
+    ],
+)
+async def test_a_key_or_else_an_entra_token(
+    client: httpx.AsyncClient,
+    simulator: tuple[str, MaiState],
+    values: dict[str, str],
+    auth: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AZURE_AI_API_KEY", "AZURE_AI_BEARER_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    url, state = simulator
+    state.reset()
+    providers = settings(IMAGEGATE_AZURE_MAI_BASE_URL=f"{url}/mai/v1", **values)
+    registry = AdapterRegistry(client, providers)
+    assert registry.available(endpoint())
+    found = [event async for event in registry.get(endpoint()).run(call())]
+    assert isinstance(found[-1], Completed)
+    assert state.log.entries[0]["auth"] == auth

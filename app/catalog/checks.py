@@ -45,7 +45,27 @@ def check_endpoint(ep: EndpointSpec) -> list[str]:
         *_defaults(ep),
         *_pricing(ep),
         *_passthrough(ep),
+        *_quotable(ep),
     ]
+
+
+def _quotable(ep: EndpointSpec) -> list[str]:
+    """Every endpoint can be quoted before a call (credit is reserved from the quote)."""
+    from app.billing.quote import QuoteError, quote
+
+    problems = []
+    if any(line.unit == "token" for line in ep.pricing) and not any(
+        not b.when for b in ep.token_budgets
+    ):
+        problems.append(
+            "token_budgets: a token-priced endpoint needs a token budget without `when` "
+            "(the bound used when the request leaves quality/resolution to the provider)"
+        )
+    try:
+        quote(ep, n=1, width=None, height=None, params={}, prompt="")
+    except QuoteError as exc:
+        problems.append(f"quote: {exc}")
+    return problems
 
 
 # -- descriptors --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from app.api import (
     model_list,
     models,
     openai_images,
+    quote,
 )
 from app.catalog import load_catalog
 from app.config import Settings, get_settings
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
         keys.router,
         models.router,
         model_list.router,
+        quote.router,
         images.router,
         chat.router,
         openai_images.router,

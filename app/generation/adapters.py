@@ -67,8 +67,7 @@ def _factory(adapter: str, module: str, name: str) -> AdapterFactory:
 
 
 FACTORIES: dict[str, AdapterFactory] = {
-    adapter: _factory(adapter, module, name)
-    for adapter, (module, name) in ADAPTER_CLASSES.items()
+    adapter: _factory(adapter, module, name) for adapter, (module, name) in ADAPTER_CLASSES.items()
 }
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators

@@ -147,7 +147,7 @@ class _Simulator:
         if directives.fail_status is not None:
             raise for_status(directives.fail_status, first)
         outcomes = [self._task(request, i, task, plan) for i, task in enumerate(body)]
-        await asyncio.sleep(self._latency(outcomes, directives))
+        await _wait(self._latency(outcomes, directives))
         if directives.reset:
             return DroppedConnection()
         if directives.malformed:
@@ -303,6 +303,11 @@ class _Simulator:
             return Response("Not Found", 404, media_type="text/plain")
         data, media_type = found
         return Response(data, media_type=media_type)
+
+
+async def _wait(seconds: float) -> None:
+    """The simulated latency; a module-level seam so tests can record it instead of waiting."""
+    await asyncio.sleep(seconds)
 
 
 @dataclass

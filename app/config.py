@@ -26,6 +26,7 @@ class ProviderSettings(BaseSettings):
     recraft_api_key: SecretStr | None = Field(default=None, validation_alias="RECRAFT_API_KEY")
     ark_api_key: SecretStr | None = Field(default=None, validation_alias="ARK_API_KEY")
     xai_api_key: SecretStr | None = Field(default=None, validation_alias="XAI_API_KEY")
+    runware_api_key: SecretStr | None = Field(default=None, validation_alias="RUNWARE_API_KEY")
 
     openai_base_url: str = Field(
         default="https://api.openai.com/v1", validation_alias="IMAGEGATE_OPENAI_BASE_URL"
@@ -46,6 +47,9 @@ class ProviderSettings(BaseSettings):
     )
     xai_base_url: str = Field(
         default="https://api.x.ai/v1", validation_alias="IMAGEGATE_XAI_BASE_URL"
+    )
+    runware_base_url: str = Field(
+        default="https://api.runware.ai/v1", validation_alias="IMAGEGATE_RUNWARE_BASE_URL"
     )
 
     def key_for(self, adapter: str) -> SecretStr | None:
@@ -82,6 +86,7 @@ ADAPTER_FIELDS = {
     "recraft": ("recraft_api_key", "recraft_base_url"),
     "bytedance": ("ark_api_key", "bytedance_base_url"),
     "xai": ("xai_api_key", "xai_base_url"),
+    "runware": ("runware_api_key", "runware_base_url"),
 }
 
 

@@ -13,6 +13,7 @@ CASES = [
     ("recraft", "RECRAFT_API_KEY", "IMAGEGATE_RECRAFT_BASE_URL"),
     ("bytedance", "ARK_API_KEY", "IMAGEGATE_BYTEDANCE_BASE_URL"),
     ("xai", "XAI_API_KEY", "IMAGEGATE_XAI_BASE_URL"),
+    ("runware", "RUNWARE_API_KEY", "IMAGEGATE_RUNWARE_BASE_URL"),
 ]
 
 

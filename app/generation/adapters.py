@@ -44,7 +44,19 @@ def _openai(ctx: AdapterContext) -> ImageAdapter:
     )
 
 
-FACTORIES: dict[str, AdapterFactory] = {"openai": _openai}
+def _runware(ctx: AdapterContext) -> ImageAdapter:
+    from providers.runware.adapter import RunwareAdapter
+
+    return RunwareAdapter(
+        ctx.client,
+        api_key=ctx.api_key,
+        base_url=ctx.base_url,
+        provider=ctx.provider,
+        timeout=ctx.timeout,
+    )
+
+
+FACTORIES: dict[str, AdapterFactory] = {"openai": _openai, "runware": _runware}
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators
 

@@ -26,7 +26,7 @@ from providers.spec import (
     RatioTier,
 )
 
-SIX = {"openai", "google-ai-studio", "black-forest-labs", "recraft", "seed", "xai"}
+SIX = {"openai", "google-ai-studio", "black-forest-labs", "recraft", "seed", "xai", "sourceful"}
 AUTHOR = {
     "openai": "openai",
     "google-ai-studio": "google",
@@ -34,6 +34,7 @@ AUTHOR = {
     "recraft": "recraft",
     "seed": "bytedance-seed",
     "xai": "x-ai",
+    "sourceful": "sourceful",
 }
 # One naming scheme per author, so ids read alike within it.
 SLUG_SHAPE = {
@@ -43,6 +44,7 @@ SLUG_SHAPE = {
     "bytedance-seed": r"seedream-\d+\.\d+(-lite|-pro)?",
     "recraft": r"recraft-v\d+(\.\d+)?(-utility)?(-pro)?(-flash)?(-vector)?",
     "x-ai": r"grok-imagine-image(-quality|-\d+\.\d+)?",
+    "sourceful": r"riverflow-v\d+(\.\d+)?-(fast|pro)",
 }
 RETIRED_UPSTREAM = {
     "dall-e-3",
@@ -162,6 +164,7 @@ def test_streaming_and_batch_sizes_per_provider(catalog: Catalog) -> None:
         "seed": 1,
         "recraft": 6,
         "xai": 10,
+        "sourceful": 4,
     }
     for model_id, endpoint in endpoints(catalog):
         assert endpoint.supports_streaming == (endpoint.provider_slug == "openai"), model_id

@@ -44,6 +44,14 @@ def _openai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _runware_reference(entry: Entry) -> bool:
+    """A task of the logged JSON array carries ``inputs.referenceImages``."""
+    tasks = entry.get("body")
+    return isinstance(tasks, list) and any(
+        isinstance(t, dict) and bool((t.get("inputs") or {}).get("referenceImages")) for t in tasks
+    )
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -51,5 +59,11 @@ CASES: tuple[Case, ...] = (
         body={"size": "1024x1024", "quality": "low"},
         reference_seen=_openai_reference,
         stream_model="openai/gpt-image-1.5",
+    ),
+    Case(
+        adapter="runware",
+        model="sourceful/riverflow-v2.5-fast",
+        body={"aspect_ratio": "4:3", "quality": "low"},
+        reference_seen=_runware_reference,
     ),
 )

@@ -73,6 +73,10 @@ class PriceOverride(_Strict):
     lines: list[Any]
 
 
+# Adapters whose added endpoints may omit base_url and use the configured provider account.
+ACCOUNT_ADAPTERS = frozenset({"runware"})
+
+
 class AddedProvider(_Strict):
     """The provider half of an ``[[endpoints]]`` entry.
 
@@ -94,8 +98,9 @@ class AddedProvider(_Strict):
     @field_validator("base_url")
     @classmethod
     def _own_server_needs_a_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """An OpenAI-compatible server has no default location: its URL is required."""
-        if value is None and info.data.get("adapter") == "openai":
+        """Only adapters in ``ACCOUNT_ADAPTERS`` have a configured default location; every
+        other added endpoint is a server of the operator's own, so its URL is required."""
+        if value is None and info.data.get("adapter") not in ACCOUNT_ADAPTERS:
             raise PydanticCustomError("missing", "Field required")
         return value
 

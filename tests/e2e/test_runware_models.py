@@ -18,7 +18,6 @@ import pytest
 from openrouter import OpenRouter
 
 from app.catalog import load_catalog
-from app.generation.adapters import simulator_base_url
 from app.main import create_app
 from tests.conftest import (
     MASTER_KEY,
@@ -341,7 +340,7 @@ def operator_gateway(
 
 
 def test_an_operator_serves_another_runware_model_by_its_air(
-    operator_gateway: ServerThread, rw: Any, simulators: SimServer
+    operator_gateway: ServerThread, rw: Any
 ) -> None:
     listed = httpx.get(
         f"{operator_gateway.url}/api/v1/images/models/sourceful/riverflow-v2-max-preview/endpoints"
@@ -371,7 +370,6 @@ def test_an_operator_serves_another_runware_model_by_its_air(
     assert {t["model"] for t in tasks} == {"sourceful:2@3"}
     # a preview is a Riverflow 2.0 dialect: fonts go to providerSettings.sourceful
     assert tasks[0]["providerSettings"]["sourceful"]["fontInputs"][0]["fontUrl"] == FONT["font_url"]
-    assert simulator_base_url(simulators.url, "runware").endswith("/runware/v1")
 
 
 def test_discovery_shows_descriptors_passthrough_and_prices(sim_gateway: ServerThread) -> None:

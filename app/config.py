@@ -31,6 +31,7 @@ class ProviderSettings(BaseSettings):
     azure_ai_bearer_token: SecretStr | None = Field(
         default=None, validation_alias="AZURE_AI_BEARER_TOKEN"
     )
+    runware_api_key: SecretStr | None = Field(default=None, validation_alias="RUNWARE_API_KEY")
 
     openai_base_url: str = Field(
         default="https://api.openai.com/v1", validation_alias="IMAGEGATE_OPENAI_BASE_URL"
@@ -57,6 +58,9 @@ class ProviderSettings(BaseSettings):
         default=None,
         validation_alias="IMAGEGATE_AZURE_MAI_BASE_URL",
         examples=["https://<resource>.services.ai.azure.com/mai/v1"],
+    )
+    runware_base_url: str = Field(
+        default="https://api.runware.ai/v1", validation_alias="IMAGEGATE_RUNWARE_BASE_URL"
     )
 
     def key_for(self, adapter: str) -> SecretStr | None:
@@ -107,6 +111,7 @@ ADAPTER_FIELDS = {
     "bytedance": ("ark_api_key", "bytedance_base_url"),
     "xai": ("xai_api_key", "xai_base_url"),
     "azure_mai": ("azure_ai_api_key", "azure_mai_base_url"),
+    "runware": ("runware_api_key", "runware_base_url"),
 }
 # adapter -> bearer-token field of ProviderSettings, used when the adapter's key is unset
 TOKEN_FIELDS = {"azure_mai": "azure_ai_bearer_token"}

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from simulator import azure_mai, bytedance, google, openai, recraft, xai
+from simulator import azure_mai, bytedance, google, openai, recraft, runware, xai
 from simulator.knobs import Knobs
 
 
@@ -30,6 +30,7 @@ SIMULATORS: dict[str, SimulatorFactory] = {
     "google": google.create_app,
     "recraft": recraft.create_app,
     "azure_mai": azure_mai.create_app,
+    "runware": runware.create_app,
 }
 
 

@@ -43,6 +43,7 @@ def test_environment_reaches_postgres_and_redis() -> None:
         "RECRAFT_API_KEY",
         "ARK_API_KEY",
         "XAI_API_KEY",
+        "RUNWARE_API_KEY",
     ):
         assert key in env
     pg = services["postgres"]["environment"]

@@ -14,6 +14,7 @@ CASES = [
     ("bytedance", "ARK_API_KEY", "IMAGEGATE_BYTEDANCE_BASE_URL"),
     ("xai", "XAI_API_KEY", "IMAGEGATE_XAI_BASE_URL"),
     ("azure_mai", "AZURE_AI_API_KEY", "IMAGEGATE_AZURE_MAI_BASE_URL"),
+    ("runware", "RUNWARE_API_KEY", "IMAGEGATE_RUNWARE_BASE_URL"),
 ]
 
 

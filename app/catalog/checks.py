@@ -17,6 +17,7 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
 from app.generation.request import ImageGenerationRequest
+from app.generation.ratios import TIER_EDGES, nearest_tier
 from providers.spec import (
     BooleanDescriptor,
     EndpointSpec,
@@ -171,11 +172,7 @@ def _fixed_sizes(ep: EndpointSpec, geo: FixedSizes) -> list[str]:
     problems += [
         f"geometry.wire: {k!r} is not one of geometry.sizes" for k in geo.wire if k not in geo.sizes
     ]
-    if "resolution" in ep.parameters:
-        problems.append(
-            "parameters.resolution: a fixed-sizes geometry has no resolution tiers;"
-            " describe aspect_ratio and list the sizes instead"
-        )
+    problems += _fixed_tiers(ep, geo)
     bad, ratios = _ratios(ep, allow_auto=False)
     problems += bad
     sizes = [(s, parse_size(s)) for s in geo.sizes]
@@ -187,6 +184,29 @@ def _fixed_sizes(ep: EndpointSpec, geo: FixedSizes) -> list[str]:
         ):
             problems.append(f"parameters.aspect_ratio: no size in geometry.sizes has ratio {text}")
     return problems
+
+
+def _fixed_tiers(ep: EndpointSpec, geo: FixedSizes) -> list[str]:
+    """A ``resolution`` enum on fixed sizes: every listed tier must own at least one size.
+
+    A size belongs to the listed tier nearest its long edge (1K≈1024, 2K≈2048, 4K≈4096).
+    """
+    listed = [t for t in _enum(ep, "resolution") if t in TIER_EDGES]
+    problems = [
+        f"parameters.resolution: {t!r} is not a public resolution tier"
+        for t in _enum(ep, "resolution")
+        if t not in TIER_EDGES
+    ]
+    if not listed:
+        return problems
+    owned = {
+        nearest_tier(max(wh), listed) for wh in (parse_size(s) for s in geo.sizes) if wh is not None
+    }
+    return problems + [
+        f"parameters.resolution: no size in geometry.sizes is of tier {t!r}"
+        for t in listed
+        if t not in owned
+    ]
 
 
 def _free_pixels(ep: EndpointSpec, geo: FreePixels) -> list[str]:

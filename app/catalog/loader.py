@@ -37,7 +37,7 @@ from app.catalog.entries import (
 )
 from app.catalog.overrides import Disabled, apply_overrides
 
-Adapter = Literal["openai", "google", "bfl", "recraft", "bytedance", "xai", "azure_mai"]
+Adapter = Literal["openai", "google", "bfl", "recraft", "bytedance", "xai", "azure_mai", "runware"]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 

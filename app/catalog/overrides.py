@@ -22,6 +22,12 @@
     upstream_model = "sdxl"
     # … then the same keys as a [[models]] entry: parameters, geometry, pricing, …
 
+    [[endpoints]]                                # a model hosted on Runware, by its AIR
+    model = "sourceful/riverflow-v2-max-preview"
+    adapter = "runware"                          # no base_url: the configured Runware account
+    upstream_model = "sourceful:2@3"
+    # … provider_slug, provider_name, name, created, parameters, geometry, pricing, …
+
 Applied in this order: endpoints are added, then prices replaced (so added endpoints can be
 re-priced too), then models and providers are disabled. Every name must exist; nothing is
 guessed.
@@ -35,7 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.catalog.assembly import Assembly
 from app.catalog.catalog import CatalogError
@@ -66,17 +73,39 @@ class PriceOverride(_Strict):
     lines: list[Any]
 
 
+# Adapters whose added endpoints may omit base_url and use the configured provider account.
+ACCOUNT_ADAPTERS = frozenset({"runware"})
+
+
 class AddedProvider(_Strict):
-    """The provider half of an ``[[endpoints]]`` entry."""
+    """The provider half of an ``[[endpoints]]`` entry.
+
+    Two adapters can serve a model the operator names: ``openai`` (any OpenAI-compatible image
+    server, at its own ``base_url``) and ``runware`` (any model hosted on Runware, by its AIR
+    in ``upstream_model``). A ``runware`` entry without ``base_url`` uses the configured Runware
+    account (``RUNWARE_API_KEY``, ``IMAGEGATE_RUNWARE_BASE_URL``, the simulator when simulating).
+    """
 
     provider_slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     provider_name: str = Field(min_length=1)
-    # Adapters for servers the operator names: OpenAI-compatible servers, and Azure AI Foundry
-    # resources (each deployment its own endpoint: base_url, key, upstream_model = deployment).
-    adapter: Literal["openai", "azure_mai"]
-    base_url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
+    # Adapters for servers the operator names: OpenAI-compatible servers, Azure AI Foundry
+    # resources (each deployment its own endpoint: base_url, key, upstream_model = deployment),
+    # and Runware-hosted models (upstream_model = the model's AIR id; base_url optional).
+    adapter: Literal["openai", "azure_mai", "runware"]
+    base_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/]+(/\S*)?$", validate_default=True
+    )
     # Name of the environment variable that holds this server's API key (none: no auth).
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @field_validator("base_url")
+    @classmethod
+    def _own_server_needs_a_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Only adapters in ``ACCOUNT_ADAPTERS`` have a configured default location; every
+        other added endpoint is a server of the operator's own, so its URL is required."""
+        if value is None and info.data.get("adapter") not in ACCOUNT_ADAPTERS:
+            raise PydanticCustomError("missing", "Field required")
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
     "google": ("providers.google.adapter", "GoogleAdapter"),
     "recraft": ("providers.recraft.adapter", "RecraftAdapter"),
     "azure_mai": ("providers.microsoft.adapter", "AzureMaiAdapter"),
+    "runware": ("providers.runware.adapter", "RunwareAdapter"),
 }
 TAKES_BEARER = frozenset({"azure_mai"})
 

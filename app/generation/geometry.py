@@ -9,8 +9,11 @@ where the providers' documents leave room:
   ratio nor pixels means "provider default": no width/height are sent.
 * **FixedSizes.** Explicit pixels must be one of the sizes exactly (400 listing them). A ratio
   picks the size with the nearest ratio (ties: nearest pixel count to the tier, then catalog
-  order). Within 5 % the size *is* the provider's version of that ratio (Recraft's 1344x768
-  for 16:9) and ``aspect_ratio`` reports the requested one. Further off, the ratio is accepted
+  order). When the endpoint also describes ``resolution`` (Riverflow: the same ratios at 1K, 2K
+  and 4K), each size belongs to its nearest listed tier by long edge, and a ratio is looked up
+  among the sizes of the requested tier (else ``defaults.resolution``, else all sizes).
+  Within 5 % the size *is* the provider's version of that ratio (Recraft's 1344x768 for 16:9)
+  and ``aspect_ratio`` reports the requested one. Further off, the ratio is accepted
   only when the ``aspect_ratio`` descriptor lists it (the catalog author promised the mapping),
   with a warning, and ``aspect_ratio`` reports the served size's own ratio.
 * **FreePixels.** Explicit pixels are **never rounded**: a size off the multiple, edges, pixel
@@ -133,8 +136,23 @@ def _fixed_allowed_ratios(endpoint: EndpointSpec, geometry: FixedSizes) -> list[
     return list(dict.fromkeys(labels))
 
 
-def _nearest_fixed(geometry: FixedSizes, ratio: Fraction, tier: str | None) -> tuple[int, int]:
-    sizes = [_size_of(s) for s in geometry.sizes]
+def fixed_size_tier(endpoint: EndpointSpec, width: int, height: int) -> str:
+    """The tier a fixed size belongs to: the nearest offered tier by long edge."""
+    return nearest_tier(max(width, height), offered_tiers(endpoint))
+
+
+def _tier_sizes(endpoint: EndpointSpec, geometry: FixedSizes, tier: str | None) -> list[str]:
+    """The sizes to choose from: those of ``tier`` when the endpoint describes ``resolution``."""
+    if tier is None or "resolution" not in endpoint.parameters:
+        return list(geometry.sizes)
+    in_tier = [s for s in geometry.sizes if fixed_size_tier(endpoint, *_size_of(s)) == tier]
+    return in_tier or list(geometry.sizes)
+
+
+def _nearest_fixed(
+    endpoint: EndpointSpec, geometry: FixedSizes, ratio: Fraction, tier: str | None
+) -> tuple[int, int]:
+    sizes = [_size_of(s) for s in _tier_sizes(endpoint, geometry, tier)]
     goal = TIER_EDGES[tier] ** 2 if tier in TIER_EDGES else None
 
     def key(i: int) -> tuple[Fraction, int, int]:
@@ -150,7 +168,8 @@ def _fixed_by_ratio(
 ) -> tuple[tuple[int, int], str, tuple[str, ...]]:
     """The size nearest the requested ratio, the ratio to report, and any warning."""
     wanted = parse_ratio(shape.ratio or SQUARE)
-    width, height = _nearest_fixed(geometry, wanted, shape.tier)
+    tier = shape.tier or endpoint.defaults.get("resolution")
+    width, height = _nearest_fixed(endpoint, geometry, wanted, tier)
     off = rel_diff(Fraction(width, height), wanted)
     if shape.ratio is None or off <= FIXED_TOLERANCE:
         return (width, height), shape.ratio or ratio_label(width, height), ()
@@ -181,7 +200,7 @@ def _fixed(endpoint: EndpointSpec, geometry: FixedSizes, shape: Shape, target: T
         height=height,
         size_wire=geometry.wire.get(key, key),
         aspect_ratio=ratio,
-        resolution=shape.tier or nearest_tier(max(width, height), offered_tiers(endpoint)),
+        resolution=shape.tier or fixed_size_tier(endpoint, width, height),
         warnings=warnings,
     )
 

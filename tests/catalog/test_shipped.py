@@ -32,7 +32,16 @@ from providers.spec import (
     RatioTier,
 )
 
-SIX = {"openai", "google-ai-studio", "black-forest-labs", "recraft", "seed", "xai", "azure"}
+SIX = {
+    "openai",
+    "google-ai-studio",
+    "black-forest-labs",
+    "recraft",
+    "seed",
+    "xai",
+    "azure",
+    "sourceful",
+}
 AUTHOR = {
     "openai": "openai",
     "google-ai-studio": "google",
@@ -41,6 +50,7 @@ AUTHOR = {
     "seed": "bytedance-seed",
     "xai": "x-ai",
     "azure": "microsoft",
+    "sourceful": "sourceful",
 }
 # One naming scheme per author, so ids read alike within it.
 SLUG_SHAPE = {
@@ -51,6 +61,7 @@ SLUG_SHAPE = {
     "recraft": r"recraft-v\d+(\.\d+)?(-utility)?(-pro)?(-flash)?(-vector)?",
     "x-ai": r"grok-imagine-image(-quality|-\d+\.\d+)?",
     "microsoft": r"mai-image-\d+(\.\d+)?(-flash|-pro)?",
+    "sourceful": r"riverflow-v\d+(\.\d+)?-(fast|pro)",
 }
 RETIRED_UPSTREAM = {
     "dall-e-3",
@@ -174,6 +185,7 @@ def test_streaming_and_batch_sizes_per_provider(catalog: Catalog) -> None:
         "recraft": 6,
         "xai": 10,
         "azure": 1,
+        "sourceful": 4,
     }
     seedream_pro = "bytedance-seed/seedream-5.0-pro"
     for model_id, endpoint in endpoints(catalog):

@@ -76,6 +76,14 @@ def _azure_mai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(body.get("image"))
 
 
+def _runware_reference(entry: Entry) -> bool:
+    """A task of the logged JSON array carries ``inputs.referenceImages``."""
+    tasks = entry.get("body")
+    return isinstance(tasks, list) and any(
+        isinstance(t, dict) and bool((t.get("inputs") or {}).get("referenceImages")) for t in tasks
+    )
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -114,5 +122,11 @@ CASES: tuple[Case, ...] = (
         model="microsoft/mai-image-2.5",
         body={"aspect_ratio": "16:9"},
         reference_seen=_azure_mai_reference,
+    ),
+    Case(
+        adapter="runware",
+        model="sourceful/riverflow-v2.5-fast",
+        body={"aspect_ratio": "4:3", "quality": "low"},
+        reference_seen=_runware_reference,
     ),
 )

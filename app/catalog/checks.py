@@ -16,8 +16,8 @@ import math
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
-from app.generation.request import ImageGenerationRequest
 from app.generation.ratios import TIER_EDGES, nearest_tier
+from app.generation.request import ImageGenerationRequest
 from providers.spec import (
     BooleanDescriptor,
     EndpointSpec,

@@ -55,6 +55,13 @@ class Assembly:
             update[key] = (*old, *(m for m in fields[key] if m not in old))
         self._store(model_id, existing.model_copy(update=update))
 
+    def sibling(self, model_id: str, adapter: str) -> EndpointSpec | None:
+        """An endpoint of ``model_id`` already served by ``adapter``, if there is one."""
+        model = self._models.get(model_id)
+        if model is None:
+            return None
+        return next((ep for ep in model.endpoints if ep.adapter == adapter), None)
+
     def locate(self, model_id: str, slug: str) -> None:
         """Raise EntryError unless ``model_id`` has an endpoint from provider ``slug``."""
         self._endpoint_index(self._require(model_id), slug)

@@ -161,6 +161,12 @@ def _add_endpoint(raw: dict[str, Any], where: str, assembly: Assembly) -> None:
     provider_keys = {k: entry.pop(k) for k in list(entry) if k in AddedProvider.model_fields}
     provider = AddedProvider.model_validate(provider_keys)
     fields, endpoint_raw = split_entry(entry)
+    sibling = assembly.sibling(entry["id"], provider.adapter)
+    if "token_budgets" not in endpoint_raw and sibling is not None and sibling.token_budgets:
+        # Another deployment of a model the catalog knows uses that model's token maxima.
+        endpoint_raw["token_budgets"] = [
+            b.model_dump(mode="json", exclude_defaults=True) for b in sibling.token_budgets
+        ]
     endpoint = build_endpoint(endpoint_raw, provider.model_dump())
     assembly.add(where, fields, endpoint)
 

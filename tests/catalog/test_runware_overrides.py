@@ -69,4 +69,4 @@ def test_other_adapters_cannot_be_added(tmp_path: Path) -> None:
     text = RUNWARE_ENDPOINT.format(base_url="").replace('"runware"', '"bfl"')
     with pytest.raises(CatalogError) as err:
         load(tmp_path, text)
-    assert "adapter: Input should be 'openai' or 'runware'" in str(err.value)
+    assert "adapter: Input should be 'openai', 'azure_mai' or 'runware'" in str(err.value)

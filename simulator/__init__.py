@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from simulator import openai
+from simulator import bfl, openai
 from simulator.knobs import Knobs
 
 
@@ -23,7 +23,7 @@ class SimulatorFactory(Protocol):
     def __call__(self, knobs: Knobs | None = None, *, api_key: str | None = None) -> Starlette: ...
 
 
-SIMULATORS: dict[str, SimulatorFactory] = {"openai": openai.create_app}
+SIMULATORS: dict[str, SimulatorFactory] = {"openai": openai.create_app, "bfl": bfl.create_app}
 
 
 def create_combined_app(

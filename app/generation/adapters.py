@@ -44,7 +44,19 @@ def _openai(ctx: AdapterContext) -> ImageAdapter:
     )
 
 
-FACTORIES: dict[str, AdapterFactory] = {"openai": _openai}
+def _bfl(ctx: AdapterContext) -> ImageAdapter:
+    from providers.bfl.adapter import BflAdapter
+
+    return BflAdapter(
+        ctx.client,
+        api_key=ctx.api_key,
+        base_url=ctx.base_url,
+        provider=ctx.provider,
+        timeout=ctx.timeout,
+    )
+
+
+FACTORIES: dict[str, AdapterFactory] = {"openai": _openai, "bfl": _bfl}
 
 SIMULATOR_KEY = "sim-key"  # what the gateway sends to the built-in simulators
 

@@ -44,6 +44,11 @@ def _openai_reference(entry: Entry) -> bool:
     return entry["path"].endswith("/images/edits") and bool(found)
 
 
+def _bfl_reference(entry: Entry) -> bool:
+    body = entry.get("body") or {}
+    return entry["method"] == "POST" and bool(body.get("input_image"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -51,5 +56,11 @@ CASES: tuple[Case, ...] = (
         body={"size": "1024x1024", "quality": "low"},
         reference_seen=_openai_reference,
         stream_model="openai/gpt-image-1.5",
+    ),
+    Case(
+        adapter="bfl",
+        model="black-forest-labs/flux.2-pro",
+        body={"aspect_ratio": "1:1"},
+        reference_seen=_bfl_reference,
     ),
 )

@@ -10,7 +10,8 @@ sends the requests and paces the polling. Reference: ../shared/reference/provide
 * **Pacing**: the first poll right after submit, then every ``poll_interval`` growing ×1.5 up
   to ``max_poll_interval``; transient poll failures (429, 5xx, a refused connection) are
   retried up to ``max_poll_errors`` times in a row. The whole submit-to-result wait is bounded
-  by the context's read timeout (the gateway's upstream timeout): past it, UpstreamTimeout.
+  by the context's read timeout (the gateway's upstream timeout): the last wait is cut to end
+  at the deadline, one last poll is made there, and then it is UpstreamTimeout.
   Unknown in-progress statuses keep the polling going.
 * **Result**: ``result.sample`` is downloaded at once (it expires after 10 minutes) with
   :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL host) and never with
@@ -50,6 +51,7 @@ DELIVERY_HOSTS = ("*.bfl.ai", "bfldeliveryprod.blob.core.windows.net")  # §1: o
 API_HOSTS = ("*.bfl.ai",)  # where a polling_url may point (the base URL host always may)
 KEY_HOSTS = ("api*.bfl.ai",)  # which of them get x-key (§4: the API clusters only)
 DEFAULT_DEADLINE_S = 300.0
+LAST_POLL_S = 1.0  # read timeout floor of a poll; a poll at the deadline may overrun by this
 
 
 class _Deadline:
@@ -65,8 +67,9 @@ class _Deadline:
         return self._end - self._clock()
 
     def timeout(self, base: httpx.Timeout) -> httpx.Timeout:
-        """``base`` with its read timeout cut to what is left of the budget."""
-        read = min(base.read or self.seconds, max(self.remaining, 0.001))
+        """``base`` with its read timeout cut to what is left of the budget, but never below
+        :data:`LAST_POLL_S`: the poll made at the deadline still gets its answer."""
+        read = min(base.read or self.seconds, max(self.remaining, LAST_POLL_S))
         return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
@@ -163,12 +166,6 @@ class BflAdapter:
         headers["accept"] = "application/json"
         delay, errors, last = self._poll_interval, 0, None
         while True:
-            if deadline.remaining <= 0:
-                raise UpstreamTimeout(
-                    f"BFL task {submitted.id} not ready after {deadline.seconds:g} s "
-                    f"(last status: {last or 'none'})",
-                    provider=self.provider,
-                )
             wait = delay
             try:
                 answer = await self._poll_once(url, headers, deadline, submitted.id)
@@ -192,6 +189,12 @@ class BflAdapter:
                 if answer.status == READY:
                     yield answer
                     return
+            if deadline.remaining <= 0:  # the last poll happened at the deadline
+                raise UpstreamTimeout(
+                    f"BFL task {submitted.id} not ready after {deadline.seconds:g} s "
+                    f"(last status: {last or 'none'})",
+                    provider=self.provider,
+                )
             await self._sleep(max(0.0, min(wait, deadline.remaining)))
             delay = min(delay * 1.5, self._max_poll_interval)
 

@@ -152,8 +152,8 @@ def _shape(call: GenerateCall, fam: Family) -> dict[str, Any]:
 
 
 def snap(edge: int, multiple: int) -> int:
-    """The nearest multiple (at least one multiple); the normalizer has usually done this."""
-    return max(multiple, round(edge / multiple) * multiple)
+    """The nearest multiple, halves up (at least one multiple); the normalizer usually has."""
+    return max(multiple, (edge + multiple // 2) // multiple * multiple)
 
 
 def references(call: GenerateCall, fam: Family) -> dict[str, str]:

@@ -57,14 +57,20 @@ from simulator.bfl_errors import (
 )
 from simulator.bfl_rules import MODELS, SMALL_CAP_MODELS, Job, credits, reported_mp, summarise
 from simulator.bfl_rules import validate as validate_job
-from simulator.bfl_tasks import BflKnobs, Outcome, Task, TaskStore, as_bfl_knobs
+from simulator.bfl_tasks import (
+    IN_PROGRESS,
+    BflKnobs,
+    Task,
+    TaskStore,
+    as_bfl_knobs,
+    outcome_for,
+    parse_directives,
+    poll_faults,
+)
 from simulator.faults import DroppedConnection, malformed_json, truncated
-from simulator.knobs import DirectiveError, Directives, Knobs, SimState, strip_directives
+from simulator.knobs import Directives, Knobs, SimState, strip_directives
 from simulator.render import RenderCache, open_image
 
-EXTRA_DIRECTIVES = frozenset(
-    {"queued", "error", "failed", "notfound", "pollfail", "http202", "noid"}
-)
 _ALIASES = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
 _MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
@@ -152,7 +158,7 @@ class _Simulator:
         fault = self.state.take_fault()
         if fault is not None:
             raise for_status(fault, knobs.retry_after_s)
-        directives = _directives(str(prompt))
+        directives = parse_directives(str(prompt))
         if directives.quota:
             raise insufficient_credits(knobs.credits or 0, 1)
         if directives.fail_status is not None:
@@ -196,14 +202,14 @@ class _Simulator:
             key=key,
             job=job,
             cluster=knobs.polling_cluster,
-            outcome=_outcome(job.prompt, directives, knobs),
+            outcome=outcome_for(job.prompt, directives, knobs),
             created=time.monotonic(),
             pending_s=knobs.latency_s if directives.sleep_s is None else directives.sleep_s,
             generating_s=knobs.generating_s,
             ttl_s=knobs.result_ttl_s,
             queued="queued" in extra or random.random() < knobs.unknown_status_rate,
             http202="http202" in extra,
-            poll_faults=_poll_faults(extra.get("pollfail")),
+            poll_faults=poll_faults(extra.get("pollfail")),
         )
 
     def _submit_answer(
@@ -257,7 +263,7 @@ class _Simulator:
             body["details"] = {"Moderation Reasons": list(task.reasons)}
         elif status in ("Error", "Failed"):
             body["details"] = {"error": "Internal error while generating the image"}
-        in_progress = status in ("Pending", "Generating", "Queued")
+        in_progress = status in IN_PROGRESS
         return _json(body, 202 if task.http202 and in_progress else 200)
 
     def _result_payload(self, request: Request, task: Task) -> dict[str, Any]:
@@ -347,40 +353,6 @@ async def _json_body(request: Request) -> dict[str, Any]:
         message = "Input should be a valid dictionary or object to extract fields from"
         raise validation([item("model_attributes_type", ["body"], message, body)])
     return body
-
-
-def _directives(prompt: str) -> Directives:
-    try:
-        return Directives.parse(prompt, extra=EXTRA_DIRECTIVES)
-    except DirectiveError as exc:
-        raise validation([item("value_error", ["body", "prompt"], str(exc), "…")]) from exc
-
-
-def _outcome(prompt: str, directives: Directives, knobs: BflKnobs) -> Outcome:
-    stage = directives.moderate
-    if stage is None and any(w.lower() in prompt.lower() for w in knobs.moderate_words):
-        stage = knobs.moderation_stage
-    if stage == "input":
-        return "Request Moderated"
-    if stage == "output":
-        return "Content Moderated"
-    terminal: dict[str, Outcome] = {
-        "error": "Error",
-        "failed": "Failed",
-        "notfound": "Task not found",
-    }
-    return next((v for k, v in terminal.items() if k in directives.extra), "Ready")
-
-
-def _poll_faults(arg: str | None) -> list[int]:
-    """``503`` or ``503*3`` → ``[503, 503, 503]``; a bad argument is a 422 on the prompt."""
-    if arg is None:
-        return []
-    status, _, count = arg.partition("*")
-    if not status.isdigit() or not 400 <= int(status) <= 599 or (count and not count.isdigit()):
-        message = f"Value error, [sim:pollfail={arg}] wants STATUS or STATUS*COUNT"
-        raise validation([item("value_error", ["body", "prompt"], message, "…")])
-    return [int(status)] * int(count or 1)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

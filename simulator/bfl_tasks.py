@@ -17,13 +17,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from simulator.bfl_errors import item, validation
 from simulator.bfl_rules import Job
-from simulator.knobs import Knobs
+from simulator.knobs import DirectiveError, Directives, Knobs
 
 Outcome = Literal[
     "Ready", "Request Moderated", "Content Moderated", "Error", "Failed", "Task not found"
 ]
 IN_PROGRESS = frozenset({"Pending", "Generating", "Queued"})
+EXTRA_DIRECTIVES = frozenset(
+    {"queued", "error", "failed", "notfound", "pollfail", "http202", "noid"}
+)
 
 
 @dataclass
@@ -174,3 +178,39 @@ class TaskStore:
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
+
+
+def parse_directives(prompt: str) -> Directives:
+    """The prompt's ``[sim:…]`` tags; an unknown one is a 422 on ``prompt``."""
+    try:
+        return Directives.parse(prompt, extra=EXTRA_DIRECTIVES)
+    except DirectiveError as exc:
+        raise validation([item("value_error", ["body", "prompt"], str(exc), "…")]) from exc
+
+
+def outcome_for(prompt: str, directives: Directives, knobs: BflKnobs) -> Outcome:
+    """The terminal status a task will reach, from directives and the moderation knobs."""
+    stage = directives.moderate
+    if stage is None and any(w.lower() in prompt.lower() for w in knobs.moderate_words):
+        stage = knobs.moderation_stage
+    if stage == "input":
+        return "Request Moderated"
+    if stage == "output":
+        return "Content Moderated"
+    terminal: dict[str, Outcome] = {
+        "error": "Error",
+        "failed": "Failed",
+        "notfound": "Task not found",
+    }
+    return next((v for k, v in terminal.items() if k in directives.extra), "Ready")
+
+
+def poll_faults(arg: str | None) -> list[int]:
+    """``503`` or ``503*3`` → ``[503, 503, 503]``; a bad argument is a 422 on the prompt."""
+    if arg is None:
+        return []
+    status, _, count = arg.partition("*")
+    if not status.isdigit() or not 400 <= int(status) <= 599 or (count and not count.isdigit()):
+        message = f"Value error, [sim:pollfail={arg}] wants STATUS or STATUS*COUNT"
+        raise validation([item("value_error", ["body", "prompt"], message, "…")])
+    return [int(status)] * int(count or 1)

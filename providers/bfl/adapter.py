@@ -110,10 +110,10 @@ class BflAdapter:
     async def run(self, call: GenerateCall) -> AsyncGenerator[GenerationEvent, None]:
         """Yield ``Accepted(task id)``, ``Progress(status)`` on each status change, then
         one ``Completed``. Every failure is a ``ProviderError`` carrying the task id."""
-        request = build_submit(call)
         deadline = _Deadline(self._timeout.read or DEFAULT_DEADLINE_S, self._clock)
         task_id: str | None = None
         try:
+            request = build_submit(call)
             submitted = await self._submit(request.path, request.json)
             task_id = submitted.id
             yield Accepted(task_id)
@@ -145,7 +145,7 @@ class BflAdapter:
             async with self._client.stream(
                 "POST", self._base_url + path, headers=headers, json=body, timeout=self._timeout
             ) as response:
-                if response.status_code != 200:
+                if not 200 <= response.status_code < 300:
                     raise error_from_response(
                         response.status_code,
                         await read_body(response, limit=_MAX_SMALL_BODY),

@@ -336,3 +336,11 @@ async def test_out_of_credits_and_the_active_task_cap(
     error = await fails(adapter, call())
     assert isinstance(error, RateLimited) and error.retry_after is not None
     assert "active tasks" in error.message
+
+
+async def test_a_call_bfl_cannot_take_fails_before_any_request(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    error = await fails(adapter, call(options={"steps": 20}))  # flex only
+    assert isinstance(error, InvalidRequest) and error.provider == "black-forest-labs"
+    assert sim.log.entries == []

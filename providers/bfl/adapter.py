@@ -127,7 +127,7 @@ class BflAdapter:
             assert answer is not None  # _poll ends with the Ready answer or raises
             data, content_type = await download(
                 self._client,
-                sample_url(answer, provider=self.provider),
+                sample_url(answer, base_url=self._base_url, provider=self.provider),
                 self._download_policy,
                 provider=self.provider,
                 http_timeout=self._timeout,

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 from pydantic import ValidationError
 
@@ -194,9 +194,18 @@ def parse_submit(body: bytes, *, base_url: str, provider: str = "black-forest-la
         raise ProtocolError(
             f"unexpected BFL submit answer: {exc.error_count()} error(s)", provider=provider
         ) from exc
-    url = answer.polling_url or f"{base_url.rstrip('/')}/get_result"
+    url = absolute(answer.polling_url, base_url) if answer.polling_url else None
+    url = url or f"{base_url.rstrip('/')}/get_result"
     cost = answer.cost * CREDIT_USD if answer.cost is not None else None
     return Submitted(answer.id, polling_url_for(url, answer.id), cost)
+
+
+def absolute(url: str, base_url: str) -> str:
+    """An absolute URL is kept as given; a relative one (never seen from BFL, but harmless to
+    honour) is resolved against the base URL, as a browser would."""
+    if urlsplit(url).netloc:
+        return url
+    return urljoin(f"{base_url.rstrip('/')}/", url)
 
 
 def polling_url_for(url: str, task_id: str) -> str:
@@ -220,12 +229,14 @@ def parse_result(body: bytes, *, provider: str = "black-forest-labs") -> ResultR
         ) from exc
 
 
-def sample_url(answer: ResultResponse, *, provider: str = "black-forest-labs") -> str:
+def sample_url(
+    answer: ResultResponse, *, base_url: str, provider: str = "black-forest-labs"
+) -> str:
     """``result.sample`` of a Ready answer."""
     sample = answer.result.sample if answer.result else None
     if not sample:
         raise ProtocolError("BFL answered Ready without result.sample", provider=provider)
-    return sample
+    return absolute(sample, base_url)
 
 
 def completed(

@@ -17,6 +17,7 @@ from providers.bfl.translate import (
     parse_result,
     parse_submit,
     polling_url_for,
+    sample_url,
 )
 from providers.errors import (
     AuthError,
@@ -265,6 +266,19 @@ def test_a_missing_or_unreadable_cost_falls_back_to_the_catalog(cost: Any) -> No
 )
 def test_polling_url_is_kept_with_id_appended_only_when_missing(url: str, expected: str) -> None:
     assert polling_url_for(url, "T") == expected
+
+
+def test_a_relative_polling_url_is_resolved_against_the_base_url() -> None:
+    submitted = parse_submit(
+        b'{"id": "T", "polling_url": "/c2/v1/get_result?id=T"}',
+        base_url="http://127.0.0.1:9/bfl/v1",
+    )
+    assert submitted.polling_url == "http://127.0.0.1:9/c2/v1/get_result?id=T"
+    answer = parse_result(_result(status="Ready", result={"sample": "results/T.png"}))
+    assert (
+        sample_url(answer, base_url="http://127.0.0.1:9/bfl/v1")
+        == "http://127.0.0.1:9/bfl/v1/results/T.png"
+    )
 
 
 def test_without_polling_url_the_base_get_result_is_used() -> None:

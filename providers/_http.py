@@ -12,6 +12,8 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from fnmatch import fnmatchcase
+from ipaddress import ip_address
 from typing import Any
 
 import httpx
@@ -330,14 +332,27 @@ def _scalar(value: Any) -> str:
 DEFAULT_MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class UrlPolicy:
     """Which hosts a URL from a provider's answer may point at, and which get our key.
 
-    ``hosts`` are exact host names or ``*.``-prefixed suffixes (``*.bfl.ai``). The host of
-    ``base_url`` (the configured API, or a simulator on loopback) is always trusted, and there
-    plain ``http`` is accepted; every other host must be https. ``key_hosts`` (same syntax) are
-    the hosts that may receive the credential headers; the base URL host always may.
+    ``hosts`` are exact host names, ``*.``-prefixed suffixes (``*.bfl.ai``) or globs whose
+    ``*`` matches any run of characters (``api*.bfl.ai``: ``api.bfl.ai``, ``api.eu2.bfl.ai``).
+    The host of ``base_url`` (the configured API, or a simulator on loopback) is always trusted,
+    and there plain ``http`` is accepted; every other host must be https. When the base URL is a
+    loopback host, every loopback name (``localhost``, ``127.0.0.1``, ``::1``) counts as that
+    host: a local server answers under each of them, so an answer naming another alias is
+    still our own server. ``key_hosts`` (same syntax) are the hosts that may receive the
+    credential headers; the base URL host always may.
     """
 
     base_url: str
@@ -347,12 +362,19 @@ class UrlPolicy:
     def _base_host(self) -> str:
         return (httpx.URL(self.base_url).host or "").lower()
 
+    def _is_base(self, host: str) -> bool:
+        base = self._base_host()
+        return bool(host) and (host == base or (_is_loopback(host) and _is_loopback(base)))
+
     @staticmethod
     def _matches(host: str, patterns: tuple[str, ...]) -> bool:
         for pattern in patterns:
             pattern = pattern.lower()
             if pattern.startswith("*."):
                 if host.endswith(pattern[1:]):
+                    return True
+            elif "*" in pattern:
+                if fnmatchcase(host, pattern):
                     return True
             elif host == pattern:
                 return True
@@ -365,7 +387,7 @@ class UrlPolicy:
         except (httpx.InvalidURL, TypeError) as exc:
             raise ProtocolError(f"{provider} returned an invalid URL", provider=provider) from exc
         host = (parsed.host or "").lower()
-        if host and host == self._base_host():
+        if self._is_base(host):
             if parsed.scheme in ("http", "https"):
                 return parsed
         elif parsed.scheme == "https" and self._matches(host, self.hosts):
@@ -378,7 +400,7 @@ class UrlPolicy:
     def sends_key(self, url: httpx.URL) -> bool:
         """May this (already checked) URL receive our credentials?"""
         host = (url.host or "").lower()
-        return host == self._base_host() or (
+        return self._is_base(host) or (
             url.scheme == "https" and self._matches(host, self.key_hosts)
         )
 

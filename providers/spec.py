@@ -133,7 +133,8 @@ class PricingLine(_Frozen):
     ``when`` restricts the line to calls whose normalized parameters match (e.g.
     ``{"resolution": "4K"}`` or ``{"quality": "high"}``); ``variant`` is the public label
     OpenRouter shows for such tiers. Megapixels are counted per image and rounded up when
-    ``round_up`` is set (BFL's rule).
+    ``round_up`` is set (BFL's rule). ``pixels_per_megapixel`` says how many pixels one billed
+    megapixel holds: 1,000,000 by default; BFL bills 1024x1024 as one megapixel (1,048,576).
     """
 
     billable: Billable
@@ -142,6 +143,7 @@ class PricingLine(_Frozen):
     variant: str | None = None
     when: dict[str, str] = Field(default_factory=dict)
     round_up: bool = False
+    pixels_per_megapixel: int = Field(default=1_000_000, ge=1)
     source: str = Field(min_length=1)
     as_of: date
 

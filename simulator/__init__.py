@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from simulator import azure_mai, bytedance, google, openai, recraft, runware, xai
+from simulator import azure_mai, bfl, bytedance, google, openai, recraft, runware, xai
 from simulator.knobs import Knobs
 
 
@@ -31,6 +31,7 @@ SIMULATORS: dict[str, SimulatorFactory] = {
     "recraft": recraft.create_app,
     "azure_mai": azure_mai.create_app,
     "runware": runware.create_app,
+    "bfl": bfl.create_app,
 }
 
 

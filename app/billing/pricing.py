@@ -6,7 +6,8 @@ Quantities per (billable, unit):
 * ``image``: output images, or input images for ``input_image``/``input_reference``.
 * ``megapixel``: output megapixels per image (rounded up per image when ``round_up``), or the
   input megapixels summed over all references (rounded up once — BFL's rule as the reference
-  states it).
+  states it). A megapixel is ``line.pixels_per_megapixel`` pixels (10⁶ unless the line says
+  otherwise; BFL counts 1024x1024 as one).
 * ``request``: one per generation.
 
 A line applies only when every ``when`` key equals the normalized request value.
@@ -27,7 +28,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from providers.spec import PricingLine, Usage
 
 QUANTUM = Decimal("0.0000000001")  # 1e-10 USD: the single rounding point (NUMERIC(20,10))
-MEGA = Decimal(1_000_000)
 INPUT_BILLABLES = frozenset({"input_image", "input_reference", "input_text"})
 
 
@@ -49,13 +49,14 @@ def _tokens(line: PricingLine, usage: Usage) -> int:
 
 
 def _megapixels(line: PricingLine, usage: Usage, image_pixels: Sequence[int]) -> Decimal:
+    mega = Decimal(line.pixels_per_megapixel)
     if line.billable in ("input_image", "input_reference"):
-        mp = Decimal(usage.input_pixels) / MEGA
+        mp = Decimal(usage.input_pixels) / mega
         return Decimal(math.ceil(mp)) if line.round_up else mp
     sizes = list(image_pixels) or (
         [usage.pixels // usage.images] * usage.images if usage.images else []
     )
-    per_image = [Decimal(p) / MEGA for p in sizes]
+    per_image = [Decimal(p) / mega for p in sizes]
     if line.round_up:
         per_image = [Decimal(math.ceil(mp)) for mp in per_image]
     return sum(per_image, Decimal(0))

@@ -304,6 +304,10 @@ def _pricing(ep: EndpointSpec) -> list[str]:
     for i, line in enumerate(ep.pricing):
         if line.round_up and line.unit != "megapixel":
             problems.append(f"pricing.{i}.round_up: only megapixel lines round up")
+        if line.pixels_per_megapixel != 1_000_000 and line.unit != "megapixel":
+            problems.append(
+                f"pricing.{i}.pixels_per_megapixel: only megapixel lines count megapixels"
+            )
         for key, value in line.when.items():
             values = _enum(ep, key)
             if not values:

@@ -46,6 +46,7 @@ ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
     "recraft": ("providers.recraft.adapter", "RecraftAdapter"),
     "azure_mai": ("providers.microsoft.adapter", "AzureMaiAdapter"),
     "runware": ("providers.runware.adapter", "RunwareAdapter"),
+    "bfl": ("providers.bfl.adapter", "BflAdapter"),
 }
 TAKES_BEARER = frozenset({"azure_mai"})
 

@@ -85,6 +85,31 @@ def test_costs(
     assert compute_cost(lines, usage, params, pixels).total == Decimal(expected)
 
 
+def test_a_line_may_count_megapixels_of_1024x1024() -> None:
+    # BFL bills 1024x1024 as one megapixel: FLUX.2 [pro] 1024x1024 is 3¢, not 4.5¢, and a
+    # 1024x1024 reference adds 1.5¢; 1025x1024 rounds up to a second megapixel.
+    binary = {"pixels_per_megapixel": 1024 * 1024}
+    lines = (
+        line("output_image", "image", "0.015"),
+        line("output_image", "megapixel", "0.015", round_up=True, **binary),
+        line("input_reference", "megapixel", "0.015", round_up=True, **binary),
+    )
+    square = 1024 * 1024
+    assert compute_cost(lines, Usage(images=1, pixels=square), {}, (square,)).total == Decimal(
+        "0.03"
+    )
+    edit = Usage(images=1, pixels=square, input_images=1, input_pixels=square)
+    assert compute_cost(lines, edit, {}, (square,)).total == Decimal("0.045")
+    wider = 1025 * 1024
+    assert compute_cost(lines, Usage(images=1, pixels=wider), {}, (wider,)).total == Decimal(
+        "0.045"
+    )
+    # the same lines at the default 10^6 pixels per megapixel would bill 1024x1024 as 2 MP
+    assert compute_cost(FLUX_PRO, Usage(images=1, pixels=square), {}, (square,)).total == Decimal(
+        "0.045"
+    )
+
+
 def test_one_rounding_point_half_up() -> None:
     lines = (line("output_image", "token", "0.00000000003"),)  # 3e-11 per token
     # 5 tokens = 1.5e-10 → 2e-10 (half up, once); summing rounded parts would differ

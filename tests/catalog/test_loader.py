@@ -155,6 +155,17 @@ def test_round_up_only_on_megapixel_lines(root: Path) -> None:
     assert f"{MODEL}: pricing.0.round_up: only megapixel lines round up" in message
 
 
+def test_pixels_per_megapixel_only_on_megapixel_lines(root: Path) -> None:
+    message = broken(
+        root,
+        'unit = "image"\ncost_usd = "0.015"\n',
+        'unit = "image"\ncost_usd = "0.015"\npixels_per_megapixel = 1048576\n',
+    )
+    assert (
+        f"{MODEL}: pricing.0.pixels_per_megapixel: only megapixel lines count megapixels" in message
+    )
+
+
 def test_passthrough_cannot_shadow_a_public_field(root: Path) -> None:
     message = broken(root, 'passthrough = ["steps"]', 'passthrough = ["steps", "quality"]')
     assert f"{MODEL}: passthrough: ['quality'] are public request fields" in message

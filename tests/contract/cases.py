@@ -84,6 +84,11 @@ def _runware_reference(entry: Entry) -> bool:
     )
 
 
+def _bfl_reference(entry: Entry) -> bool:
+    body = entry.get("body") or {}
+    return entry["method"] == "POST" and bool(body.get("input_image"))
+
+
 CASES: tuple[Case, ...] = (
     Case(
         adapter="openai",
@@ -128,5 +133,11 @@ CASES: tuple[Case, ...] = (
         model="sourceful/riverflow-v2.5-fast",
         body={"aspect_ratio": "4:3", "quality": "low"},
         reference_seen=_runware_reference,
+    ),
+    Case(
+        adapter="bfl",
+        model="black-forest-labs/flux.2-pro",
+        body={"aspect_ratio": "1:1"},
+        reference_seen=_bfl_reference,
     ),
 )

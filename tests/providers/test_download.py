@@ -87,3 +87,32 @@ async def test_failed_downloads_are_provider_errors(status: int, error: type[Exc
     async with _client([], status) as client:
         with pytest.raises(error):
             await download(client, "https://x.example.ai/a.png", POLICY, provider="p")
+
+
+async def test_loopback_aliases_of_a_loopback_base_url_count_as_the_base_host() -> None:
+    policy = UrlPolicy(base_url="http://127.0.0.1:9999/bfl/v1")
+    seen: list[httpx.Request] = []
+    async with _client(seen) as client:
+        for url in ("http://localhost:9999/bfl/r.png", "http://[::1]:9999/bfl/r.png"):
+            await download(client, url, policy, provider="p", key_headers={"x-key": "k"})
+        with pytest.raises(ProtocolError):  # a remote base URL has no loopback aliases
+            await download(client, "http://localhost:9999/x.png", POLICY, provider="p")
+    assert [r.headers["x-key"] for r in seen] == ["k", "k"]
+
+
+def test_glob_patterns_match_runs_of_characters() -> None:
+    policy = UrlPolicy(
+        base_url="https://api.bfl.ai/v1", hosts=("*.bfl.ai",), key_hosts=("api*.bfl.ai",)
+    )
+    for url, key in [
+        ("https://api.eu2.bfl.ai/v1/get_result?id=1", True),
+        ("https://api.us1.bfl.ai/v1/get_result", True),
+        ("https://delivery-eu1.bfl.ai/r/sample.jpeg", False),
+        ("http://api.eu2.bfl.ai/v1/get_result", None),  # not https: refused outright
+        ("https://api.eu2.bfl.ai.evil.test/x", None),
+    ]:
+        if key is None:
+            with pytest.raises(ProtocolError):
+                policy.check(url, provider="p")
+        else:
+            assert policy.sends_key(policy.check(url, provider="p")) is key

@@ -42,7 +42,7 @@ from providers.bfl.translate import (
 )
 from providers.bfl.wire import ResultResponse
 from providers.errors import ProviderError, RateLimited, Unavailable, UpstreamTimeout
-from providers.spec import Accepted, GenerateCall, GenerationEvent, Progress
+from providers.spec import Accepted, GenerateCall, GenerationEvent, Progress, Usage
 
 # Error and poll bodies are small; cap what we read so a misbehaving server cannot make us
 # buffer gigabytes.
@@ -116,7 +116,12 @@ class BflAdapter:
             request = build_submit(call)
             submitted = await self._submit(request.path, request.json)
             task_id = submitted.id
-            yield Accepted(task_id)
+            # BFL states its charge at submit: a caller that leaves now is settled at it, and
+            # the polling stops at once.
+            charge = None
+            if submitted.cost_usd is not None:
+                charge = Usage(images=call.n, provider_cost_usd=submitted.cost_usd)
+            yield Accepted(task_id, charge)
             answer: ResultResponse | None = None
             async with aclosing(self._poll(submitted, deadline)) as polls:
                 async for event in polls:

@@ -6,6 +6,7 @@ The Node packages are installed by `make install` (`npm ci --prefix tests/js`).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,15 @@ from tests.servers import ServerThread
 JS = Path(__file__).resolve().parent.parent / "js"
 
 
-def _node(script: str, *args: str) -> dict[str, Any]:
+def _node(script: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     assert (JS / "node_modules").is_dir(), "run `make install` (npm ci --prefix tests/js)"
     proc = subprocess.run(
-        ["node", str(JS / script), *args], capture_output=True, text=True, timeout=120, check=False
+        ["node", str(JS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     assert proc.stdout.strip(), proc.stderr
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])

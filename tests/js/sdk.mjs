@@ -233,7 +233,9 @@ async function cmdEndpoints(client, modelId) {
 async function cmdGenerate(client, args, forceStream) {
   const req = convertRequest(args);
   if (forceStream) req.stream = true;
-  const res = await client.images.generate({ imageGenerationRequest: req });
+  // IMAGEGATE_JS_HEADERS: extra request headers as JSON (e.g. the progress opt-in).
+  const headers = JSON.parse(process.env.IMAGEGATE_JS_HEADERS || "{}");
+  const res = await client.images.generate({ imageGenerationRequest: req }, { headers });
   if (isEventStream(res)) {
     return { mode: "stream", ...(await summarizeStream(res)) };
   }

@@ -186,7 +186,11 @@ async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimSt
         async for event in adapter.run(call("a fox [sim:pollfail=503*9]")):
             events.append(event)
     assert info.value.status_code == 503
-    assert events == [Accepted(info.value.upstream_request_id)]  # the task id rides on the error
+    (accepted,) = events
+    assert isinstance(accepted, Accepted)
+    assert accepted.upstream_id == info.value.upstream_request_id  # the task id rides on the error
+    # BFL states its charge at submit (3 credits for FLUX.2 [pro] at 1 MP)
+    assert accepted.charge is not None and accepted.charge.provider_cost_usd == Decimal("0.03")
     polls = [e for e in sim.log.entries if e["method"] == "GET"]
     assert len(polls) == 4  # the first try and 3 retries
 

@@ -16,6 +16,7 @@ import openai
 import pytest
 from PIL import Image
 
+from simulator import SIMULATORS
 from tests.servers import free_port
 
 
@@ -91,6 +92,34 @@ def test_simulate_command_serves_openai_wire_format(env: dict[str, str]) -> None
         )
         assert result.data and result.data[0].b64_json
         assert result.usage is not None and result.usage.output_tokens == 400
+        listing = httpx.get(f"http://127.0.0.1:{port}/").json()["simulators"]
+        assert set(listing) == set(SIMULATORS)
+        assert len(listing) == 8
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "google/gemini-3.1-flash-image",
+        "bytedance-seed/seedream-4.0",
+        "x-ai/grok-imagine-image",
+        "black-forest-labs/flux.2-pro",
+        "recraft/recraft-v3",
+        "microsoft/mai-image-2.5",
+        "sourceful/riverflow-v2-fast",
+    ],
+)
+def test_serve_simulate_serves_every_provider(demo_gateway: str, model: str) -> None:
+    resp = httpx.post(
+        f"{demo_gateway}/api/v1/images",
+        json={"model": model, "prompt": "a demo", "aspect_ratio": "1:1"},
+        headers={"authorization": "Bearer demo-master-key"},
+        timeout=60,
+    )
+    assert resp.status_code == 200, resp.text
+    image = Image.open(io.BytesIO(base64.b64decode(resp.json()["data"][0]["b64_json"])))
+    assert abs(image.width - image.height) <= image.width * 0.02
+    assert resp.json()["usage"]["cost"] > 0

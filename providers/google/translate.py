@@ -187,11 +187,14 @@ def parse_response(
         warnings = (f"Gemini finished with {candidate.finish_reason} after returning an image",)
     usage, note = token_usage(response.usage_metadata, call, len(images))
     usage = usage + output_usage(images, call)
+    # What the model said beside its image (not its thoughts), for chat completions' content.
+    text = "".join(p.text for p in parts if p.text and not p.thought).strip()
     return Completed(
         images=tuple(images),
         usage=usage,
         upstream_id=upstream_id,
         warnings=warnings + note,
+        text=text,
     )
 
 

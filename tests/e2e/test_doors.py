@@ -316,3 +316,16 @@ def test_openai_node_sdk_generates_edits_streams_and_lists(sim_gateway: ServerTh
     assert _node("openai.mjs", "models", base, MASTER_KEY)["ids"] == SERVABLE
     out = _node("openai.mjs", "generate", base, MASTER_KEY, '{"model": "nope", "prompt": "x"}')
     assert out["error"]["statusCode"] == 404
+
+
+def test_chat_content_carries_the_text_the_model_returned(sim_gateway: ServerThread) -> None:
+    body = {
+        "model": "google/gemini-2.5-flash-image",
+        "messages": [{"role": "user", "content": "a lighthouse"}],
+        "modalities": ["image", "text"],
+    }
+    resp = httpx.post(f"{sim_gateway.url}/api/v1/chat/completions", json=body, headers=AUTH)
+    assert resp.status_code == 200, resp.text
+    message = resp.json()["choices"][0]["message"]
+    assert message["content"]  # Gemini 2.5 answers a caption beside its image
+    assert message["images"][0]["image_url"]["url"].startswith("data:image/png;base64,")

@@ -1,16 +1,35 @@
-"""Authentication: ``Authorization: Bearer <key>`` against hashed keys or the master key."""
+"""Authentication: ``Authorization: Bearer <key>`` against hashed keys or the master key.
+
+Keys are looked up by their SHA-256 and cached in process for a few seconds (:class:`KeyCache`),
+so a busy key costs one database query per ``ttl_s`` instead of one per request. Updating or
+revoking a key clears it from this process's cache at once; other gateway processes see the
+change within ``ttl_s``. While the database is unreachable, a key seen in the last
+``grace_s`` keeps working from the cache (generation goes on; its ledger rows are spooled), and
+an unknown key is a 503 with ``Retry-After``, never a 500.
+
+The request guard (:mod:`app.middleware`) authenticates before a body is read and leaves the
+principal in the request scope; :func:`authenticate` reuses it.
+"""
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from app.db import keys as key_repo
+from app.db.outage import is_outage
 from app.errors import GatewayError
-from app.state import AppState
+
+if TYPE_CHECKING:
+    from app.state import AppState
+
+SCOPE_KEY = "principal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,30 +45,97 @@ class Principal:
     concurrency_limit: int | None = None
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+DISABLED = "API key is disabled"
+UNKNOWN = "Invalid API key"
+
+
+@dataclass
+class KeyCache:
+    """Recently resolved keys, by digest: the principal, or why the key is refused (a
+    string), and when it was resolved."""
+
+    ttl_s: float = 5.0
+    negative_ttl_s: float = 1.0
+    grace_s: float = 300.0
+    max_entries: int = 50_000
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[str, tuple[Principal | str, float]] = field(default_factory=dict)
+
+    def fresh(self, digest: str) -> Principal | str | None:
+        """The cached answer while it is fresh, else None."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        found, at = entry
+        ttl = self.ttl_s if isinstance(found, Principal) else self.negative_ttl_s
+        return found if self.clock() - at < ttl else None
+
+    def stale(self, digest: str) -> Principal | None:
+        """A known key resolved within ``grace_s`` (used while the database is away)."""
+        entry = self._entries.get(digest)
+        if entry is None or not isinstance(entry[0], Principal):
+            return None
+        return entry[0] if self.clock() - entry[1] <= self.grace_s else None
+
+    def put(self, digest: str, principal: Principal | str) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # bounded memory; the next lookups refill it
+        self._entries[digest] = (principal, self.clock())
+
+    def invalidate(self, key_id: str) -> None:
+        for digest, (found, _) in list(self._entries.items()):
+            if (isinstance(found, Principal) and found.key_id == key_id) or found == DISABLED:
+                del self._entries[digest]
+
+
+def bearer_token(header: str) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise GatewayError(401, "Missing Authorization header: expected 'Bearer <API key>'")
     return token.strip()
 
 
-async def authenticate(request: Request) -> Principal:
-    """FastAPI dependency: the calling principal, or a 401 in OpenRouter's shape."""
-    state: AppState = request.app.state.ig
-    token = _bearer(request)
+def database_unavailable() -> GatewayError:
+    return GatewayError(
+        503,
+        "The gateway's database is unreachable; retry shortly",
+        headers={"retry-after": "5"},
+    )
+
+
+async def resolve(state: AppState, token: str) -> Principal:
+    """The principal of a bearer token, or a GatewayError (401, or 503 when it cannot tell)."""
     master = state.settings.master_key
     if master is not None and hmac.compare_digest(
         token.encode(), master.get_secret_value().encode()
     ):
         return Principal(key_id=None, name="master", is_admin=True)
     digest = key_repo.hash_key(token)
+    cache: KeyCache = state.key_cache
+    found = cache.fresh(digest)
+    if found is None:
+        try:
+            found = await _lookup(state, digest)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            stale = cache.stale(digest)
+            if stale is None:
+                raise database_unavailable() from exc
+            return stale
+        cache.put(digest, found)
+    if isinstance(found, str):
+        raise GatewayError(401, found)
+    return found
+
+
+async def _lookup(state: AppState, digest: str) -> Principal | str:
     async with state.sessionmaker() as session:
         row = await key_repo.find_by_hash(session, digest)
     if row is None or not hmac.compare_digest(row.key_hash, digest):
-        raise GatewayError(401, "Invalid API key")
+        return UNKNOWN
     if row.disabled:
-        raise GatewayError(401, "API key is disabled")
+        return DISABLED
     return Principal(
         row.id,
         row.name,
@@ -59,6 +145,15 @@ async def authenticate(request: Request) -> Principal:
         row.rate_limit_rpm,
         row.concurrency_limit,
     )
+
+
+async def authenticate(request: Request) -> Principal:
+    """FastAPI dependency: the calling principal, or a 401 in the route's error shape."""
+    known = request.scope.get("state", {}).get(SCOPE_KEY)
+    if isinstance(known, Principal):
+        return known
+    state: AppState = request.app.state.ig
+    return await resolve(state, bearer_token(request.headers.get("authorization", "")))
 
 
 async def require_admin(request: Request) -> Principal:

@@ -130,7 +130,26 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = Field(default=None, description="admin key; can do everything")
     host: str = "127.0.0.1"
     port: int = 8080
-    max_body_bytes: int = Field(default=64 * 1024 * 1024, description="largest request body")
+    max_body_bytes: int = Field(default=48 * 1024 * 1024, ge=1, description="largest request body")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="a request body must arrive within this time (else 408)"
+    )
+    large_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=0,
+        description="bodies above this size need one of large_body_slots to be served",
+    )
+    large_body_slots: int = Field(
+        default=4, ge=1, description="large bodies served at once per process (bounds memory)"
+    )
+    max_reference_bytes: int = Field(
+        default=40 * 1024 * 1024,
+        ge=1,
+        description="all input references of one request together, decoded (else 413)",
+    )
+    reference_fetch_slots: int = Field(
+        default=16, ge=1, description="reference downloads in flight per process"
+    )
     catalog_file: Path | None = Field(default=None, description="operator catalog overrides (TOML)")
     rate_limit_rpm: int = Field(
         default=600, description="requests per minute per key on POST /images"
@@ -144,6 +163,10 @@ class Settings(BaseSettings):
         description="how long a request may wait for a provider concurrency slot before a 429",
     )
     keepalive_s: float = Field(default=3.0, description="seconds between keep-alive bytes")
+    spool_dir: Path = Field(
+        default=DEFAULT_DATA_DIR / "spool",
+        description="where ledger rows wait (durably) while the database is unreachable",
+    )
     disconnect_drain_s: float = Field(
         default=120.0,
         ge=0,

@@ -14,6 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.db.outage import is_outage
 
 log = logging.getLogger("imagegate.errors")
 
@@ -63,6 +66,24 @@ _OPENAI_TYPES = {
 }
 
 
+def _printable(value: Any) -> Any:
+    """Strings as UTF-8 can carry them (a caller's lone surrogate must not break an error)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return orjson.dumps(_printable(payload), default=str)
+
+
 def openai_error_body(status: int, message: str, metadata: dict[str, Any] | None = None) -> bytes:
     """``{"error": {"message", "type", "param", "code"}}``, as the OpenAI SDKs parse it."""
     if status >= 500:
@@ -71,7 +92,7 @@ def openai_error_body(status: int, message: str, metadata: dict[str, Any] | None
         kind, code = _OPENAI_TYPES.get(status, ("invalid_request_error", "invalid_value"))
     param = (metadata or {}).get("param")
     error = {"message": message, "type": kind, "param": param, "code": code}
-    return orjson.dumps({"error": error})
+    return _dumps({"error": error})
 
 
 def openai_error_response(
@@ -104,7 +125,7 @@ def error_body(status: int, message: str, metadata: dict[str, Any] | None = None
     error: dict[str, Any] = {"code": status, "message": message}
     if metadata:
         error["metadata"] = metadata
-    return orjson.dumps({"error": error, "user_id": None})
+    return _dumps({"error": error, "user_id": None})
 
 
 def error_response(
@@ -159,5 +180,47 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _styled(request, 500, "Internal server error")
+        return unexpected_response(request.scope, exc)
+
+
+def unexpected_response(scope: Scope, exc: BaseException) -> Response:
+    """The answer to an exception nothing else handled: 503 for a database outage
+    (retryable, not a bug), else a logged, trace-free 500."""
+    path = scope.get("path", "")
+    headers: dict[str, str] | None = None
+    if is_outage(exc):
+        log.warning("database unreachable on %s: %s", path, type(exc).__name__)
+        status, message = 503, "The gateway's database is unreachable; retry shortly"
+        headers = {"retry-after": "5"}
+    else:
+        log.error("unhandled error on %s", path, exc_info=exc)
+        status, message = 500, "Internal server error"
+    render = openai_error_response if path.startswith(OPENAI_STYLE_PREFIXES) else error_response
+    return render(status, message, None, headers)
+
+
+class CatchAll:
+    """Innermost middleware: an exception no handler took becomes a response here, so the
+    server never sees it (which would also close the client's keep-alive connection)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:  # too late for a status: the server closes the connection
+                raise
+            await unexpected_response(scope, exc)(scope, receive, send)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sys
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 
 import httpx
 from fastapi import FastAPI
@@ -23,14 +26,16 @@ from app.api import (
     openai_images,
     quote,
 )
+from app.billing.ledger import LedgerWriter
+from app.billing.spool import Spool
 from app.catalog import load_catalog
 from app.config import Settings, get_settings
 from app.db import keys as key_repo
 from app.db.engine import make_engine, make_sessionmaker
 from app.db.migrate import upgrade
-from app.errors import install_error_handlers
+from app.errors import CatchAll, install_error_handlers
 from app.generation.adapters import AdapterRegistry
-from app.middleware import BodySizeLimit
+from app.middleware import RequestGuard
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.state import AppState
 
@@ -55,6 +60,22 @@ async def _bootstrap_admin_key(state: AppState) -> None:
     print(banner, file=sys.stderr, flush=True)
 
 
+class _RefuseAll(DefaultCookiePolicy):
+    def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+def no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing: no response can make a client remember state.
+
+    (A ``CookieJar``, not ``httpx.Cookies``: the client copies the latter into a default jar.)
+    """
+    return CookieJar(policy=_RefuseAll())
+
+
 def _http_client() -> httpx.AsyncClient:
     # One shared client: pooled connections to each provider. Per-call timeouts are set by
     # the adapters (image generation reads can take minutes).
@@ -63,6 +84,7 @@ def _http_client() -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
         follow_redirects=False,
         headers={"user-agent": "imagegate/0.1"},
+        cookies=no_cookies(),
     )
 
 
@@ -86,17 +108,26 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     limiter: Limiter = ResilientLimiter(RedisLimiter(redis)) if redis else MemoryLimiter()
     http = _http_client()
-    refs_http = httpx.AsyncClient(follow_redirects=False)
+    refs_http = httpx.AsyncClient(follow_redirects=False, cookies=no_cookies())
     sim_server = None
     sim_base = None
     if app.state.simulate:
         from simulator.server import start_in_process
 
         sim_server, sim_base = await start_in_process()
+    money_lock = asyncio.Lock()
+    sessionmaker = make_sessionmaker(engine)
+    # One spool per database: rows never replay into a database they were not meant for.
+    spool_dir = settings.spool_dir / hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+    ledger = LedgerWriter(sessionmaker, Spool(spool_dir), money_lock)
+    ledger.start()
     state = AppState(
         settings=settings,
         engine=engine,
-        sessionmaker=make_sessionmaker(engine),
+        sessionmaker=sessionmaker,
+        ledger=ledger,
+        money_lock=money_lock,
+        reference_slots=asyncio.Semaphore(settings.reference_fetch_slots),
         http=http,
         refs_http=refs_http,
         redis=redis,
@@ -152,5 +183,13 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
     )
     for router in routers:
         app.include_router(router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAll)
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        large_bytes=settings.large_body_bytes,
+        large_slots=settings.large_body_slots,
+        wait_s=settings.provider_wait_s,
+    )
     return app

@@ -1,63 +1,162 @@
-"""Pure ASGI middleware: request body size limit (413 in OpenRouter's shape)."""
+"""The request guard: a pure ASGI middleware that decides about a request before its body.
+
+For every request with a body (POST, PUT, PATCH, DELETE), in this order:
+
+1. **Authenticate first** (:func:`app.auth.resolve`): a missing or unknown key is a 401 before a
+   single body byte is read, so unauthenticated uploads cost nothing; the principal is left in
+   the request scope for the route.
+2. **Size**: a declared ``Content-Length`` above ``IMAGEGATE_MAX_BODY_BYTES`` is a 413 at once; a
+   body without one is counted while it arrives and cut off at the limit.
+3. **Time**: the whole body must arrive within ``IMAGEGATE_BODY_TIMEOUT_S``; a body that stalls
+   is a 408 and the connection is closed.
+4. **Memory**: a body above ``IMAGEGATE_LARGE_BODY_BYTES`` (references inlined as base64) needs
+   one of ``IMAGEGATE_LARGE_BODY_SLOTS`` process-wide slots, held until its response is done, so
+   a burst of huge requests cannot exhaust memory; a request that cannot get a slot within
+   ``IMAGEGATE_PROVIDER_WAIT_S`` is a 429 with ``Retry-After``.
+
+Errors use the route's error shape (OpenAI's on the OpenAI-compatible routes).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_response
+from app.auth import SCOPE_KEY, bearer_token, resolve
+from app.errors import OPENAI_STYLE_PREFIXES, GatewayError, error_response, openai_error_response
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class BodySizeLimit:
-    """Reject bodies above ``max_bytes``.
+class RequestGuard:
+    """Authenticate, bound the size and time of, and gate the memory of request bodies."""
 
-    A declared ``Content-Length`` is checked before anything is read. A body without one
-    (chunked) is read up to the limit first and then replayed to the app, since the JSON
-    endpoints read the whole body anyway; past the limit it is a 413, without reading on.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout_s: float = 30.0,
+        large_bytes: int = 8 * 1024 * 1024,
+        large_slots: int = 4,
+        wait_s: float = 30.0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.large_bytes = large_bytes
+        self.wait_s = wait_s
+        self._large = asyncio.Semaphore(large_slots)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                await self._reject(scope, receive, send)
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await self._authenticate(scope)
+                declared = _declared_length(scope)
+                if declared is not None and declared > self.max_bytes:
+                    raise self._too_large()
+                large = declared is not None and declared > self.large_bytes
+                if large:
+                    await stack.enter_async_context(self._slot())
+                holder = [await self._read(receive)]
+                if not large and len(holder[0]) > self.large_bytes:  # chunked: known only now
+                    await stack.enter_async_context(self._slot())
+            except GatewayError as exc:
+                await self._reject(scope, receive, send, exc)
                 return
-            await self.app(scope, receive, send)
+            # A large body keeps its slot until its response is done: its references live
+            # that long. Small ones never wait.
+            await self._run(scope, receive, send, holder)
+
+    async def _authenticate(self, scope: Scope) -> None:
+        app: Any = scope.get("app")
+        state = getattr(getattr(app, "state", None), "ig", None)
+        if state is None:  # not started (tests that build bare apps): the route decides
             return
+        headers = dict(scope["headers"])
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        scope.setdefault("state", {})[SCOPE_KEY] = await resolve(state, token)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._large.acquire(), self.wait_s)
+        except TimeoutError:
+            raise GatewayError(
+                429,
+                "Too many large requests in flight; retry shortly",
+                headers={"retry-after": "1"},
+            ) from None
+        try:
+            yield
+        finally:
+            self._large.release()
+
+    async def _read(self, receive: Receive) -> bytes:
+        """The whole body, within the size and time limits."""
         chunks: list[bytes] = []
         seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    chunk = message.get("body", b"")
+                    seen += len(chunk)
+                    if seen > self.max_bytes:
+                        raise self._too_large()
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise GatewayError(
+                408,
+                f"The request body did not arrive within {self.timeout_s:g} s",
+                headers={"connection": "close"},
+            ) from None
+        return b"".join(chunks)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send, holder: list[bytes]) -> None:
+        pending: bytes | None = holder.pop()  # nothing else keeps the bytes alive
 
         async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            nonlocal pending
+            if pending is not None:
+                message: Message = {"type": "http.request", "body": pending, "more_body": False}
+                pending = None  # the route owns the bytes now; ours go when it drops them
+                return message
             return await receive()
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, f"Request body is larger than the limit of {self.max_bytes} bytes"
+    def _too_large(self) -> GatewayError:
+        return GatewayError(413, f"Request body is larger than the limit of {self.max_bytes} bytes")
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: GatewayError) -> None:
+        render = (
+            openai_error_response
+            if scope["path"].startswith(OPENAI_STYLE_PREFIXES)
+            else error_response
         )
+        response = render(exc.status, exc.message, exc.metadata, exc.headers or None)
         await response(scope, receive, send)
+
+
+def _declared_length(scope: Scope) -> int | None:
+    declared = dict(scope["headers"]).get(b"content-length")
+    if declared is None or not declared.strip().isdigit():
+        return None
+    return int(declared)
+
+
+# The name the app knew before the guard authenticated too.
+BodySizeLimit = RequestGuard
+
+__all__ = ["BodySizeLimit", "RequestGuard"]

@@ -10,6 +10,8 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.auth import KeyCache
+from app.billing.ledger import LedgerWriter
 from app.config import Settings
 from app.metrics import Metrics
 from app.ratelimit import Limiter
@@ -32,6 +34,10 @@ class AppState:
     limiter: Limiter
     catalog: Catalog
     adapters: AdapterRegistry
+    ledger: LedgerWriter
+    key_cache: KeyCache = field(default_factory=KeyCache)
+    # Reference downloads in flight across the process (IMAGEGATE_REFERENCE_FETCH_SLOTS).
+    reference_slots: asyncio.Semaphore | None = None
     metrics: Metrics = field(default_factory=Metrics)
     # Serializes money writes (credit holds, settlement) on SQLite, which has no row locks.
     money_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -44,6 +50,7 @@ class AppState:
         task.add_done_callback(self.background.discard)
 
     async def drain(self, wait_s: float = 10.0) -> None:
-        """Wait for background work (ledger writes) before shutting down."""
+        """Wait for background work, then for the ledger rows, before shutting down."""
         if self.background:
             await asyncio.wait(set(self.background), timeout=wait_s)
+        await self.ledger.close(wait_s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 from starlette.responses import JSONResponse, Response
@@ -19,25 +21,38 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
-    """Database and (when configured) Redis reachable; 503 otherwise."""
+    """Can this process serve? 503 when the database is unreachable (keys cannot be checked,
+    credit cannot be held). Redis down is ``degraded``, still 200: limits are then kept in
+    process, so taking the gateway out of a load balancer would only make things worse.
+    ``ledger_spooled`` counts rows waiting on local disk for the database."""
     state: AppState = request.app.state.ig
     checks: dict[str, str] = {}
     try:
-        async with state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with asyncio.timeout(2.0):
+            async with state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # readiness reports any failure, it never raises
         checks["database"] = f"error: {type(exc).__name__}"
     if state.redis is not None:
         try:
-            await state.redis.ping()
+            async with asyncio.timeout(1.0):
+                await state.redis.ping()
             checks["redis"] = "ok"
         except Exception as exc:
-            checks["redis"] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
-    )
+            checks["redis"] = f"degraded: {type(exc).__name__} (limits kept in process)"
+    degraded = getattr(state.limiter, "degraded", False)
+    checks["limits"] = "in process (Redis unreachable)" if degraded else "ok"
+    if state.redis is None:
+        checks["limits"] = "ok"  # the embedded default: in process by design
+    if checks["database"] != "ok":
+        status, code = "unavailable", 503
+    elif any(v != "ok" for v in checks.values()):
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    body = {"status": status, "checks": checks, "ledger_spooled": state.ledger.spooled}
+    return JSONResponse(body, code, headers={"retry-after": "5"} if code == 503 else None)
 
 
 @router.get("/metrics")

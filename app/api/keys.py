@@ -5,14 +5,24 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 from app.auth import Principal, authenticate, require_admin
 from app.db import credit
 from app.db import keys as repo
 from app.db.models import ApiKey
 from app.errors import GatewayError
+from app.generation.request import check_json_value
 from app.state import AppState
 
 router = APIRouter(prefix="/api/v1")
@@ -38,12 +48,20 @@ def _strict_usd(value: object) -> object:
 
 
 Usd = Annotated[Decimal | None, BeforeValidator(_strict_usd)]
+
+
+def _encodable(value: str) -> str:
+    check_json_value(value, "name")
+    return value
+
+
+Name = Annotated[StrictStr, AfterValidator(_encodable)]
 Reset = Literal["daily", "weekly", "monthly"]
 
 
 class CreateKeyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: StrictStr = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     limit: Usd = None
     limit_reset: Reset | None = None
     include_byok_in_limit: StrictBool | None = None  # accepted for compatibility; no BYOK here
@@ -54,7 +72,7 @@ class CreateKeyBody(BaseModel):
 
 class UpdateKeyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     disabled: StrictBool | None = None
     limit: Usd = None
     limit_reset: Reset | None = None
@@ -123,7 +141,10 @@ async def create_key(body: CreateKeyBody, request: Request, _: Admin) -> dict[st
 
 @router.get("/keys")
 async def list_keys(
-    request: Request, _: Admin, offset: int = 0, include_disabled: bool = True
+    request: Request,
+    _: Admin,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    include_disabled: bool = True,
 ) -> dict[str, Any]:
     state = _state(request)
     async with state.sessionmaker() as session:
@@ -165,6 +186,7 @@ async def update_key(
                 setattr(row, field, getattr(body, field))
         if "limit" in body.model_fields_set:
             row.limit_usd = body.limit
+    state.key_cache.invalidate(key_hash)
     return {"data": await _key_json(state, row)}
 
 
@@ -174,6 +196,7 @@ async def delete_key(key_hash: str, request: Request, _: Admin) -> dict[str, Any
     async with state.sessionmaker() as session, session.begin():
         if not await repo.delete_key(session, key_hash):
             raise GatewayError(404, f"API key '{key_hash}' not found")
+    state.key_cache.invalidate(key_hash)
     return {"deleted": True}
 
 

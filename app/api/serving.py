@@ -31,8 +31,9 @@ from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from app.auth import Principal
-from app.billing.ledger import GenerationRecord, write_with_retry
+from app.billing.ledger import GenerationRecord
 from app.billing.pricing import compute_cost
+from app.db.outage import is_outage
 from app.errors import GatewayError
 from app.generation.planning import quote_attempt
 from app.generation.request import ImageGenerationRequest
@@ -95,7 +96,9 @@ class Door(Protocol):
 
 def recorded_params(req: ImageGenerationRequest) -> dict[str, object]:
     """The request as recorded: everything but the prompt text and the image bytes."""
-    data = req.model_dump(exclude_none=True, exclude={"input_references", "prompt", "mask"})
+    data = req.model_dump(
+        mode="json", exclude_none=True, exclude={"input_references", "prompt", "mask"}
+    )
     data["prompt_chars"] = len(req.prompt)
     data["input_references"] = len(req.input_references or ())
     return data
@@ -123,9 +126,7 @@ class Ledger:
     def _spawn(self, record: GenerationRecord) -> None:
         if not self.done:
             self.done = True
-            self.state.spawn(
-                write_with_retry(self.state.sessionmaker, record, lock=self.state.money_lock)
-            )
+            self.state.ledger.submit(record)
             self.state.metrics.record(
                 model=record.model,
                 provider=record.provider,
@@ -200,9 +201,18 @@ async def _produce(executor: Executor, stream: bool, queue: asyncio.Queue[object
                 await queue.put(item)
     except GatewayError as exc:
         await queue.put(exc)
-    except Exception:  # a bug: answered as a plain 500, logged with its trace, recorded
-        log.exception("generation %s failed unexpectedly", executor.plan.id)
-        await queue.put(GatewayError(500, "Internal error while generating the image"))
+    except Exception as exc:
+        if is_outage(exc):  # the database went away (a credit re-quote): retry later
+            await queue.put(
+                GatewayError(
+                    503,
+                    "The gateway's database is unreachable; retry shortly",
+                    headers={"retry-after": "5"},
+                )
+            )
+        else:  # a bug: answered as a plain 500, logged with its trace, recorded
+            log.exception("generation %s failed unexpectedly", executor.plan.id)
+            await queue.put(GatewayError(500, "Internal error while generating the image"))
     finally:
         await queue.put(_END)
 

@@ -21,7 +21,7 @@ from app.billing.quote import QuoteError, quote
 from app.errors import GatewayError
 from app.generation.normalize import Normalized, normalize
 from app.generation.references import FetchPolicy, resolve_references
-from app.generation.request import ImageGenerationRequest, MaxPrice
+from app.generation.request import ImageGenerationRequest, ImageUrl, InputReference, MaxPrice
 from app.generation.routing import choose_endpoints
 from app.state import AppState
 from providers.spec import EndpointSpec, InputImage, ModelSpec
@@ -178,6 +178,11 @@ def apply_ceiling(
     return kept, kept_quotes
 
 
+def _shown(url: str) -> str:
+    """A reference as the request keeps it once fetched: inline data is not kept twice."""
+    return "data:(inline)" if url[:5].lower() == "data:" else url
+
+
 async def fetch_references(
     state: AppState, request: ImageGenerationRequest
 ) -> tuple[tuple[InputImage, ...], InputImage | None]:
@@ -187,10 +192,20 @@ async def fetch_references(
         refs.append(request.mask.image_url.url)
     if not refs:
         return (), None
+    settings = state.settings
     policy = FetchPolicy(
-        allow_networks=tuple(ip_network(n) for n in state.settings.reference_allow_networks)
+        allow_networks=tuple(ip_network(n) for n in settings.reference_allow_networks),
+        max_total_bytes=settings.max_reference_bytes,
+        global_slots=state.reference_slots,
     )
     images = await resolve_references(refs, client=state.refs_http, policy=policy)
+    # The decoded bytes are what the call needs: drop the (base64) text the body carried.
+    request.input_references = [
+        InputReference(type="image_url", image_url=ImageUrl(url=_shown(r.image_url.url)))
+        for r in request.input_references or ()
+    ] or None
+    if request.mask is not None:
+        request.mask = InputReference(type="image_url", image_url=ImageUrl(url="data:(mask)"))
     if request.mask is not None:
         return images[:-1], images[-1]
     return images, None

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ipaddress
 import re
 import socket
@@ -75,6 +76,10 @@ class FetchPolicy:
     allowed_media_types: frozenset[str] = DEFAULT_MEDIA_TYPES
     allow_networks: tuple[IPNetwork, ...] = ()
     max_concurrency: int = 4  # fetches in flight per call
+    # All references of one request together, decoded (data: URLs and downloads alike).
+    max_total_bytes: int = 4 * DEFAULT_MAX_BYTES
+    # Downloads in flight across the whole process (shared by every request), or None.
+    global_slots: asyncio.Semaphore | None = None
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1 or self.timeout_s <= 0 or self.max_concurrency < 1:
@@ -171,6 +176,31 @@ def _too_large(param: str, policy: FetchPolicy) -> BadRequest:
     return BadRequest(f"{param} is larger than the {policy.max_bytes} byte limit", param=param)
 
 
+class TooMuchReference(GatewayError):
+    """413: the references of one request add up to more than the per-request budget."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        super().__init__(
+            413,
+            f"The input references of this request add up to more than "
+            f"{policy.max_total_bytes} bytes (IMAGEGATE_MAX_REFERENCE_BYTES)",
+            metadata={"param": "input_references"},
+        )
+
+
+class _Budget:
+    """Bytes of reference images one request may still take in."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
+        self.used = 0
+
+    def take(self, count: int) -> None:
+        self.used += count
+        if self.used > self.policy.max_total_bytes:
+            raise TooMuchReference(self.policy)
+
+
 # --------------------------------------------------------------------------------------------
 # Network
 # --------------------------------------------------------------------------------------------
@@ -203,24 +233,29 @@ async def resolve_references(
     """
     results: dict[int, InputImage] = {}
     remote: list[tuple[int, httpx.URL]] = []
+    budget = _Budget(policy)
     for index, raw in enumerate(urls):
         param = f"input_references[{index}]"
         if raw[:5].lower() == "data:":
             results[index] = decode_data_url(raw, param=param, policy=policy)
+            budget.take(len(results[index].data))
         else:
             remote.append((index, parse_remote_url(raw, param=param)))
     if remote:
-        fetcher = _Fetcher(client, policy, resolver or system_resolver)
+        fetcher = _Fetcher(client, policy, resolver or system_resolver, budget)
         results.update(await fetcher.fetch_all(remote))
     return tuple(results[index] for index in range(len(urls)))
 
 
 class _Fetcher:
-    def __init__(self, client: httpx.AsyncClient, policy: FetchPolicy, resolver: Resolver):
+    def __init__(
+        self, client: httpx.AsyncClient, policy: FetchPolicy, resolver: Resolver, budget: _Budget
+    ):
         self._client = client
         self._policy = policy
         self._resolver = resolver
         self._slots = asyncio.Semaphore(policy.max_concurrency)
+        self._budget = budget
 
     async def fetch_all(self, remote: list[tuple[int, httpx.URL]]) -> dict[int, InputImage]:
         try:
@@ -235,7 +270,8 @@ class _Fetcher:
 
     async def _fetch(self, index: int, url: httpx.URL) -> InputImage:
         param = f"input_references[{index}]"
-        async with self._slots:
+        process_wide = self._policy.global_slots or contextlib.nullcontext()
+        async with self._slots, process_wide:
             try:
                 async with asyncio.timeout(self._policy.timeout_s):
                     return await self._follow(url, param)
@@ -302,6 +338,7 @@ class _Fetcher:
             body += chunk
             if len(body) > policy.max_bytes:
                 raise _too_large(param, policy)
+            self._budget.take(len(chunk))
             if media_type is None and len(body) >= _SNIFF_BYTES:  # refuse non-images early
                 media_type = _sniff_allowed(bytes(body[:_SNIFF_BYTES]), param, policy)
         if media_type is None:

@@ -11,10 +11,21 @@ AI SDK provider merges arbitrary extra keys into the body.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+import orjson
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 # Canonical enum lists (union of the Python SDK, TS SDK and spec; reference §2.1).
 ASPECT_RATIOS = (
@@ -26,6 +37,42 @@ RESOLUTIONS = ("512", "768", "1K", "1.5K", "2K", "4K")
 QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
 OUTPUT_FORMATS = ("png", "jpeg", "webp", "svg")
 BACKGROUNDS = ("auto", "transparent", "opaque")
+
+
+INT64 = 2**63 - 1
+MAX_USER_CHARS = 256
+MAX_TRACE_BYTES = 8 * 1024
+MAX_OPTIONS_BYTES = 64 * 1024
+MAX_DEPTH = 16
+
+
+def check_json_value(value: object, path: str, depth: int = 0) -> None:
+    """Raise ValueError for what JSON encoders or the database would refuse later: lone
+    surrogates, integers beyond 64 bits, NaN/infinity, non-string keys, deep nesting."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{path}: contains a lone UTF-16 surrogate") from None
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -INT64 - 1 <= value <= INT64:
+            raise ValueError(f"{path}: integer outside the 64-bit range")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path}: not a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{path}: keys must be strings")
+            check_json_value(key, f"{path}.<key>", depth + 1)
+            check_json_value(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            check_json_value(item, f"{path}.{i}", depth + 1)
 
 
 class ImageUrl(BaseModel):
@@ -106,7 +153,7 @@ class ImageGenerationRequest(BaseModel):
     output_format: StrictStr | None = None
     background: StrictStr | None = None
     output_compression: StrictInt | None = Field(default=None, ge=0, le=100)
-    seed: StrictInt | None = None
+    seed: StrictInt | None = Field(default=None, ge=-INT64, le=INT64)
     input_references: list[InputReference] | None = Field(default=None, max_length=16)
     # Extension: an inpainting mask for the first reference (transparent = edit here), for the
     # endpoints that take one (``POST /v1/images/edits`` fills it from its ``mask`` file).
@@ -115,4 +162,40 @@ class ImageGenerationRequest(BaseModel):
     provider: ProviderPreferences | None = None
     session_id: StrictStr | None = Field(default=None, max_length=256)
     trace: dict[str, Any] | None = None
-    user: StrictStr | None = None
+    user: StrictStr | None = Field(default=None, max_length=MAX_USER_CHARS)
+
+    @model_validator(mode="after")
+    def _storable(self) -> ImageGenerationRequest:
+        """Every caller-supplied value can be sent upstream and stored: encodable strings,
+        64-bit integers, finite numbers, and bounded free-form fields."""
+        for name in (
+            "model",
+            "prompt",
+            "aspect_ratio",
+            "resolution",
+            "size",
+            "quality",
+            "output_format",
+            "background",
+            "session_id",
+            "user",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                check_json_value(value, name)
+        check_json_value(self.trace, "trace")
+        if self.trace is not None and len(orjson.dumps(self.trace)) > MAX_TRACE_BYTES:
+            raise ValueError(f"trace: larger than {MAX_TRACE_BYTES} bytes once serialized")
+        options = self.provider.options if self.provider else None
+        check_json_value(options, "provider.options")
+        if options is not None and len(orjson.dumps(options)) > MAX_OPTIONS_BYTES:
+            raise ValueError(
+                f"provider.options: larger than {MAX_OPTIONS_BYTES} bytes once serialized"
+            )
+        for i, ref in enumerate(self.input_references or ()):
+            url = ref.image_url.url
+            # a data: URL's payload is checked (base64, ASCII) when it is decoded
+            check_json_value(
+                url[:64] if url[:5].lower() == "data:" else url, f"input_references.{i}"
+            )
+        return self

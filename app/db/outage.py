@@ -1,0 +1,36 @@
+"""Telling a database outage (retry later) from a refusal of the data (a bug)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+# SQLSTATEs that mean "the server is not there for you right now": connection exceptions
+# (class 08), shutting down or starting up (57P01-57P03), too many connections (53300).
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is s for s in seen) or len(seen) > 10:
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "orig", None)]
+    return seen
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database could not be reached (retry later), as opposed to refusing the data."""
+    for item in _chain(exc):
+        if isinstance(item, OperationalError | InterfaceError | OSError | TimeoutError):
+            return True
+        if isinstance(item, DBAPIError) and item.connection_invalidated:
+            return True
+        state = getattr(item, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_OUTAGE_STATES):
+            return True
+        if type(item).__name__ in ("ConnectionDoesNotExistError", "InterfaceError"):
+            return True
+    return False

@@ -36,6 +36,7 @@ from app.db.migrate import upgrade
 from app.errors import CatchAll, install_error_handlers
 from app.generation.adapters import AdapterRegistry
 from app.middleware import RequestGuard
+from app.openapi import install_openapi
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.state import AppState
 
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
     app.state.settings = settings
     app.state.simulate = settings.simulate if simulate is None else simulate
     install_error_handlers(app)
+    install_openapi(app)
     routers = (
         health.router,
         keys.router,

@@ -145,7 +145,9 @@ class RequestGuard:
             if scope["path"].startswith(OPENAI_STYLE_PREFIXES)
             else error_response
         )
-        response = render(exc.status, exc.message, exc.metadata, exc.headers or None)
+        # The body may be unread: close the connection rather than read it to reuse it.
+        headers = {**exc.headers, "connection": "close"}
+        response = render(exc.status, exc.message, exc.metadata, headers)
         await response(scope, receive, send)
 
 

@@ -48,7 +48,8 @@ MAX_DEPTH = 16
 
 def check_json_value(value: object, path: str, depth: int = 0) -> None:
     """Raise ValueError for what JSON encoders or the database would refuse later: lone
-    surrogates, integers beyond 64 bits, NaN/infinity, non-string keys, deep nesting."""
+    surrogates, NUL characters (Postgres text cannot hold them), integers beyond 64 bits,
+    NaN/infinity, non-string keys, deep nesting."""
     if depth > MAX_DEPTH:
         raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
@@ -56,6 +57,8 @@ def check_json_value(value: object, path: str, depth: int = 0) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"{path}: contains a lone UTF-16 surrogate") from None
+        if "\x00" in value:
+            raise ValueError(f"{path}: contains a NUL character")
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
@@ -170,7 +173,6 @@ class ImageGenerationRequest(BaseModel):
         64-bit integers, finite numbers, and bounded free-form fields."""
         for name in (
             "model",
-            "prompt",
             "aspect_ratio",
             "resolution",
             "size",

@@ -57,6 +57,9 @@ def test_embedded_default_creates_an_admin_key_once(
         assert anon.status_code == 401
         me = httpx.get(f"{server.url}/api/v1/keys", headers={"authorization": f"Bearer {key}"})
         assert me.status_code == 200, me.text
-        assert httpx.get(f"{server.url}/ready").json()["checks"] == {"database": "ok"}
+        assert httpx.get(f"{server.url}/ready").json()["checks"] == {
+            "database": "ok",
+            "limits": "ok",
+        }
     with ServerThread(create_app(settings)):
         assert "sk-ig-v1-" not in capsys.readouterr().err  # printed once, on first start only

@@ -19,12 +19,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.simulate:
         settings = settings.model_copy(update={"simulate": True})
     app = create_app(settings)
+    from app.server import server_options
+
     uvicorn.run(
         app,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        **server_options(settings.header_timeout_s),
     )
     return 0
 

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = Field(default=48 * 1024 * 1024, ge=1, description="largest request body")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="request headers must be complete within this time"
+    )
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="a request body must arrive within this time (else 408)"
     )

@@ -229,3 +229,36 @@ def _png_b64(size: int) -> str:
     buf = io.BytesIO()
     img.save(buf, "PNG", compress_level=0)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_connections_that_never_finish_their_headers_are_closed(database_url: str) -> None:
+    import threading
+
+    import uvicorn
+
+    from app.server import server_options
+
+    app = create_app(make_settings(database_url, None))
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", **server_options(0.5)
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        # one connection sends half its headers, another nothing at all: both are closed
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as slow,
+            socket.create_connection(("127.0.0.1", port), timeout=10) as idle,
+        ):
+            slow.sendall(b"POST /api/v1/images HTTP/1.1\r\nHost: x\r\n")
+            assert slow.recv(100) == b""  # closed by the server, not by our 10 s timeout
+            assert idle.recv(100) == b""
+        # a normal request on the same server is unaffected
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

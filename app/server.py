@@ -1,0 +1,72 @@
+"""How the gateway is served: uvicorn, with a deadline on request headers.
+
+uvicorn bounds idle keep-alive connections (``timeout_keep_alive``), but a connection that
+opens and then sends its headers slowly, or never, is held forever: one client can hold
+thousands of sockets that way. :class:`HeaderDeadlineProtocol` closes a connection whose
+request headers are not complete within ``IMAGEGATE_HEADER_TIMEOUT_S`` of the connection
+opening (or of the previous response on a kept-alive connection). Request *bodies* have their
+own deadline in the request guard (:mod:`app.middleware`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+KEEP_ALIVE_S = 5  # idle kept-alive connections are closed after this
+
+
+class HeaderDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, closing connections whose headers never complete."""
+
+    header_timeout_s = DEFAULT_HEADER_TIMEOUT_S
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.header_timeout_s, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()  # the next request on this connection has the same deadline
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+def protocol_with_deadline(header_timeout_s: float) -> type[HeaderDeadlineProtocol]:
+    """A protocol class bound to ``header_timeout_s`` (uvicorn takes a class, not a factory)."""
+    return type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout_s": header_timeout_s})
+
+
+def server_options(header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S) -> dict[str, Any]:
+    """uvicorn options the gateway runs with (``imagegate serve`` and the tests)."""
+    return {
+        "http": protocol_with_deadline(header_timeout_s),
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        "h11_max_incomplete_event_size": 64 * 1024,
+    }

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app.api import (
+    activity,
     chat,
     generations,
     health,
@@ -23,6 +24,7 @@ from app.api import (
     openai_images,
     quote,
 )
+from app.api.web import install_web
 from app.catalog import load_catalog
 from app.config import Settings, get_settings
 from app.db import keys as key_repo
@@ -133,7 +135,8 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
         title="imagegate",
         version="0.1.0",
         lifespan=_lifespan,
-        docs_url="/docs",
+        # /docs and /redoc are served from vendored assets by install_web (FastAPI's own load a CDN)
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -149,8 +152,10 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
         chat.router,
         openai_images.router,
         generations.router,
+        activity.router,
     )
     for router in routers:
         app.include_router(router)
+    install_web(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

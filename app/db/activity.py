@@ -182,11 +182,14 @@ async def recent(
     )
     if ids:
         stmt = stmt.where(Generation.id.in_(list(ids)))
-    rows = (await session.execute(stmt.where(*_in_scope(scope)))).tuples().all()
-    return [
-        RecentGeneration(row, name, None if prefix is None else f"{prefix}...")
-        for row, name, prefix in rows
-    ]
+    result = await session.execute(stmt.where(*_in_scope(scope)))
+    out = []
+    for found in result.all():
+        row: Generation = found[0]
+        name: str | None = found[1]
+        prefix: str | None = found[2]
+        out.append(RecentGeneration(row, name, None if prefix is None else f"{prefix}..."))
+    return out
 
 
 async def key_names(session: AsyncSession, ids: Sequence[str]) -> dict[str, tuple[str, str]]:

@@ -51,8 +51,11 @@ export function usd(value) {
   if (!Number.isFinite(n)) return String(value);
   if (n === 0) return '$0';
   const abs = Math.abs(n);
-  const digits = abs >= 1 ? 2 : Math.min(10, Math.max(4, 2 - Math.floor(Math.log10(abs)) + 2));
-  return '$' + n.toFixed(digits).replace(/(\.\d*?[1-9])0+$/, '$1').replace(/\.0+$/, '');
+  if (abs >= 1) return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  // below a dollar: four significant digits at least, never fewer than four decimals
+  const digits = Math.min(10, Math.max(4, 3 - Math.floor(Math.log10(abs))));
+  const [whole, fraction = ''] = n.toFixed(digits).replace(/0+$/, '').split('.');
+  return `$${whole}.${fraction.padEnd(2, '0')}`;
 }
 
 export function usdCell(value) {

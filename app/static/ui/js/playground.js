@@ -38,7 +38,7 @@ export async function renderPlayground(root, ctx) {
     endpointHost,
     h('div', { class: 'field' }, h('label', { for: 'prompt' }, 'Prompt'), prompt),
     formHost, refsHost, quoteBox,
-    h('div', { class: 'row' }, go, cancel));
+    h('div', { class: 'row' }, go, cancel, h('span', { class: 'hint' }, 'Ctrl+Enter in the prompt generates')));
   root.append(h('div', { class: 'play' }, controls, h('section', { class: 'panel' }, status, stage, meta)));
 
   function body() {
@@ -85,6 +85,9 @@ export async function renderPlayground(root, ctx) {
 
   modelPick.addEventListener('change', useModel);
   prompt.addEventListener('input', () => { sessionStorage.setItem('imagegate.prompt', prompt.value); refreshQuote(); });
+  prompt.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && !go.disabled) controls.requestSubmit();
+  });
   cancel.addEventListener('click', () => state.controller?.abort());
   controls.addEventListener('submit', async (event) => {
     event.preventDefault();

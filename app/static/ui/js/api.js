@@ -56,18 +56,24 @@ export async function api(path, { method = 'GET', body, key, signal, headers = {
 }
 
 // Server-sent events of a fetch response: yields each event's parsed `data` (comments and
-// keep-alives are skipped), and {done: true} for `data: [DONE]`.
+// keep-alives are skipped), and {done: true} for `data: [DONE]`. An image event can be megabytes
+// of base64 arriving in many chunks, so each chunk is scanned once, not the whole buffer again.
 export async function* sseEvents(resp) {
   const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  const blank = /\r?\n\r?\n/g;
   let buffer = '';
+  let scanFrom = 0;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     buffer += value;
-    let cut;
-    while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, '');
+    for (;;) {
+      blank.lastIndex = scanFrom;
+      const found = blank.exec(buffer);
+      if (!found) { scanFrom = Math.max(0, buffer.length - 3); break; }
+      const block = buffer.slice(0, found.index);
+      buffer = buffer.slice(found.index + found[0].length);
+      scanFrom = 0;
       const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
       if (!data) continue;
       if (data === '[DONE]') { yield { done: true }; return; }

@@ -67,9 +67,10 @@ def scope_for(caller: Principal, api_key_hash: str | None) -> repo.Scope:
 
 
 def provider_name(catalog: Catalog, model: str, slug: str | None) -> str:
-    """The endpoint's display name from the catalog, else its slug."""
+    """The endpoint's display name from the catalog, else its slug ("no provider": failed before
+    routing)."""
     if not slug:
-        return "unknown"
+        return "no provider"
     spec = catalog.get(model)
     if spec is not None:
         for endpoint in spec.endpoints:

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_ADMIN ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install install-js run simulate test lint typecheck services check clean
+.PHONY: install install-js browser vendor run simulate test lint typecheck services check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,14 @@ install: $(BIN)/python
 # The official JavaScript clients the tests use as compatibility judges (Node >= 20).
 install-js:
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
+# Debian's chromium for the browser tests (Playwright drives it; installed once, when missing).
+browser:
+	@scripts/chromium.sh
+
+# Refresh the vendored Swagger UI and ReDoc assets (committed under app/static/vendor) from npm.
+vendor:
+	scripts/vendor_assets.sh
 
 # Start the gateway on the embedded default (SQLite, in-process limits).
 run: install
@@ -37,7 +45,7 @@ typecheck: install
 	$(BIN)/mypy app providers simulator
 
 # Install everything and run the whole suite: lint, types, tests (real Postgres and Redis).
-test: install install-js services
+test: install install-js browser services
 	$(BIN)/ruff check .
 	$(BIN)/mypy app providers simulator
 	$(BIN)/pytest -q

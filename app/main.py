@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app.api import (
+    activity,
     chat,
     generations,
     health,
@@ -26,6 +27,7 @@ from app.api import (
     openai_images,
     quote,
 )
+from app.api.web import install_web
 from app.billing.ledger import LedgerWriter
 from app.billing.spool import Spool
 from app.catalog import load_catalog
@@ -165,7 +167,8 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
         title="imagegate",
         version="0.1.0",
         lifespan=_lifespan,
-        docs_url="/docs",
+        # /docs and /redoc are served from vendored assets by install_web (FastAPI's own load a CDN)
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -182,9 +185,11 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
         chat.router,
         openai_images.router,
         generations.router,
+        activity.router,
     )
     for router in routers:
         app.include_router(router)
+    install_web(app)
     app.add_middleware(CatchAll)
     app.add_middleware(
         RequestGuard,

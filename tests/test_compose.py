@@ -64,8 +64,9 @@ def test_dockerfile_is_multistage_and_non_root() -> None:
     assert "imagegate" in text.split("CMD")[-1]
 
 
-def test_the_wheel_carries_catalog_data_and_migrations(tmp_path: Path) -> None:
-    """The Docker image installs the wheel: it must hold what the code reads from disk."""
+def test_the_wheel_carries_catalog_data_migrations_and_pages(tmp_path: Path) -> None:
+    """The Docker image installs the wheel: it must hold what the code reads from disk,
+    including every file of the playground and the vendored /docs and /redoc assets."""
     import subprocess
     import sys
     import zipfile
@@ -82,3 +83,8 @@ def test_the_wheel_carries_catalog_data_and_migrations(tmp_path: Path) -> None:
     assert "app/migrations/env.py" in names
     assert any(n.startswith("app/migrations/versions/") and n.endswith(".py") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
+    static = ROOT / "app" / "static"
+    pages = {f"app/{p.relative_to(ROOT / 'app')}" for p in static.rglob("*") if p.is_file()}
+    assert "app/static/ui/index.html" in pages
+    assert "app/static/vendor/swagger-ui/swagger-ui-bundle.js" in pages
+    assert pages <= names, sorted(pages - names)

@@ -41,6 +41,9 @@ STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/v1/models"): (400, 500),
     ("get", "/v1/models"): (500,),
     ("get", "/ready"): (503,),
+    ("get", "/api/v1/activity"): (400, 401, 403, 500, 503),
+    ("get", "/api/v1/activity/summary"): (400, 401, 403, 500, 503),
+    ("get", "/api/v1/activity/generations"): (400, 401, 403, 500, 503),
 }
 STREAMING = {
     "/api/v1/images",

@@ -8,9 +8,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.db.urls import normalize_database_url
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "imagegate"
 
@@ -124,7 +127,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'imagegate.db'}",
-        description="SQLAlchemy URL; postgresql+asyncpg://… in production",
+        description="postgres://… (any Postgres form maps to asyncpg) or sqlite:///…",
     )
     redis_url: str | None = Field(default=None, description="redis://…; unset: in-process limits")
     master_key: SecretStr | None = Field(default=None, description="admin key; can do everything")
@@ -159,12 +162,24 @@ class Settings(BaseSettings):
         default_factory=list, description="CIDRs exempt from the SSRF block (testing only)"
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: readable lines; json: one JSON object per line"
+    )
+    migrate_on_start: bool = Field(
+        default=False,
+        description="`imagegate serve` migrates Postgres itself (under an advisory lock)",
+    )
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     simulate: bool = Field(
         default=False,
         validation_alias=AliasChoices("IMAGEGATE_SIMULATE"),
         description="route every provider to the built-in simulators",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @property
     def is_sqlite(self) -> bool:

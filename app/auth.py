@@ -10,6 +10,7 @@ from fastapi import Request
 
 from app.db import keys as key_repo
 from app.errors import GatewayError
+from app.request_log import note
 from app.state import AppState
 
 
@@ -42,12 +43,14 @@ async def authenticate(request: Request) -> Principal:
     if master is not None and hmac.compare_digest(
         token.encode(), master.get_secret_value().encode()
     ):
+        note(key_id="master")
         return Principal(key_id=None, name="master", is_admin=True)
     digest = key_repo.hash_key(token)
     async with state.sessionmaker() as session:
         row = await key_repo.find_by_hash(session, digest)
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise GatewayError(401, "Invalid API key")
+    note(key_id=row.id)
     if row.disabled:
         raise GatewayError(401, "API key is disabled")
     return Principal(

@@ -32,6 +32,7 @@ from app.errors import install_error_handlers
 from app.generation.adapters import AdapterRegistry
 from app.middleware import BodySizeLimit
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
+from app.request_log import RequestLog
 from app.state import AppState
 
 log = logging.getLogger("imagegate")
@@ -153,4 +154,5 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # outermost: it sees every answer, 413s included
     return app

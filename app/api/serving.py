@@ -45,6 +45,7 @@ from app.generation.service import (
     new_generation_id,
     prepare,
 )
+from app.request_log import note
 from app.state import AppState
 
 log = logging.getLogger("imagegate.serving")
@@ -123,6 +124,13 @@ class Ledger:
     def _spawn(self, record: GenerationRecord) -> None:
         if not self.done:
             self.done = True
+            note(
+                generation_id=record.id,
+                model=record.model,
+                provider=record.provider,
+                outcome=record.status,
+                cost_usd=record.cost_usd,
+            )
             self.state.spawn(
                 write_with_retry(self.state.sessionmaker, record, lock=self.state.money_lock)
             )

@@ -166,8 +166,8 @@ def migrate(url: str) -> str:
     with database_errors(url):
         if url.startswith("sqlite"):
             _sqlite_directory(url)
-        before = asyncio.run(_revisions(url))  # reachable, quickly, before Alembic starts
-        upgrade(url)
+        asyncio.run(_revisions(url))  # reachable, quickly, before Alembic starts
+        before = upgrade(url)
         after = asyncio.run(_revisions(url))
     where = describe_database(url)
     if before == after:

@@ -32,6 +32,8 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
+    # read under the lock: what this run found, for the caller to report
+    config.attributes["revisions_before"] = tuple(context.get_context().get_current_heads())
     with context.begin_transaction():
         context.run_migrations()
 

@@ -21,7 +21,8 @@ DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "imagegate"
 class ProviderSettings(BaseSettings):
     """Provider credentials under the names their users already have, plus base-URL overrides."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # an empty variable (docker compose's `${OPENAI_API_KEY:-}`, an empty Secret entry) is unset
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     gemini_api_key: SecretStr | None = Field(default=None, validation_alias="GEMINI_API_KEY")
@@ -123,7 +124,9 @@ TOKEN_FIELDS = {"azure_mai": "azure_ai_bearer_token"}
 class Settings(BaseSettings):
     """Gateway settings, read from ``IMAGEGATE_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="IMAGEGATE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGEGATE_", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str = Field(
         default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'imagegate.db'}",

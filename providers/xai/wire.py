@@ -2,7 +2,8 @@
 
 Only the fields the adapter uses are declared; everything else is ignored, and every field is
 optional, because several are seen only through relays (``created``) or are being retired
-(``revised_prompt``). Reference: ../shared/reference/providers/xai.md (§2.3 response, §3 errors).
+(``revised_prompt``). Response and errors as xAI's REST API documentation shows them (notes
+compiled 2026-11).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from app.main import create_app
 from tests.conftest import REDIS_URL, drop_database, fresh_database
 from tests.processes import Gateway, cli_env, run_cli
 from tests.servers import free_port
+from tests.test_compose import provider_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "kubernetes"
@@ -174,6 +175,8 @@ def test_configuration_names_only_settings_imagegate_reads(
     env = _environment(docs)
     unknown = set(env) - _known_variables()
     assert not unknown, f"not imagegate settings (typos?): {sorted(unknown)}"
+    missing = set(provider_variables()) - set(env)
+    assert not missing, f"every provider's variables are listed (empty: unset): {missing}"
     for name in _known_variables():
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():

@@ -53,6 +53,11 @@ def test_json_lines_carry_the_request_facts_and_no_secret(
         assert streamed.status_code == 200 and streamed.headers["x-request-id"] == "trace-42"
         missing = _generate(gw.url, model="acme/none")
         assert missing.status_code == 404
+        # upstream failures are logged (WARNING, with the provider's message): still no prompt
+        refused = _generate(gw.url, prompt=f"{PROMPT} [sim:moderate]")
+        assert refused.status_code == 403, refused.text
+        broken = _generate(gw.url, prompt=f"{PROMPT} [sim:500]")
+        assert broken.status_code == 502, broken.text
     log = gw.log()
     assert PROMPT not in log and PROMPT.split()[-1] not in log
     assert provider_key not in log and MASTER not in log
@@ -63,8 +68,8 @@ def test_json_lines_carry_the_request_facts_and_no_secret(
     assert any("POST /api/v1/images" in r["msg"] for r in access)
     requests = [r for r in records if r["logger"] == "imagegate.request"]
     images = [r for r in requests if r["path"] == "/api/v1/images"]
-    assert len(images) == 3
-    first, stream, failed = images
+    assert len(images) == 5
+    first, stream, failed, moderated, upstream_error = images
     assert first["status"] == 200 and first["outcome"] == "succeeded"
     assert first["request_id"] == ok.headers["x-request-id"]
     assert first["generation_id"] == ok.headers["x-generation-id"]
@@ -75,6 +80,9 @@ def test_json_lines_carry_the_request_facts_and_no_secret(
     assert stream["request_id"] == "trace-42" and stream["outcome"] == "succeeded"
     assert failed["status"] == 404 and failed["outcome"] == "failed"
     assert failed["model"] == "acme/none" and "provider" not in failed
+    assert moderated["status"] == 403 and moderated["provider"] == "openai"
+    assert upstream_error["status"] == 502 and upstream_error["outcome"] == "failed"
+    assert any(r["level"] == "WARNING" and "openai failed" in r["msg"] for r in records)
 
 
 def test_simulate_mode_keeps_uvicorn_lines_and_logs_readable_text(tmp_path: Path) -> None:

@@ -96,6 +96,22 @@ def test_every_block_says_how_it_is_checked() -> None:
     assert first_run is servers[0], "the quick start begins by starting the gateway"
 
 
+@pytest.mark.parametrize("doc", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+def test_the_docs_blocks_are_tagged_and_valid(doc: Path, tmp_path: Path) -> None:
+    """docs/ follow the same convention; nothing there runs, so code blocks are ``no-run``."""
+    found = blocks(doc.read_text())
+    assert found, doc
+    for n, block in enumerate(found):
+        where = f"{doc.name}:{block.line}"
+        assert block.lang in RUNNABLE | CHECKED, f"{where}: tag the fence"
+        if block.lang in RUNNABLE:
+            assert "no-run" in block.flags, f"{where}: docs do not run code; mark it no-run"
+            _check_syntax(block, tmp_path / f"block{n}")
+        elif block.lang == "toml":
+            (tmp_path / f"block{n}.toml").write_text(block.code)
+            load_catalog(overrides=tmp_path / f"block{n}.toml")
+
+
 def test_the_parser_finds_indented_fences_and_flags() -> None:
     text = "x\n  ```toml\n  a = 1\n  ```\n```sh no-run\nmake test\n```\n"
     assert blocks(text) == [

@@ -46,6 +46,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"simulate": True})
     check_catalog(settings.catalog_file)
     log = logging.getLogger("imagegate")
+    if settings.simulate:
+        log.info("simulate mode: every provider is the built-in simulator; no provider is called")
     if settings.is_sqlite or settings.migrate_on_start:
         log.info("%s", migrate(settings.database_url))
     else:

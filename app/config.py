@@ -179,6 +179,14 @@ class Settings(BaseSettings):
         description="route every provider to the built-in simulators",
     )
 
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:

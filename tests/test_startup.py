@@ -90,6 +90,13 @@ def test_an_unreachable_or_missing_database_is_one_line(tmp_path: Path) -> None:
     _one_line_failure(run_cli("migrate", env=env), "does not exist", "imagegate migrate")
 
 
+def test_bad_settings_are_one_line_each(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, IMAGEGATE_LOG_LEVEL="verbose", IMAGEGATE_LOG_FORMAT="xml")
+    result = run_cli("serve", "--port", str(free_port()), env=env)
+    err = _one_line_failure(result, "IMAGEGATE_LOG_LEVEL: expected DEBUG", "IMAGEGATE_LOG_FORMAT")
+    assert len(err.strip().splitlines()) == 2
+
+
 def test_an_unwritable_sqlite_location_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

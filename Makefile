@@ -6,12 +6,18 @@ PG_ADMIN ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: install install-js browser vendor run simulate test lint typecheck services check clean
 
+STAMP := $(VENV)/.installed
+
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-install: $(BIN)/python
+# Installs once, and again whenever pyproject.toml changes: `make run` starts at once after that.
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
 
 # The official JavaScript clients the tests use as compatibility judges (Node >= 20).
 install-js:

@@ -25,6 +25,7 @@ from fastapi import Request
 from app.db import keys as key_repo
 from app.db.outage import is_outage
 from app.errors import GatewayError
+from app.request_log import note
 
 if TYPE_CHECKING:
     from app.state import AppState
@@ -109,6 +110,7 @@ async def resolve(state: AppState, token: str) -> Principal:
     if master is not None and hmac.compare_digest(
         token.encode(), master.get_secret_value().encode()
     ):
+        note(key_id="master")
         return Principal(key_id=None, name="master", is_admin=True)
     digest = key_repo.hash_key(token)
     cache: KeyCache = state.key_cache
@@ -122,10 +124,12 @@ async def resolve(state: AppState, token: str) -> Principal:
             stale = cache.stale(digest)
             if stale is None:
                 raise database_unavailable() from exc
+            note(key_id=stale.key_id)
             return stale
         cache.put(digest, found)
     if isinstance(found, str):
         raise GatewayError(401, found)
+    note(key_id=found.key_id)
     return found
 
 

@@ -4,39 +4,75 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import logging.config
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 
+import uvicorn
+from pydantic import ValidationError
+
 from app.config import Settings, get_settings
+from app.logs import logging_config
+
+
+class _Server(uvicorn.Server):
+    """uvicorn on a socket bound by the CLI; says where it listens, as uvicorn would."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and sockets:
+            host, port = sockets[0].getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            logging.getLogger("uvicorn.error").info(
+                "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port
+            )
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    """Checks first (port, catalog, database), each failing in one line; then uvicorn."""
+    from app.startup import listen_socket
 
+    host, port = args.host or settings.host, args.port or settings.port
+    sock = listen_socket(host, port)  # before the imports and checks that take a second
+    log_config = logging_config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)
     from app.main import create_app
+    from app.startup import check_catalog, check_schema, migrate
 
     if args.simulate:
         settings = settings.model_copy(update={"simulate": True})
-    app = create_app(settings)
+    check_catalog(settings.catalog_file)
+    log = logging.getLogger("imagegate")
+    if settings.simulate:
+        log.info("simulate mode: every provider is the built-in simulator; no provider is called")
+    if settings.is_sqlite or settings.migrate_on_start:
+        log.info("%s", migrate(settings.database_url))
+    else:
+        warning = check_schema(settings.database_url)
+        if warning:
+            log.warning("%s", warning)
     from app.server import server_options
 
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=log_config,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         **server_options(settings.header_timeout_s),
     )
+    _Server(config).run(sockets=[sock])
     return 0
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
-    from app.db.migrate import upgrade
+    from app.startup import migrate
 
-    upgrade(settings.database_url)
-    print(f"migrated {settings.database_url.split('@')[-1]} to head", file=sys.stderr)
+    print(migrate(settings.database_url), file=sys.stderr)
     return 0
 
 
@@ -94,15 +130,18 @@ def _models(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, _: Settings) -> int:
-    import uvicorn
-
+    from app.startup import listen_socket
     from simulator import create_combined_app
 
+    sock = listen_socket(args.host, args.port)
     print(
         f"simulators on http://{args.host}:{args.port}/<provider>/v1 (e.g. /openai/v1)",
         file=sys.stderr,
     )
-    uvicorn.run(create_combined_app(), host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(
+        create_combined_app(), host=args.host, port=args.port, log_level="warning"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
@@ -133,16 +172,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a configuration or start-up problem is one line and exit status 1."""
+    from app.startup import StartupError
+
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"imagegate: {_setting_error(error)}", file=sys.stderr)
+    except StartupError as exc:
+        print(f"imagegate: {exc}", file=sys.stderr)
+    return 1
+
+
+def _setting_error(error: Mapping[str, object]) -> str:
+    """``IMAGEGATE_X: message``, without the value (it may hold a password)."""
+    loc = error.get("loc")
+    name = str(loc[0]) if isinstance(loc, tuple) and loc else "setting"
+    variable = name if name.isupper() else f"IMAGEGATE_{name.upper()}"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{variable}: {message}"
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.cmd == "serve":
         return _serve(args, settings)
     if args.cmd == "migrate":
         return _migrate(args, settings)
     if args.cmd == "keys":
+        from app.startup import database_errors, migrate
+
         if settings.is_sqlite:
-            _migrate(args, settings)
-        return asyncio.run(_keys(args, settings))
+            migrate(settings.database_url)
+        with database_errors(settings.database_url):
+            return asyncio.run(_keys(args, settings))
     if args.cmd == "models":
         return _models(args, settings)
     return _simulate(args, settings)

@@ -8,9 +8,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.db.urls import normalize_database_url
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "imagegate"
 
@@ -18,7 +21,8 @@ DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "imagegate"
 class ProviderSettings(BaseSettings):
     """Provider credentials under the names their users already have, plus base-URL overrides."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # an empty variable (docker compose's `${OPENAI_API_KEY:-}`, an empty Secret entry) is unset
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     gemini_api_key: SecretStr | None = Field(default=None, validation_alias="GEMINI_API_KEY")
@@ -120,11 +124,13 @@ TOKEN_FIELDS = {"azure_mai": "azure_ai_bearer_token"}
 class Settings(BaseSettings):
     """Gateway settings, read from ``IMAGEGATE_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="IMAGEGATE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGEGATE_", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str = Field(
         default=f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'imagegate.db'}",
-        description="SQLAlchemy URL; postgresql+asyncpg://… in production",
+        description="postgres://… (any Postgres form maps to asyncpg) or sqlite:///…",
     )
     redis_url: str | None = Field(default=None, description="redis://…; unset: in-process limits")
     master_key: SecretStr | None = Field(default=None, description="admin key; can do everything")
@@ -185,12 +191,32 @@ class Settings(BaseSettings):
         default_factory=list, description="CIDRs exempt from the SSRF block (testing only)"
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: readable lines; json: one JSON object per line"
+    )
+    migrate_on_start: bool = Field(
+        default=False,
+        description="`imagegate serve` migrates Postgres itself (under an advisory lock)",
+    )
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     simulate: bool = Field(
         default=False,
         validation_alias=AliasChoices("IMAGEGATE_SIMULATE"),
         description="route every provider to the built-in simulators",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @property
     def is_sqlite(self) -> bool:

@@ -40,6 +40,7 @@ from app.generation.adapters import AdapterRegistry
 from app.middleware import RequestGuard
 from app.openapi import install_openapi
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
+from app.request_log import RequestLog
 from app.state import AppState
 
 log = logging.getLogger("imagegate")
@@ -199,4 +200,5 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
         large_slots=settings.large_body_slots,
         wait_s=settings.provider_wait_s,
     )
+    app.add_middleware(RequestLog)  # outermost: it sees every answer, 413s included
     return app

@@ -1,6 +1,6 @@
 """Microsoft MAI image models on Azure AI Foundry: a simulator of ``/mai/v1/images/*``.
 
-Speaks the wire format of ``reference/providers/microsoft.md``: ``POST
+Speaks the wire format Microsoft documents for Azure AI Foundry (our notes, 2026-11): ``POST
 /mai/v1/images/generations`` (JSON) and ``POST /mai/v1/images/edits`` (multipart), ``api-key``
 or ``Authorization: Bearer`` auth, the ``model`` field naming a *deployment*, Azure's
 ``{"error": {"code", "message"}}`` envelopes, and answers holding exactly one real PNG with

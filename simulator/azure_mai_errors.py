@@ -1,4 +1,4 @@
-"""Azure error answers of the MAI image API (reference providers/microsoft.md §6, §8).
+"""Azure error answers of the MAI image API.
 
 Azure's envelope is ``{"error": {"code", "message"}}``. Only the ``width`` < 768 body is
 captured from live traffic (LiteLLM #40074) and is reproduced verbatim, ``details`` included;

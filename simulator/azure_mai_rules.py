@@ -1,6 +1,6 @@
 """MAI image rules: deployments, per-model limits, request validation, usage, rate limits.
 
-Pure functions and small state holders (reference providers/microsoft.md §1, §3, §4, §5, §8).
+Pure functions and small state holders.
 ``validate`` turns typed request fields into a resolved :class:`Job` or raises ``MaiError``.
 Choices where the reference is unsure are marked "Choice" and kept as module constants or
 :class:`MaiConfig` switches.

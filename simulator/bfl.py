@@ -1,10 +1,11 @@
 """Black Forest Labs (FLUX) API simulator: submit, poll the cluster's ``polling_url``, download.
 
-Speaks the wire format of ``reference/providers/bfl.md``: ``POST /v1/<model>`` with ``x-key``
-answers ``{id, polling_url, cost, input_mp, output_mp}``; ``GET <polling_url>`` answers a
-``ResultResponse`` whose ``status`` moves from ``Pending`` through ``Generating`` to a terminal
-status; ``Ready`` carries ``result.sample``, a signed URL on an unauthenticated delivery route
-that expires. Base URL for an adapter: ``http://host:port/v1`` (``/bfl/v1`` in the combined app).
+Speaks the wire format Black Forest Labs documents (our notes, 2026-10): ``POST /v1/<model>``
+with ``x-key`` answers ``{id, polling_url, cost, input_mp, output_mp}``; ``GET <polling_url>``
+answers a ``ResultResponse`` whose ``status`` moves from ``Pending`` through ``Generating`` to a
+terminal status; ``Ready`` carries ``result.sample``, a signed URL on an unauthenticated delivery
+route that expires. Base URL for an adapter: ``http://host:port/v1`` (``/bfl/v1`` in the combined
+app).
 
 To catch adapters that rebuild URLs instead of using them as given (§4), the tasks belong to a
 cluster: ``polling_url`` is ``/<cluster>/v1/get_result?id=…`` on the *other* loopback alias

@@ -1,4 +1,4 @@
-"""BFL error answers (reference bfl.md §6): FastAPI-style ``{"detail": …}`` bodies.
+"""BFL error answers: FastAPI-style ``{"detail": …}`` bodies.
 
 ``detail`` is a string for auth and plain HTTP errors and a list of validation items for 422,
 exactly as FastAPI renders them. Bodies the reference quotes are reproduced (``Not

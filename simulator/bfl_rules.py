@@ -1,7 +1,7 @@
 """BFL model rules: which body fields each model takes, their bounds, output size and price.
 
 Pure functions only. ``validate`` checks a submit body the way BFL's FastAPI app does
-(reference bfl.md §2: unknown keys, types, bounds, multiples of 16) and returns a resolved
+(as BFL documents them: unknown keys, types, bounds, multiples of 16) and returns a resolved
 :class:`Job`, or raises a 422 listing every problem; ``credits`` applies the §7 formula.
 Choices where the reference is unsure are marked "Choice".
 """

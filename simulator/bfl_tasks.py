@@ -1,6 +1,6 @@
 """BFL tasks: the status each one shows over time, the per-key active-task count, the knobs.
 
-A task's life is decided at submit and read off the clock at each poll (reference bfl.md §4):
+A task's life is decided at submit and read off the clock at each poll:
 ``Pending`` for ``latency_s`` (or ``[sim:sleep=S]``), then ``Generating`` for
 ``generating_s``, then its outcome: ``Ready`` (with a signed ``result.sample`` that expires
 ``result_ttl_s`` later), ``Content Moderated``, ``Error`` or ``Failed``. ``Request Moderated``

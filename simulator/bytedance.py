@@ -1,6 +1,6 @@
 """ByteDance Seedream on BytePlus ModelArk: ``POST /api/v3/images/generations``.
 
-Speaks the wire format of ``reference/providers/bytedance.md``: Bearer auth (401
+Speaks the wire format BytePlus ModelArk documents (our notes, 2026-10): Bearer auth (401
 ``AuthenticationError``), a synchronous JSON answer with ``data[]`` (items may be per-image
 errors), or with ``stream: true`` SSE ``event:``/``data:`` frames ending in ``data: [DONE]``.
 Base URL for an adapter: ``http://host:port/api/v3`` (``/bytedance/api/v3`` in the combined app).

@@ -1,4 +1,4 @@
-"""ModelArk error answers (reference bytedance.md §5): ``{"error": {"code", "message", "param",
+"""ModelArk error answers: ``{"error": {"code", "message", "param",
 "type"}}``.
 
 Every documented code lives in :data:`CODES` with its HTTP status and ``type``, so a test can ask

@@ -1,4 +1,4 @@
-"""Reading Seedream's ``image`` field (reference bytedance.md §2): one string or an array of
+"""Reading Seedream's ``image`` field: one string or an array of
 strings, each a URL (not fetched: there is no internet here) or a ``data:image/<fmt>;base64,``
 URI with a lowercase ``<fmt>``; and the request-log summary that never stores a payload.
 """

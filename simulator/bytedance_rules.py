@@ -1,4 +1,4 @@
-"""Seedream per-model validation (reference bytedance.md §1, §2) → a resolved :class:`Job`.
+"""Seedream per-model validation → a resolved :class:`Job`.
 
 Pure functions: a parsed JSON body goes in, a :class:`Job` comes out, or a
 :class:`SeedreamError` (400 ``InvalidParameter`` / ``MissingParameter`` naming ``param``, 404

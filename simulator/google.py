@@ -1,6 +1,7 @@
 """Gemini API simulator: ``POST /v1beta/models/{model}:generateContent`` and friends.
 
-Speaks the wire format of ``reference/providers/google.md``: the ``generateContent`` and
+Speaks the wire format Google documents for the Gemini API (our notes, 2026-10): the
+``generateContent`` and
 ``streamGenerateContent`` methods (``?alt=sse`` framing, or a JSON array without it) under
 ``/v1beta`` and ``/v1``, ``x-goog-api-key`` (or ``?key=``) auth answered like Google (a bad
 key is a **400** ``API_KEY_INVALID``), the Google RPC error envelope, and real images: JPEG from

@@ -1,7 +1,7 @@
 """OpenAI Images API simulator: ``POST /v1/images/generations`` and ``POST /v1/images/edits``.
 
-Speaks the wire format of ``reference/providers/openai.md`` (paths, auth, JSON and multipart
-bodies, SSE framing, §6 error envelopes, ``x-request-id``/``openai-processing-ms`` headers) and
+Speaks the wire format OpenAI documents (our notes, 2026-11: paths, auth, JSON and multipart
+bodies, SSE framing, error envelopes, ``x-request-id``/``openai-processing-ms`` headers) and
 answers with real images. Base URL for the official SDK: ``http://host:port/v1``.
 
 Order of checks for each request: auth (401) → body parsing (400) → injected faults

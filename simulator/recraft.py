@@ -1,4 +1,4 @@
-"""Recraft external API simulator (``https://external.api.recraft.ai``, reference recraft.md).
+"""Recraft external API simulator (``https://external.api.recraft.ai``).
 
 Routes (§1): ``POST /v1/images/generations`` (and its ``/vector`` and ``/raster`` variants),
 ``POST /v1/images/imageToImage``, ``POST /v1/images/vectorize``, ``GET /v1/users/me``,

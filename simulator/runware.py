@@ -1,7 +1,7 @@
 """Runware task API simulator, serving Sourceful's Riverflow models: ``POST /v1``.
 
-Speaks the wire format of ``reference/providers/sourceful.md`` (§2 transport and auth, §3 the
-``imageInference`` task, §4 results, §5 errors, §6 ``imageUpload``) and answers with real images.
+Speaks the wire format Runware documents (our notes, 2026-11: transport and auth, the
+``imageInference`` task, results, errors, ``imageUpload``) and answers with real images.
 Base URL for an adapter: ``http://host:port/v1`` (``/runware/v1`` in the combined app).
 
 Each request: parse the JSON array (an object or junk is a 400 ``invalidPayload``) → auth

@@ -1,4 +1,4 @@
-"""Runware error shapes (reference ``providers/sourceful.md`` §5).
+"""Runware error shapes.
 
 * The envelope: ``{"errors": [{"code", "message", "parameter?", "taskType?", "taskUUID?"}]}``,
   one item per failing task; ``data`` and ``errors`` may share one 200 body.

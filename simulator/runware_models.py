@@ -1,7 +1,7 @@
 """The Runware models the simulator knows: Sourceful's Riverflow AIRs, their sizes and prices.
 
-Facts from ``reference/providers/sourceful.md`` (§1 ids, §3.2 per-family fields, §3.3 sizes, §8
-prices). Where the reference is silent the simulator picks a value and says so ([INF] below);
+Facts from Runware's and Sourceful's documentation (our notes, 2026-11: ids, per-family
+fields, sizes, prices). Where they are silent the simulator picks a value and says so ([INF] below);
 each such choice lives here, in one place:
 
 * Riverflow 2.5 Pro: sizes as 2.5 Fast plus 4K = 4x (the reference's own [INF]); prices are

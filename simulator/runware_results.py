@@ -1,4 +1,4 @@
-"""Result items of the Runware simulator (reference ``providers/sourceful.md`` §4).
+"""Result items of the Runware simulator.
 
 One ``data`` item per ``numberResults``, all with the task's ``taskUUID`` and a fresh
 ``imageUUID``; the image key follows ``outputType`` (``imageURL`` served by the simulator,

@@ -1,4 +1,4 @@
-"""Strict validation of one ``imageInference`` task (reference ``providers/sourceful.md`` §3, §9).
+"""Strict validation of one ``imageInference`` task.
 
 Pure apart from the image-store lookup passed in: a task dict goes in, an :class:`InferenceJob`
 comes out, or a :class:`TaskError` (400, ``parameter`` set) is raised. One error per bad task:

@@ -1,6 +1,6 @@
 """xAI (Grok Imagine) simulator: ``POST /v1/images/generations`` and ``POST /v1/images/edits``.
 
-Speaks the REST wire format of ``reference/providers/xai.md``: JSON bodies on both routes (an
+Speaks the REST wire format xAI documents (our notes, 2026-11): JSON bodies on both routes (an
 edit carries ``image: {url, type}`` or ``images: [...]``), ``Authorization: Bearer`` with a bad
 key answered **400** ``{code, error}``, axum's ``text/plain`` 415/400/422 for bodies that are not
 JSON or do not deserialize, ``data[]`` items with ``b64_json`` (optionally a ``data:`` URI) or a

@@ -1,4 +1,4 @@
-"""xAI error answers (reference xai.md §3): ``{"code", "error"}`` JSON, and axum's plain text.
+"""xAI error answers: ``{"code", "error"}`` JSON, and axum's plain text.
 
 xAI's REST front end answers API errors with ``{"code": <gRPC status>, "error": <string>}``,
 where the code is spelled in several styles: tonic's prose description ("Client specified an

@@ -1,4 +1,4 @@
-"""xAI image request rules (reference xai.md §2): deserialization, validation, sizes and prices.
+"""xAI image request rules: deserialization, validation, sizes and prices.
 
 Pure functions. :func:`deserialize` reads a JSON body the way xAI's Rust front end does (serde
 with unknown fields denied): a missing ``prompt``, a mistyped value, an unknown enum value or an

@@ -41,3 +41,17 @@ def test_embedded_default_needs_no_configuration(monkeypatch: pytest.MonkeyPatch
         monkeypatch.delenv(name, raising=False)
     settings = Settings()
     assert settings.is_sqlite and settings.redis_url is None and settings.master_key is None
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker compose passes `${OPENAI_API_KEY:-}` as an empty string: no key, not a key ''."""
+    for _, key_var, url_var in CASES:
+        monkeypatch.setenv(key_var, "")
+        monkeypatch.setenv(url_var, "")
+    monkeypatch.setenv("IMAGEGATE_REDIS_URL", "")
+    settings = Settings()
+    for adapter, _, _ in CASES:
+        assert settings.providers.key_for(adapter) is None
+    assert settings.providers.azure_mai_base_url is None
+    assert settings.providers.openai_base_url == "https://api.openai.com/v1"
+    assert settings.redis_url is None

@@ -46,6 +46,7 @@ from app.generation.service import (
     new_generation_id,
     prepare,
 )
+from app.request_log import note
 from app.state import AppState
 
 log = logging.getLogger("imagegate.serving")
@@ -126,6 +127,13 @@ class Ledger:
     def _spawn(self, record: GenerationRecord) -> None:
         if not self.done:
             self.done = True
+            note(
+                generation_id=record.id,
+                model=record.model,
+                provider=record.provider,
+                outcome=record.status,
+                cost_usd=record.cost_usd,
+            )
             self.state.ledger.submit(record)
             self.state.metrics.record(
                 model=record.model,

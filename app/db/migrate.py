@@ -18,9 +18,16 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``. Must not run inside an event loop."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head") -> tuple[str, ...]:
+    """Migrate the database at ``url`` up to ``revision``. Must not run inside an event loop.
+
+    Returns the revisions the database was at when the upgrade began (read under the
+    migration lock on Postgres; empty for a new database).
+    """
+    cfg = alembic_config(url)
+    command.upgrade(cfg, revision)
+    before: tuple[str, ...] = cfg.attributes.get("revisions_before", ())
+    return before
 
 
 def downgrade(url: str, revision: str) -> None:

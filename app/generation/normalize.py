@@ -10,7 +10,8 @@ shorthand folded into a :class:`~app.generation.geometry.Shape` (reference §2.2
 endpoint's descriptors, then the geometry (:mod:`app.generation.geometry`), then the other
 parameters, ``n``, references and ``provider.options``.
 
-Choices where the reference leaves room ("never guess, never swallow", DESIGN §5.3):
+Choices where the providers' documents leave room ("never guess, never swallow", see
+docs/architecture.md):
 
 * **Size syntax.** ``size`` is a public tier (exactly as the ``resolution`` enum spells it:
   ``"2K"``, not ``"2k"``) or ``<W>x<H>`` with ``x`` or ``X``, positive integers without leading

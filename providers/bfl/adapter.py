@@ -1,7 +1,8 @@
 """HTTP I/O for the BFL API: submit, poll the returned ``polling_url``, download the result.
 
 All mapping lives in :mod:`providers.bfl.translate` and :mod:`providers.bfl.errors`; this module
-sends the requests and paces the polling. Reference: ../shared/reference/providers/bfl.md.
+sends the requests and paces the polling, as Black Forest Labs' API documentation describes
+them (our notes, compiled 2026-10).
 
 * **Polling** uses ``polling_url`` exactly as BFL returned it (it names the cluster that took
   the task; a rebuilt URL can answer ``Task not found``), with ``?id=`` appended only when it

@@ -1,8 +1,8 @@
 """Pure mapping from BFL error answers and terminal task statuses to :class:`ProviderError`.
 
 No I/O, no ``await``, no httpx: a non-2xx answer goes in as status, body bytes and headers; a
-terminal poll answer goes in parsed. Messages are redacted of our key. Reference:
-../shared/reference/providers/bfl.md (§4 statuses, §6 errors and rate limits).
+terminal poll answer goes in parsed. Messages are redacted of our key. Statuses, errors and rate
+limits as Black Forest Labs documents them (our notes, compiled 2026-10).
 
 Choices where the reference is silent:
 

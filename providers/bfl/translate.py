@@ -1,8 +1,8 @@
 """Pure mapping between :class:`GenerateCall` and the BFL wire format.
 
 No I/O, no ``await``, no httpx: the submit body comes out as a :class:`SubmitRequest`; the
-submit answer, poll answers and the downloaded image go in as bytes. Reference:
-../shared/reference/providers/bfl.md (§2 bodies, §3 submit answer, §4 polling, §5 result).
+submit answer, poll answers and the downloaded image go in as bytes. Request bodies, the submit
+answer, polling and results as Black Forest Labs documents them (our notes, compiled 2026-10).
 
 What each model takes (§2) lives in :data:`FAMILIES`, keyed by upstream slug: only those keys
 are ever sent. Width/height come from the call (already placed on the catalog's grid; rounded

@@ -1,8 +1,8 @@
 """Lenient models of what the BFL API sends back.
 
 Only the fields the adapter uses are declared; everything else is ignored, and every field is
-optional so legacy and future answers still parse. Reference:
-../shared/reference/providers/bfl.md (§3 submit response, §4 ResultResponse, §6 errors).
+optional so legacy and future answers still parse. Shapes: BFL's submit response,
+``ResultResponse`` and error bodies, as its API documentation shows them (notes compiled 2026-10).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 No I/O, no ``await``, no httpx: a non-2xx answer goes in as status, body bytes and headers; an
 ``error`` object (a failed image, a stream-level error) goes in parsed. Messages are redacted
-of our key. Reference: ../shared/reference/providers/bytedance.md (§5 errors).
+of our key. Error codes as BytePlus ModelArk documents them (our notes, compiled 2026-10).
 
 Choices where the reference is silent:
 

@@ -3,8 +3,8 @@
 No I/O, no ``await``, no httpx. A call becomes one JSON body for ``POST /images/generations``;
 a 200 body or the SSE ``data:`` payloads become images to deliver (base64, or a URL the adapter
 downloads), per-image failures and the reported usage; :func:`completed` folds them into a
-:class:`Completed`. Reference: ../shared/reference/providers/bytedance.md (§2 request, §3
-response, §4 stream, §7 recipe).
+:class:`Completed`. Request, response and stream as BytePlus ModelArk documents its image
+generation API (our notes, compiled 2026-10).
 
 Choices:
 

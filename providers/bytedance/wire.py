@@ -1,9 +1,9 @@
 """Lenient models of what BytePlus ModelArk's image API sends back.
 
-Only the fields the adapter uses are declared; everything else is ignored. Reference:
-../shared/reference/providers/bytedance.md (§3 response, §4 stream events, §5 errors).
-API pages: https://docs.byteplus.com/en/docs/ModelArk ("Image generation API", "Streaming
-events", "Error codes"); the China twin with the same shape:
+Only the fields the adapter uses are declared; everything else is ignored. Response, stream
+events and errors as ModelArk documents them (our notes, compiled 2026-10). API pages:
+https://docs.byteplus.com/en/docs/ModelArk ("Image generation API", "Streaming events",
+"Error codes"); the China twin with the same shape:
 https://www.volcengine.com/docs/82379/1541523.
 """
 

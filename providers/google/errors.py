@@ -1,6 +1,7 @@
 """Pure mapping from Gemini API error answers to :class:`ProviderError` subclasses.
 
-No I/O, no ``await``, no httpx. Reference: ../shared/reference/providers/google.md §5.
+No I/O, no ``await``, no httpx. Errors as Google's Gemini API documentation describes them (our
+notes, compiled 2026-10).
 
 * A rejected key is a **400** on Google (``details[].reason == "API_KEY_INVALID"``): it is our
   credential, so :class:`AuthError` (502, falls back), never the caller's 400.

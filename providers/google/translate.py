@@ -1,7 +1,7 @@
 """Pure mapping between :class:`GenerateCall` and the Gemini API's ``generateContent``.
 
-No I/O, no ``await``, no httpx. Reference: ../shared/reference/providers/google.md (§2 request,
-§3 response, §3.1 finishReason, §3.2 prompt block, §7 cost formula).
+No I/O, no ``await``, no httpx. Request, response, ``finishReason``, prompt blocks and the cost
+formula as Google's Gemini API documentation describes them (our notes, compiled 2026-10).
 
 Outcomes of a 200 answer:
 

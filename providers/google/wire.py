@@ -3,8 +3,8 @@
 Only the fields the adapter uses are declared; everything else is ignored. Each field is read
 under its camelCase name (what the REST API writes) or its snake_case name (proto-JSON allows
 both). Enum-like values (``finishReason``, ``blockReason``, ``modality``) are plain strings so
-values newer than this code still parse. Reference: ../shared/reference/providers/google.md
-(§3 response, §3.1 finishReason, §3.2 prompt block, §5 errors).
+values newer than this code still parse. Shapes as Google's Gemini API documentation shows them
+(response, ``finishReason``, prompt feedback, errors; our notes, compiled 2026-10).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Pure mapping from Azure's MAI error answers to :class:`ProviderError` subclasses.
 
 No I/O, no ``await``, no httpx: a non-2xx answer goes in as status, body bytes and headers.
-Messages are redacted of our credentials. Reference:
-../shared/reference/providers/microsoft.md (§6 errors).
+Messages are redacted of our credentials. Errors as Microsoft's Azure AI Foundry documentation
+describes them (our notes, compiled 2026-11).
 
 * 401/403 → :class:`AuthError` (a rejected key or token; a 403 is also Azure's abuse block of
   the whole resource, which no other request would get past either).

@@ -2,8 +2,8 @@
 
 No I/O, no ``await``, no httpx: requests come out as :class:`UpstreamRequest` values, response
 bodies go in as bytes; error bodies become exceptions in :mod:`providers.microsoft.errors`.
-Reference: ../shared/reference/providers/microsoft.md (§2 transport, §3 generations, §4 edits,
-§5 response).
+Transport, generations, edits and the response as Microsoft's Azure AI Foundry documentation
+describes the MAI image API (our notes, compiled 2026-11).
 
 Choices where the reference is unsure:
 

@@ -2,7 +2,7 @@
 
 Only the fields the adapter uses are declared; everything else is ignored, and every field is
 optional: Microsoft documents only ``data[].b64_json``, the rest is what clients and fixtures
-show (reference ../shared/reference/providers/microsoft.md §5, §6).
+show (our notes, compiled 2026-11).
 """
 
 from __future__ import annotations

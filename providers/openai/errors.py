@@ -2,8 +2,8 @@
 
 No I/O, no ``await``, no httpx: a non-2xx answer goes in as status, body bytes and headers; an
 ``error`` object (from a 200 body of an OpenAI-compatible server, or a stream ``error`` event)
-goes in parsed. Messages are redacted of the caller's secrets. Reference:
-../shared/reference/providers/openai.md (§6 errors).
+goes in parsed. Messages are redacted of the caller's secrets. Errors as OpenAI's API reference
+describes them (our notes, compiled 2026-11).
 """
 
 from __future__ import annotations

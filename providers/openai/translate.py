@@ -2,8 +2,8 @@
 
 No I/O, no ``await``, no httpx: requests come out as :class:`UpstreamRequest` values, responses,
 stream payloads go in as bytes/str; error bodies become exceptions in
-:mod:`providers.openai.errors`. Reference: ../shared/reference/providers/openai.md
-(§2 generations, §3 edits, §4 response, §5 stream).
+:mod:`providers.openai.errors`. Generations, edits, responses and streams as OpenAI's Images
+API reference describes them (our notes, compiled 2026-11).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Only the fields the adapter uses are declared; everything else is ignored, and optional
 fields default so that OpenAI-compatible servers with thinner responses still parse.
-Reference: ../shared/reference/providers/openai.md (§4 response, §5 stream, §6 errors).
+Responses, stream events and errors as OpenAI's API reference shows them (notes compiled 2026-11).
 """
 
 from __future__ import annotations

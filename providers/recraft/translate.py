@@ -2,8 +2,8 @@
 
 No I/O, no ``await``, no httpx. Requests come out as :class:`UpstreamRequest` values; a 2xx
 body goes in as bytes and comes out as an :class:`Answer` (what to download or decode); the
-fetched files and the answer become one :class:`Completed`. Reference:
-../shared/reference/providers/recraft.md (§2 generations, §3 image-to-image, §2.5 response).
+fetched files and the answer become one :class:`Completed`. Generations, image-to-image and
+the response as Recraft's API documentation describes them (our notes, compiled 2026-11).
 
 Choices where the reference is unsure or silent:
 

@@ -3,7 +3,7 @@
 Only the fields the adapter uses are declared; everything else is ignored. The OpenAPI
 document declares no error responses at all, so :class:`ErrorBody` accepts the shapes seen in
 the wild (``{code, message}``, ``{error: "…"}``, ``{error: {message}}``, ``{detail}``).
-Reference: ../shared/reference/providers/recraft.md (§2.5 response, §4 errors).
+Response and errors as Recraft's API documentation shows them (notes compiled 2026-11).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Pure mapping from Runware error answers to :class:`ProviderError` subclasses.
 
-No I/O, no ``await``, no httpx. Reference: ../shared/reference/providers/sourceful.md §5. Runware
+No I/O, no ``await``, no httpx. Errors as Runware's documentation describes them (our notes,
+compiled 2026-11). Runware
 documents no status per code and warns its codes are still being standardised, so the rule is
 the reference's own: classify by HTTP status, then by ``code`` (``invalid*``/``missing*``/
 ``unsupported*``… are validation). A few codes decide whatever the status: a safety code is a

@@ -1,7 +1,7 @@
 """Pure mapping between :class:`GenerateCall` and Runware's task API.
 
-No I/O, no ``await``, no httpx. Reference: ../shared/reference/providers/sourceful.md (§2
-transport, §3 ``imageInference``, §4 results, §5 errors).
+No I/O, no ``await``, no httpx. Transport, ``imageInference`` tasks, results and errors as
+Runware's task API documentation describes them (our notes, compiled 2026-11).
 
 Requests: one ``imageInference`` task per image, each with its own ``taskUUID`` (v4) and
 ``numberResults: 1``, all in one JSON array. A task's failure (Runware scopes errors to tasks)

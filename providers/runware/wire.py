@@ -2,8 +2,8 @@
 
 Only the fields the adapter uses are declared; the rest is ignored. Bodies are parsed with
 decimal floats (see :func:`providers.runware.translate.load_answer`), so ``cost`` arrives here
-as the exact :class:`~decimal.Decimal` Runware wrote. Reference:
-../shared/reference/providers/sourceful.md (§4 response, §5 errors).
+as the exact :class:`~decimal.Decimal` Runware wrote. Response and errors as Runware's
+documentation shows them (notes compiled 2026-11).
 """
 
 from __future__ import annotations

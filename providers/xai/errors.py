@@ -1,7 +1,8 @@
 """Pure mapping from xAI error answers to :class:`ProviderError` subclasses.
 
 No I/O, no ``await``, no httpx: status, body bytes and headers in, an exception out.
-Reference: ../shared/reference/providers/xai.md §3. What makes xAI unusual:
+Errors as xAI's REST API documentation describes them (our notes, compiled 2026-11). What makes
+xAI unusual:
 
 * the body is ``{"code", "error"}`` with ``error`` a string, and ``code`` a gRPC status in one
   of several spellings ("Client specified an invalid argument", ``invalid-argument``,

@@ -3,8 +3,8 @@
 No I/O, no ``await``, no httpx. Requests come out as :class:`UpstreamRequest` values; a 2xx
 body goes in as bytes and comes out as an :class:`Answer` (what was delivered, what was
 withheld, what it cost), which :func:`completed` turns into the final event once any result URL
-has been downloaded by the adapter. Reference: ../shared/reference/providers/xai.md
-(§2.1 generations, §2.2 edits, §2.3 response, §5 gotchas).
+has been downloaded by the adapter. Generations, edits and the response as xAI's REST API
+documentation describes them (our notes, compiled 2026-11).
 
 What is sent: ``model``, ``prompt``, ``n``, ``response_format: b64_json``, and when known
 ``aspect_ratio`` and ``resolution`` (the gateway's ratio geometry: ``1k``/``2k``), ``quality``

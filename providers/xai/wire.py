@@ -2,15 +2,16 @@
 
 Only the fields the adapter uses are declared; everything else is ignored, and every field is
 optional, because several are seen only through relays (``created``) or are being retired
-(``revised_prompt``). Reference: ../shared/reference/providers/xai.md (§2.3 response, §3 errors).
+(``revised_prompt``). Response and errors as xAI's REST API documentation shows them (notes
+compiled 2026-11).
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-# Top-level reason of an input-moderation block. The real field name is not known (xai.md §2.3,
-# §7: "field name unknown"); this is the simulator's choice, read only to word the error.
+# Top-level reason of an input-moderation block. The real field name is not known (xAI's docs
+# are silent); this is the simulator's choice, read only to word the error.
 BLOCK_REASON_FIELD = "block_reason"
 
 
@@ -68,7 +69,7 @@ class ImagesResponse(_Lenient):
 
 class ErrorBody(_Lenient):
     """``{"code": "...", "error": "..."}``: no OpenAI-style envelope; ``code`` is a gRPC status
-    spelled in prose, hyphen or snake case (xai.md §3, from observed traffic).
+    spelled in prose, hyphen or snake case (from observed traffic).
 
     https://docs.x.ai/docs/api-reference
     """

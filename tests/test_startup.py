@@ -1,0 +1,168 @@
+"""Start-up problems are one or two lines and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.db.migrate import upgrade
+from tests.conftest import drop_database, fresh_database
+from tests.processes import Gateway, cli_env, run_cli
+from tests.servers import free_port
+
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nothing"  # nothing listens on port 1
+
+
+def _one_line_failure(result: object, *needles: str) -> str:
+    """The command failed with at most two lines on stderr containing every needle."""
+    rc, err = result.returncode, result.stderr  # type: ignore[attr-defined]
+    assert rc != 0, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    return str(err)
+
+
+@pytest.fixture
+def pg_db() -> Iterator[tuple[str, str]]:
+    """An empty Postgres database: (name, URL in the postgres:// form platforms hand out)."""
+    name = f"imagegate_startup_{os.getpid()}"
+    url = fresh_database(name)
+    yield name, url.replace("postgresql+asyncpg://", "postgres://")
+    drop_database(name)
+
+
+def test_port_in_use_is_reported_before_anything_slow(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # database and catalog are both broken too: the port is checked first
+        env = cli_env(
+            tmp_path, IMAGEGATE_DATABASE_URL=UNREACHABLE, IMAGEGATE_CATALOG_FILE="/nonexistent"
+        )
+        result = run_cli("serve", "--port", str(port), env=env)
+    _one_line_failure(result, f"port {port}", "already in use", "--port")
+
+
+def test_a_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
+    catalog = tmp_path / "overrides.toml"
+    catalog.write_text('disabled_models = ["acme/unknown-model"]\n')
+    env = cli_env(tmp_path, IMAGEGATE_CATALOG_FILE=str(catalog))
+    result = run_cli("serve", "--port", str(free_port()), env=env)
+    _one_line_failure(result, "bad catalog", str(catalog), "acme/unknown-model")
+    catalog.write_text("this is = = not toml")
+    _one_line_failure(run_cli("serve", "--port", str(free_port()), env=env), "invalid TOML")
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("mysql://root:hunter2@db/imagegate", "unsupported database URL scheme 'mysql://'"),
+        ("postgresql+psycopg2://u:hunter2@db/x", "asyncpg"),
+        ("just-a-path.db", "not a database URL"),
+        ("postgres://u:hunter2@db:port/x", "cannot parse the database URL"),
+        ("postgres://u:hunter2@db/x?channel_binding=require", "channel_binding"),
+    ],
+)
+def test_bad_database_urls_are_one_line_without_the_password(
+    tmp_path: Path, url: str, needle: str
+) -> None:
+    for command in (["serve"], ["migrate"], ["keys", "list"]):
+        result = run_cli(*command, env=cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url))
+        err = _one_line_failure(result, "IMAGEGATE_DATABASE_URL", needle)
+        assert "hunter2" not in err
+
+
+def test_an_unreachable_or_missing_database_is_one_line(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=UNREACHABLE)
+    for command in (["serve", "--port", str(free_port())], ["migrate"], ["keys", "list"]):
+        _one_line_failure(run_cli(*command, env=env), "127.0.0.1:1/nothing", "connection refused")
+    missing = "postgres://postgres@127.0.0.1:5432/imagegate_no_such_db"
+    env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=missing)
+    _one_line_failure(run_cli("migrate", env=env), "does not exist", "imagegate migrate")
+
+
+def test_bad_settings_are_one_line_each(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, IMAGEGATE_LOG_LEVEL="verbose", IMAGEGATE_LOG_FORMAT="xml")
+    result = run_cli("serve", "--port", str(free_port()), env=env)
+    err = _one_line_failure(result, "IMAGEGATE_LOG_LEVEL: expected DEBUG", "IMAGEGATE_LOG_FORMAT")
+    assert len(err.strip().splitlines()) == 2
+
+
+def test_an_unwritable_sqlite_location_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=f"sqlite:///{blocker}/sub/imagegate.db")
+    _one_line_failure(run_cli("serve", "--port", str(free_port()), env=env), "SQLite")
+
+
+def test_unmigrated_postgres_names_the_fix_then_migrate_makes_it_start(
+    tmp_path: Path, pg_db: tuple[str, str]
+) -> None:
+    _, url = pg_db
+    env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url, IMAGEGATE_MASTER_KEY="m")
+    refused = run_cli("serve", "--port", str(free_port()), env=env)
+    _one_line_failure(refused, "no imagegate tables yet", "run `imagegate migrate`")
+    migrated = run_cli("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "migrated Postgres at 127.0.0.1:5432/" in migrated.stderr
+    again = run_cli("migrate", env=env)
+    assert again.returncode == 0 and "latest schema" in again.stderr
+    with Gateway(["serve"], env, free_port(), tmp_path / "gw.log") as gw:
+        assert "Uvicorn running on" in gw.log()
+
+
+def test_postgres_behind_this_version_is_refused_with_the_revisions(
+    tmp_path: Path, pg_db: tuple[str, str]
+) -> None:
+    _, url = pg_db
+    upgrade(url.replace("postgres://", "postgresql+asyncpg://"), "20261124_0001")
+    env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url)
+    result = run_cli("serve", "--port", str(free_port()), env=env)
+    _one_line_failure(result, "at schema revision 20261124_0001", "imagegate migrate")
+
+
+def test_replicas_migrating_at_once_take_turns(tmp_path: Path, pg_db: tuple[str, str]) -> None:
+    """IMAGEGATE_MIGRATE_ON_START on several replicas: the advisory lock serializes them."""
+    _, url = pg_db
+    env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url)
+    results: list[object] = []
+    runs = [
+        threading.Thread(target=lambda: results.append(run_cli("migrate", env=env)))
+        for _ in range(3)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]  # type: ignore[attr-defined]
+    said = sorted(r.stderr.split(" ")[0] for r in results)  # type: ignore[attr-defined]
+    assert said == ["Postgres", "Postgres", "migrated"]  # one migrated, two found it done
+
+
+def test_replicas_with_migrate_on_start_come_up_together(
+    tmp_path: Path, pg_db: tuple[str, str]
+) -> None:
+    _, url = pg_db
+    env = cli_env(
+        tmp_path,
+        IMAGEGATE_DATABASE_URL=url,
+        IMAGEGATE_MIGRATE_ON_START="true",
+        IMAGEGATE_MASTER_KEY="m",
+    )
+    replicas = [Gateway(["serve"], env, free_port(), tmp_path / f"gw{i}.log") for i in range(2)]
+    try:
+        logs = [gw.wait_ready().log() for gw in replicas]
+    finally:
+        for gw in replicas:
+            gw.stop()
+    assert sum("migrated Postgres" in log for log in logs) == 1, logs
+    assert sum("latest schema" in log for log in logs) == 1, logs

@@ -244,6 +244,7 @@ def test_the_manifests_commands_run_with_their_settings(
         assert ready.status_code == 200 and ready.json()["checks"] == {
             "database": "ok",
             "redis": "ok",
+            "limits": "ok",
         }
         health = httpx.get(f"{gw.url}{gateway['livenessProbe']['httpGet']['path']}")
         assert health.status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -18,15 +19,53 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.simulate:
         settings = settings.model_copy(update={"simulate": True})
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    workers = args.workers
+    if workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.is_sqlite:
+        print(
+            f"imagegate: --workers {workers} needs Postgres (IMAGEGATE_DATABASE_URL) and Redis "
+            "(IMAGEGATE_REDIS_URL): on the embedded default one process owns the SQLite "
+            "database, the credit lock and the rate limits, so it runs as one process",
+            file=sys.stderr,
+        )
+        return 2
+    if workers > 1 and not settings.redis_url:
+        print(
+            f"imagegate: --workers {workers} needs Redis (IMAGEGATE_REDIS_URL): without it "
+            "rate and concurrency limits are kept per process, and N processes would allow "
+            "N times the configured limits",
+            file=sys.stderr,
+        )
+        return 2
+    options: dict[str, object] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return 0
+    # Each worker process builds its own app from the environment; the admin key (when no
+    # master key is set) is made here once, not raced by every worker.
+    if args.simulate:
+        os.environ["IMAGEGATE_SIMULATE"] = "true"
+    asyncio.run(_bootstrap(settings))
+    uvicorn.run("app.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     return 0
+
+
+async def _bootstrap(settings: Settings) -> None:
+    from app.db.engine import make_engine, make_sessionmaker
+    from app.main import bootstrap_admin_key
+
+    engine = make_engine(settings.database_url)
+    try:
+        await bootstrap_admin_key(settings, make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
@@ -94,12 +133,14 @@ def _simulate(args: argparse.Namespace, _: Settings) -> int:
     import uvicorn
 
     from simulator import create_combined_app
+    from simulator.knobs import Knobs
 
+    knobs = {"openai": Knobs(fixed_image=args.fixed_image)} if args.fixed_image else None
     print(
         f"simulators on http://{args.host}:{args.port}/<provider>/v1 (e.g. /openai/v1)",
         file=sys.stderr,
     )
-    uvicorn.run(create_combined_app(), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_combined_app(knobs), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -111,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument(
         "--simulate", action="store_true", help="route providers to in-process simulators"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (Postgres and Redis only; the embedded default runs one)",
     )
     sub.add_parser("migrate", help="migrate the database to the latest schema")
     keys = sub.add_parser("keys", help="manage API keys")
@@ -126,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="serve the provider simulators")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=9100)
+    sim.add_argument(
+        "--fixed-image",
+        default="",
+        help="OpenAI simulator: answer every generation with one pre-encoded image "
+        "('tiny', 'noise' or a file path) instead of rendering (benchmarks)",
+    )
     return parser
 
 

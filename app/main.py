@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api import (
     chat,
@@ -37,11 +38,13 @@ from app.state import AppState
 log = logging.getLogger("imagegate")
 
 
-async def _bootstrap_admin_key(state: AppState) -> None:
+async def bootstrap_admin_key(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     """With no master key, make sure one admin key exists; print it once when created."""
-    if state.settings.master_key is not None:
+    if settings.master_key is not None:
         return
-    async with state.sessionmaker() as session, session.begin():
+    async with sessionmaker() as session, session.begin():
         if await key_repo.admin_key_exists(session):
             return
         _, raw = await key_repo.create_key(
@@ -112,7 +115,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
     )
     app.state.ig = state
-    await _bootstrap_admin_key(state)
+    await bootstrap_admin_key(settings, state.sessionmaker)
     try:
         yield
     finally:

@@ -34,6 +34,7 @@ from app.generation.adapters import AdapterRegistry
 from app.middleware import BodySizeLimit
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.state import AppState
+from providers._aiohttp import AiohttpTransport
 
 log = logging.getLogger("imagegate")
 
@@ -60,10 +61,11 @@ async def bootstrap_admin_key(
 
 def _http_client() -> httpx.AsyncClient:
     # One shared client: pooled connections to each provider. Per-call timeouts are set by
-    # the adapters (image generation reads can take minutes).
+    # the adapters (image generation reads can take minutes). httpx's API on aiohttp's pool:
+    # see providers/_aiohttp.py for why.
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0),
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+        transport=AiohttpTransport(limit=512),
         follow_redirects=False,
         headers={"user-agent": "imagegate/0.1"},
     )

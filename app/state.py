@@ -10,6 +10,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.billing.ledger import LedgerWriter
 from app.config import Settings
 from app.metrics import Metrics
 from app.ratelimit import Limiter
@@ -36,6 +37,10 @@ class AppState:
     # Serializes money writes (credit holds, settlement) on SQLite, which has no row locks.
     money_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    ledger: LedgerWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = LedgerWriter(self.sessionmaker, self.money_lock)
 
     def spawn(self, coro: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
         """Run ``coro`` in the background, keeping a reference until it finishes."""
@@ -44,6 +49,7 @@ class AppState:
         task.add_done_callback(self.background.discard)
 
     async def drain(self, wait_s: float = 10.0) -> None:
-        """Wait for background work (ledger writes) before shutting down."""
+        """Wait for background work, then for the ledger rows it queued, before shutting down."""
         if self.background:
             await asyncio.wait(set(self.background), timeout=wait_s)
+        await self.ledger.flush(wait_s)

@@ -31,7 +31,7 @@ from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from app.auth import Principal
-from app.billing.ledger import GenerationRecord, write_with_retry
+from app.billing.ledger import GenerationRecord
 from app.billing.pricing import compute_cost
 from app.errors import GatewayError
 from app.generation.planning import quote_attempt
@@ -123,9 +123,7 @@ class Ledger:
     def _spawn(self, record: GenerationRecord) -> None:
         if not self.done:
             self.done = True
-            self.state.spawn(
-                write_with_retry(self.state.sessionmaker, record, lock=self.state.money_lock)
-            )
+            self.state.ledger.submit(record)
             self.state.metrics.record(
                 model=record.model,
                 provider=record.provider,

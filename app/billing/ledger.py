@@ -1,8 +1,12 @@
 """The generation ledger: one row per request, written off the response path.
 
-The write is started before the response is sent and runs as a background task: it never
-delays the response, it is retried on transient database errors, and shutdown waits for it.
-A write that still fails after the retries is logged in full so it can be replayed.
+Rows go to a :class:`LedgerWriter` queue before the response is sent and are written by one
+background task: the write never delays a response. Under load the rows that arrive while a
+transaction is being written are coalesced into the next one (up to ``MAX_BATCH`` rows), so
+the database sees one transaction per batch rather than one per request; alone, a row is
+written at once. A batch that fails is retried, then written row by row (so one bad row
+cannot lose the others); a row that still fails after the retries is logged in full so it can
+be replayed. Shutdown waits for the queue to drain.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -53,13 +58,23 @@ class GenerationRecord:
     hold_id: str | None = None  # the credit hold this row settles (not stored in the row)
 
 
+_COLUMNS = tuple(f.name for f in fields(GenerationRecord) if f.name != "hold_id")
+MAX_BATCH = 256
+
+
+def _row(record: GenerationRecord) -> Generation:
+    # Not dataclasses.asdict: it deep-copies request_params for every row, for nothing.
+    return Generation(**{name: getattr(record, name) for name in _COLUMNS})
+
+
 async def write(
     sessionmaker: async_sessionmaker[AsyncSession],
-    record: GenerationRecord,
+    record: GenerationRecord | Sequence[GenerationRecord],
     lock: asyncio.Lock | None = None,
 ) -> None:
-    """Insert the row, settle its credit hold and add its cost to the key's usage, in one
+    """Insert the row(s), settle each credit hold and add each cost to its key's usage, in one
     transaction (``lock`` serializes money writes on SQLite, see :mod:`app.db.credit`)."""
+    records = (record,) if isinstance(record, GenerationRecord) else record
     async with sessionmaker() as session:
         serialize = lock is not None and credit.is_sqlite(session)
         async with contextlib.AsyncExitStack() as stack:
@@ -67,31 +82,81 @@ async def write(
                 assert lock is not None
                 await stack.enter_async_context(lock)
             async with session.begin():
-                fields = asdict(record)
-                fields.pop("hold_id")
-                session.add(Generation(**fields))
-                if record.api_key_id is not None:
-                    await credit.settle(session, record.api_key_id, record.hold_id, record.cost_usd)
+                session.add_all([_row(r) for r in records])
+                for r in records:
+                    if r.api_key_id is not None:
+                        await credit.settle(session, r.api_key_id, r.hold_id, r.cost_usd)
 
 
 async def write_with_retry(
     sessionmaker: async_sessionmaker[AsyncSession],
-    record: GenerationRecord,
+    record: GenerationRecord | Sequence[GenerationRecord],
     attempts: int = 5,
     lock: asyncio.Lock | None = None,
-) -> None:
+) -> bool:
+    """``write`` with backoff on failure; False (and, for a single row, the row logged in
+    full) when every attempt failed."""
     delay = 0.05
     for attempt in range(1, attempts + 1):
         try:
             await write(sessionmaker, record, lock)
-            return
+            return True
         except Exception:
             if attempt == attempts:
-                log.exception("ledger write failed for good; record=%r", asdict(record))
-                return
+                if isinstance(record, GenerationRecord):
+                    log.exception("ledger write failed for good; record=%r", asdict(record))
+                else:
+                    log.warning("ledger batch of %d rows failed", len(record), exc_info=True)
+                return False
             log.warning("ledger write failed (attempt %d), retrying", attempt, exc_info=True)
             await asyncio.sleep(delay)
             delay *= 4
+    return False
+
+
+class LedgerWriter:
+    """One background task writing queued rows, a batch per transaction (see the module doc)."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], lock: asyncio.Lock | None = None
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._lock = lock
+        self._queue: asyncio.Queue[GenerationRecord] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # transactions written (observability, tests)
+        self.rows = 0
+
+    def submit(self, record: GenerationRecord) -> None:
+        """Queue a row; never blocks, never raises."""
+        self._queue.put_nowait(record)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._queue.empty():
+            batch = [self._queue.get_nowait()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[GenerationRecord]) -> None:
+        target = batch[0] if len(batch) == 1 else batch
+        written = await write_with_retry(self._sessionmaker, target, lock=self._lock)
+        if not written and len(batch) > 1:  # isolate the row that fails; log each that does
+            for record in batch:
+                await write_with_retry(self._sessionmaker, record, 1, self._lock)
+        self.batches += 1
+        self.rows += len(batch)
+
+    async def flush(self, wait_s: float = 10.0) -> None:
+        """Wait until every queued row is written (shutdown, tests)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), wait_s)
 
 
 async def fetch(

@@ -1,4 +1,13 @@
-"""Authentication: ``Authorization: Bearer <key>`` against hashed keys or the master key."""
+"""Authentication: ``Authorization: Bearer <key>`` against hashed keys or the master key.
+
+Keys found in the database are remembered for ``KEY_CACHE_TTL_S`` (1 s, in
+:mod:`app.auth_cache`), so a busy key costs
+one database read per second instead of one per request (the read was a tenth of the request
+path's time under load). Revocation stays prompt: a key changed or deleted through the API is
+dropped from this process's cache at once, and every other process (workers, other gateways,
+``imagegate keys revoke``) sees the change within the TTL. Unknown and disabled keys are never
+cached. Spend limits are unaffected: credit holds always read the key's row under its lock.
+"""
 
 from __future__ import annotations
 
@@ -44,13 +53,16 @@ async def authenticate(request: Request) -> Principal:
     ):
         return Principal(key_id=None, name="master", is_admin=True)
     digest = key_repo.hash_key(token)
+    cached = state.keys.get(digest)
+    if cached is not None:
+        return cached
     async with state.sessionmaker() as session:
         row = await key_repo.find_by_hash(session, digest)
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise GatewayError(401, "Invalid API key")
     if row.disabled:
         raise GatewayError(401, "API key is disabled")
-    return Principal(
+    principal = Principal(
         row.id,
         row.name,
         row.is_admin,
@@ -59,6 +71,8 @@ async def authenticate(request: Request) -> Principal:
         row.rate_limit_rpm,
         row.concurrency_limit,
     )
+    state.keys.put(digest, principal)
+    return principal
 
 
 async def require_admin(request: Request) -> Principal:

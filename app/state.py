@@ -10,6 +10,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.auth_cache import KeyCache
 from app.billing.ledger import LedgerWriter
 from app.config import Settings
 from app.metrics import Metrics
@@ -38,6 +39,7 @@ class AppState:
     money_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     ledger: LedgerWriter = field(init=False)
+    keys: KeyCache = field(default_factory=KeyCache)
 
     def __post_init__(self) -> None:
         self.ledger = LedgerWriter(self.sessionmaker, self.money_lock)

@@ -83,9 +83,10 @@ async def write(
                 await stack.enter_async_context(lock)
             async with session.begin():
                 session.add_all([_row(r) for r in records])
-                for r in records:
-                    if r.api_key_id is not None:
-                        await credit.settle(session, r.api_key_id, r.hold_id, r.cost_usd)
+                await credit.settle_many(
+                    session,
+                    [(r.api_key_id, r.hold_id, r.cost_usd) for r in records if r.api_key_id],
+                )
 
 
 async def write_with_retry(

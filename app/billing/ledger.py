@@ -3,7 +3,7 @@
 Rows go to a :class:`LedgerWriter` queue before the response is sent and are written by one
 background task: the write never delays a response. Rows are coalesced into one transaction
 (up to ``MAX_BATCH``): those that arrive while a batch is being written, and those that arrive
-within ``LINGER_S`` (20 ms) of the first, so the database sees one transaction per batch
+within ``LINGER_S`` (50 ms) of the first, so the database sees one transaction per batch
 rather than one per request (one row costs ~1.5 ms of CPU alone, ~125 µs in a batch of 30). A
 row that settles a credit hold is not kept waiting: it cuts the linger short, so the key's
 held credit is released as soon as before. A batch that fails is retried, then written row by
@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import credit
@@ -62,12 +62,12 @@ class GenerationRecord:
 
 _COLUMNS = tuple(f.name for f in fields(GenerationRecord) if f.name != "hold_id")
 MAX_BATCH = 256
-LINGER_S = 0.02
+LINGER_S = 0.05
 
 
-def _row(record: GenerationRecord) -> Generation:
+def _row(record: GenerationRecord) -> dict[str, Any]:
     # Not dataclasses.asdict: it deep-copies request_params for every row, for nothing.
-    return Generation(**{name: getattr(record, name) for name in _COLUMNS})
+    return {name: getattr(record, name) for name in _COLUMNS}
 
 
 async def write(
@@ -85,7 +85,8 @@ async def write(
                 assert lock is not None
                 await stack.enter_async_context(lock)
             async with session.begin():
-                session.add_all([_row(r) for r in records])
+                # A bulk INSERT, not ORM objects: the unit of work cost more than the insert.
+                await session.execute(insert(Generation), [_row(r) for r in records])
                 await credit.settle_many(
                     session,
                     [(r.api_key_id, r.hold_id, r.cost_usd) for r in records if r.api_key_id],

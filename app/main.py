@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import malloc
 from app.api import (
     chat,
     generations,
@@ -133,6 +134,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None, *, simulate: bool | None = None) -> FastAPI:
     """Build the gateway. ``simulate`` routes every provider to the in-process simulators."""
+    malloc.tune()  # once per process: here, since each worker process builds its own app
     settings = settings or get_settings()
     app = FastAPI(
         title="imagegate",

@@ -69,14 +69,15 @@ class Server:
             with contextlib.suppress(OSError):
                 Path(f"/proc/{pid}/clear_refs").write_text("5")
 
-    def peak_rss_mb(self) -> float:
-        total = 0
+    def peak_rss_mb(self) -> tuple[float, float]:
+        """(sum over the tree, largest single process) of the peak RSS, in MB."""
+        peaks = []
         for pid in self.tree():
             with contextlib.suppress(OSError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
-                        total += int(line.split()[1])
-        return total / 1024
+                        peaks.append(int(line.split()[1]))
+        return sum(peaks) / 1024, max(peaks, default=0) / 1024
 
     def stop(self) -> None:
         """SIGTERM (uvicorn stops its workers), then SIGKILL to our own process group."""
@@ -113,6 +114,13 @@ def start(
             time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{name} did not come up within 120 s; see {log}")
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
 
 
 def run(argv: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> str:

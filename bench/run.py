@@ -30,7 +30,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import Server
+from procs import Server, machine_busy
 from report import render, write_report
 from targets import (
     ROOT,
@@ -70,6 +70,7 @@ class Measurement:
     error_kinds: dict[str, int]
     peak_rss_mb: float
     cpu_ms_per_req: float
+    peak_rss_max_mb: float = 0.0  # the largest single process of the tree
     relay_ms: list[float] = field(default_factory=list)
 
     def pct(self, p: int) -> float:
@@ -121,9 +122,10 @@ class Bench:
         out = self._loadgen(server, route, body, conc, n, stream, tag)
         cpu = server.cpu_s() - cpu0
         done = max(1, len(out["latencies_ms"]) + out["errors"])
+        rss, rss_max = server.peak_rss_mb()
         m = Measurement(
             route.label, payload, kind, conc, out["latencies_ms"], done / out["wall_s"],
-            out["errors"], out["error_kinds"], server.peak_rss_mb(), cpu * 1000 / done,
+            out["errors"], out["error_kinds"], rss, cpu * 1000 / done, rss_max,
         )  # fmt: skip
         if stream and emit_log is not None:
             m.relay_ms = _relay(out["partials"], emit_log)
@@ -258,6 +260,8 @@ def main() -> None:
         from targets import ensure_litellm
 
         ensure_litellm()
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    busy0, total0 = machine_busy()
     with tempfile.TemporaryDirectory(prefix="imagegate-bench-") as tmp:
         bench = Bench(args, Path(tmp))
         try:
@@ -266,7 +270,15 @@ def main() -> None:
             for log in Path(tmp).glob("*.log"):
                 print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
             raise
-    write_report(args.out, render(bench.results, _versions(args), args))
+    busy1, total1 = machine_busy()
+    info = _versions(args)
+    info["machine load"] = (
+        f"load average {' '.join(load_before)} before the run, "
+        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} after; all CPUs "
+        f"{100 * (busy1 - busy0) / max(1, total1 - total0):.0f}% busy during it (the targets, "
+        "the simulator and the load generator included; anything else running shares the cores)"
+    )
+    write_report(args.out, render(bench.results, info, args))
     print(f"wrote {args.out}")
 
 

@@ -7,8 +7,9 @@ kernel time per 4 MB generation, more than the rest of the request. Raising the 
 to 16 MB and the trim threshold to 32 MB lets freed buffers be reused from the heap instead.
 The cost is memory kept after a burst (up to the trim threshold) rather than returned to the
 system. Measured with 32 concurrent 4 MB generations: a 128 MB trim threshold saved no more
-CPU but peaked ~20 MB higher; 8 MB gave back most of the CPU gain. Variables set by the operator (``MALLOC_MMAP_THRESHOLD_``,
-``MALLOC_TRIM_THRESHOLD_``) win, and other C libraries are left alone.
+CPU but peaked ~20 MB higher; 8 MB gave back most of the CPU gain. Variables set by the
+operator (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``) win, and other C libraries are
+left alone.
 """
 
 from __future__ import annotations

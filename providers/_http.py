@@ -32,7 +32,6 @@ DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_BODY_BYTES = 512 * 1024 * 1024
 
 
-
 def _line_end(buf: bytearray, pos: int) -> tuple[int, int]:
     """(index, width) of the first line ending at or after ``pos``, or (-1, 0).
 

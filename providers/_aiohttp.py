@@ -77,9 +77,10 @@ class _Body(httpx.AsyncByteStream):
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """Pooled HTTP/1.1 over aiohttp; ``limit`` connections in all (0: unlimited)."""
+    """Pooled HTTP/1.1 over aiohttp; ``limit`` connections in all (0: unlimited), idle ones
+    kept ``keepalive_s`` (httpx's default, 5 s)."""
 
-    def __init__(self, *, limit: int = 512, keepalive_s: float = 15.0) -> None:
+    def __init__(self, *, limit: int = 512, keepalive_s: float = 5.0) -> None:
         self._limit = limit
         self._keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None

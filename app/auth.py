@@ -1,12 +1,12 @@
 """Authentication: ``Authorization: Bearer <key>`` against hashed keys or the master key.
 
-Keys found in the database are remembered for ``KEY_CACHE_TTL_S`` (1 s, in
-:mod:`app.auth_cache`), so a busy key costs
-one database read per second instead of one per request (the read was a tenth of the request
-path's time under load). Revocation stays prompt: a key changed or deleted through the API is
-dropped from this process's cache at once, and every other process (workers, other gateways,
-``imagegate keys revoke``) sees the change within the TTL. Unknown and disabled keys are never
-cached. Spend limits are unaffected: credit holds always read the key's row under its lock.
+Keys found in the database are remembered for ``KEY_CACHE_TTL_S`` (1 s, see
+:mod:`app.auth_cache`), so a busy key costs one database read per second instead of one per
+request (the read was a tenth of the request path's time under load). Revocation stays
+prompt: a key changed or deleted through the API is dropped from this process's cache at once,
+and every other process (workers, other gateways, ``imagegate keys revoke``) sees the change
+within the TTL; the same holds for a key's limits. Unknown and disabled keys are never cached.
+The credit itself is never cached: holds read the key's row under its lock.
 """
 
 from __future__ import annotations

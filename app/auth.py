@@ -1,11 +1,13 @@
 """Authentication: ``Authorization: Bearer <key>`` against hashed keys or the master key.
 
-Keys are looked up by their SHA-256 and cached in process for a few seconds (:class:`KeyCache`),
-so a busy key costs one database query per ``ttl_s`` instead of one per request. Updating or
-revoking a key clears it from this process's cache at once; other gateway processes see the
-change within ``ttl_s``. While the database is unreachable, a key seen in the last
-``grace_s`` keeps working from the cache (generation goes on; its ledger rows are spooled), and
-an unknown key is a 503 with ``Retry-After``, never a 500.
+Keys are looked up by their SHA-256 and remembered in process for one second
+(:class:`app.auth_cache.KeyCache`), so a busy key costs one database query per second instead of
+one per request. Updating or revoking a key through the API clears it from this process's cache
+at once; other gateway processes (and ``imagegate keys revoke``, which writes the database
+directly) take effect within the second. A key's limits follow the same rule; its credit is never
+cached (holds are checked in the database). While the database is unreachable, a key seen in the
+last five minutes keeps working from the cache (generation goes on; its ledger rows are
+spooled), and an unknown key is a 503 with ``Retry-After``, never a 500.
 
 The request guard (:mod:`app.middleware`) authenticates before a body is read and leaves the
 principal in the request scope; :func:`authenticate` reuses it.
@@ -14,14 +16,13 @@ principal in the request scope; :func:`authenticate` reuses it.
 from __future__ import annotations
 
 import hmac
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from app.auth_cache import KeyCache
 from app.db import keys as key_repo
 from app.db.outage import is_outage
 from app.errors import GatewayError
@@ -50,45 +51,6 @@ DISABLED = "API key is disabled"
 UNKNOWN = "Invalid API key"
 
 
-@dataclass
-class KeyCache:
-    """Recently resolved keys, by digest: the principal, or why the key is refused (a
-    string), and when it was resolved."""
-
-    ttl_s: float = 5.0
-    negative_ttl_s: float = 1.0
-    grace_s: float = 300.0
-    max_entries: int = 50_000
-    clock: Callable[[], float] = time.monotonic
-    _entries: dict[str, tuple[Principal | str, float]] = field(default_factory=dict)
-
-    def fresh(self, digest: str) -> Principal | str | None:
-        """The cached answer while it is fresh, else None."""
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        found, at = entry
-        ttl = self.ttl_s if isinstance(found, Principal) else self.negative_ttl_s
-        return found if self.clock() - at < ttl else None
-
-    def stale(self, digest: str) -> Principal | None:
-        """A known key resolved within ``grace_s`` (used while the database is away)."""
-        entry = self._entries.get(digest)
-        if entry is None or not isinstance(entry[0], Principal):
-            return None
-        return entry[0] if self.clock() - entry[1] <= self.grace_s else None
-
-    def put(self, digest: str, principal: Principal | str) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # bounded memory; the next lookups refill it
-        self._entries[digest] = (principal, self.clock())
-
-    def invalidate(self, key_id: str) -> None:
-        for digest, (found, _) in list(self._entries.items()):
-            if (isinstance(found, Principal) and found.key_id == key_id) or found == DISABLED:
-                del self._entries[digest]
-
-
 def bearer_token(header: str) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -113,8 +75,8 @@ async def resolve(state: AppState, token: str) -> Principal:
         note(key_id="master")
         return Principal(key_id=None, name="master", is_admin=True)
     digest = key_repo.hash_key(token)
-    cache: KeyCache = state.key_cache
-    found = cache.fresh(digest)
+    cache: KeyCache = state.keys
+    found: Principal | str | None = cache.get(digest)
     if found is None:
         try:
             found = await _lookup(state, digest)
@@ -126,7 +88,8 @@ async def resolve(state: AppState, token: str) -> Principal:
                 raise database_unavailable() from exc
             note(key_id=stale.key_id)
             return stale
-        cache.put(digest, found)
+        if isinstance(found, Principal):
+            cache.put(digest, found)
     if isinstance(found, str):
         raise GatewayError(401, found)
     note(key_id=found.key_id)

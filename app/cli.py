@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import logging.config
+import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -31,10 +33,33 @@ class _Server(uvicorn.Server):
             )
 
 
+def _workers_refusal(workers: int, settings: Settings) -> str | None:
+    """Why ``--workers`` cannot be used with these settings, or None."""
+    if workers < 1:
+        return "--workers must be at least 1"
+    if workers > 1 and settings.is_sqlite:
+        return (
+            f"--workers {workers} needs Postgres (IMAGEGATE_DATABASE_URL) and Redis "
+            "(IMAGEGATE_REDIS_URL): on the embedded default one process owns the SQLite "
+            "database, the credit lock and the rate limits, so it runs as one process"
+        )
+    if workers > 1 and not settings.redis_url:
+        return (
+            f"--workers {workers} needs Redis (IMAGEGATE_REDIS_URL): without it rate and "
+            "concurrency limits are kept per process, and N processes would allow N times "
+            "the configured limits"
+        )
+    return None
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Checks first (port, catalog, database), each failing in one line; then uvicorn."""
     from app.startup import listen_socket
 
+    refusal = _workers_refusal(args.workers, settings)
+    if refusal is not None:
+        print(f"imagegate: {refusal}", file=sys.stderr)
+        return 2
     host, port = args.host or settings.host, args.port or settings.port
     sock = listen_socket(host, port)  # before the imports and checks that take a second
     log_config = logging_config(settings.log_level, settings.log_format)
@@ -56,6 +81,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             log.warning("%s", warning)
     from app.server import server_options
 
+    if args.workers > 1:
+        return _serve_workers(args, settings, sock, log_config)
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -67,6 +94,42 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     _Server(config).run(sockets=[sock])
     return 0
+
+
+def _serve_workers(
+    args: argparse.Namespace, settings: Settings, sock: socket.socket, log_config: dict[str, Any]
+) -> int:
+    """N uvicorn worker processes, each building its app from the environment; the admin key
+    (when no master key is set) is made here once rather than raced by every worker."""
+    from app.server import server_options
+
+    sock.close()  # the port was free; uvicorn's supervisor binds it for its workers
+    if args.simulate:
+        os.environ["IMAGEGATE_SIMULATE"] = "true"
+    asyncio.run(_bootstrap(settings))
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=log_config,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        **server_options(settings.header_timeout_s),
+    )
+    return 0
+
+
+async def _bootstrap(settings: Settings) -> None:
+    from app.db.engine import make_engine, make_sessionmaker
+    from app.main import bootstrap_admin_key
+
+    engine = make_engine(settings.database_url)
+    try:
+        await bootstrap_admin_key(settings, make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
@@ -132,14 +195,16 @@ def _models(_: argparse.Namespace, settings: Settings) -> int:
 def _simulate(args: argparse.Namespace, _: Settings) -> int:
     from app.startup import listen_socket
     from simulator import create_combined_app
+    from simulator.knobs import Knobs
 
     sock = listen_socket(args.host, args.port)
+    knobs = {"openai": Knobs(fixed_image=args.fixed_image)} if args.fixed_image else None
     print(
         f"simulators on http://{args.host}:{args.port}/<provider>/v1 (e.g. /openai/v1)",
         file=sys.stderr,
     )
     config = uvicorn.Config(
-        create_combined_app(), host=args.host, port=args.port, log_level="warning"
+        create_combined_app(knobs), host=args.host, port=args.port, log_level="warning"
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -153,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument(
         "--simulate", action="store_true", help="route providers to in-process simulators"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (Postgres and Redis only; the embedded default runs one)",
     )
     sub.add_parser("migrate", help="migrate the database to the latest schema")
     keys = sub.add_parser("keys", help="manage API keys")
@@ -168,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="serve the provider simulators")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=9100)
+    sim.add_argument(
+        "--fixed-image",
+        default="",
+        help="OpenAI simulator: answer every generation with one pre-encoded image "
+        "('tiny', 'noise' or a file path) instead of rendering (benchmarks)",
+    )
     return parser
 
 

@@ -14,7 +14,9 @@ from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import malloc
 from app.api import (
     activity,
     chat,
@@ -42,15 +44,18 @@ from app.openapi import install_openapi
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.request_log import RequestLog
 from app.state import AppState
+from providers._aiohttp import AiohttpTransport
 
 log = logging.getLogger("imagegate")
 
 
-async def _bootstrap_admin_key(state: AppState) -> None:
+async def bootstrap_admin_key(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     """With no master key, make sure one admin key exists; print it once when created."""
-    if state.settings.master_key is not None:
+    if settings.master_key is not None:
         return
-    async with state.sessionmaker() as session, session.begin():
+    async with sessionmaker() as session, session.begin():
         if await key_repo.admin_key_exists(session):
             return
         _, raw = await key_repo.create_key(
@@ -82,10 +87,11 @@ def no_cookies() -> CookieJar:
 
 def _http_client() -> httpx.AsyncClient:
     # One shared client: pooled connections to each provider. Per-call timeouts are set by
-    # the adapters (image generation reads can take minutes).
+    # the adapters (image generation reads can take minutes). httpx's API on aiohttp's pool:
+    # see providers/_aiohttp.py for why.
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0),
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+        transport=AiohttpTransport(limit=512),
         follow_redirects=False,
         headers={"user-agent": "imagegate/0.1"},
         cookies=no_cookies(),
@@ -123,7 +129,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sessionmaker = make_sessionmaker(engine)
     # One spool per database: rows never replay into a database they were not meant for.
     spool_dir = settings.spool_dir / hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
-    ledger = LedgerWriter(sessionmaker, Spool(spool_dir), money_lock)
+    ledger = LedgerWriter(sessionmaker, money_lock, Spool(spool_dir))
     ledger.start()
     state = AppState(
         settings=settings,
@@ -147,7 +153,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
     )
     app.state.ig = state
-    await _bootstrap_admin_key(state)
+    await bootstrap_admin_key(settings, state.sessionmaker)
     try:
         yield
     finally:
@@ -163,6 +169,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None, *, simulate: bool | None = None) -> FastAPI:
     """Build the gateway. ``simulate`` routes every provider to the in-process simulators."""
+    malloc.tune()  # once per process: here, since each worker process builds its own app
     settings = settings or get_settings()
     app = FastAPI(
         title="imagegate",

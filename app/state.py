@@ -10,7 +10,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.auth import KeyCache
+from app.auth_cache import KeyCache
 from app.billing.ledger import LedgerWriter
 from app.config import Settings
 from app.metrics import Metrics
@@ -35,7 +35,7 @@ class AppState:
     catalog: Catalog
     adapters: AdapterRegistry
     ledger: LedgerWriter
-    key_cache: KeyCache = field(default_factory=KeyCache)
+    keys: KeyCache = field(default_factory=KeyCache)
     # Reference downloads in flight across the process (IMAGEGATE_REFERENCE_FETCH_SLOTS).
     reference_slots: asyncio.Semaphore | None = None
     metrics: Metrics = field(default_factory=Metrics)

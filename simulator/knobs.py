@@ -66,6 +66,12 @@ class Knobs:
     """Streaming: append ``data: [DONE]`` after the last event."""
     retry_after_s: float = 0.02
     """Sent on 429/503 as ``retry-after-ms`` (rounded up in ``retry-after``); small for tests."""
+    fixed_image: str = ""
+    """Answer every image (partials too) with one pre-encoded picture instead of rendering:
+    ``tiny`` (a 64x64 PNG), ``noise`` (a 1024x1024 noise PNG, about 4 MB once base64-encoded)
+    or the path of an image file; empty: render. For benchmarks, where rendering must cost
+    nothing; the wire format stays exact (the picture is sent as is, whatever size or format
+    was asked for)."""
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply JSON-ish changes, rejecting unknown fields and wrong types (``ValueError``)."""
@@ -101,6 +107,10 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "moderation_stage":
         if value not in ("input", "output"):
             raise ValueError("moderation_stage must be 'input' or 'output'")
+        return value
+    if name == "fixed_image":
+        if not isinstance(value, str):
+            raise ValueError("fixed_image must be a string: '', 'tiny', 'noise' or a file path")
         return value
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be a boolean")

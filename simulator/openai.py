@@ -48,7 +48,7 @@ from simulator.openai_inputs import (
 )
 from simulator.openai_rules import DEFAULT_MODEL, MODELS, ImageJob, usage, validate
 from simulator.openai_stream import RenderFn, StreamPlan, image_events
-from simulator.render import RenderCache, b64, dimensions
+from simulator.render import RenderCache, b64, dimensions, fixed_image
 
 
 class _OpenAIHeaders:
@@ -144,7 +144,11 @@ class _Simulator:
             return malformed_json()
         refusal = moderation_blocked(request_id, "output") if stage == "output" else None
 
-        render = _renderer(self.renders, job, inputs, strip_directives(prompt))
+        render = (
+            _fixed(knobs.fixed_image)
+            if knobs.fixed_image
+            else _renderer(self.renders, job, inputs, strip_directives(prompt))
+        )
         input_sizes = inputs.sizes if inputs else []
         if job.stream:
             plan = StreamPlan(
@@ -243,6 +247,15 @@ def _renderer(
             base=inputs.base if inputs else None,
             base_key=inputs.base_key if inputs else "",
         )
+
+    return render
+
+
+def _fixed(spec: str) -> RenderFn:
+    data = fixed_image(spec)
+
+    async def render(index: int, progress: float) -> bytes:
+        return data
 
     return render
 

@@ -186,7 +186,7 @@ async def update_key(
                 setattr(row, field, getattr(body, field))
         if "limit" in body.model_fields_set:
             row.limit_usd = body.limit
-    state.key_cache.invalidate(key_hash)
+    state.keys.invalidate(key_hash)
     return {"data": await _key_json(state, row)}
 
 
@@ -196,7 +196,7 @@ async def delete_key(key_hash: str, request: Request, _: Admin) -> dict[str, Any
     async with state.sessionmaker() as session, session.begin():
         if not await repo.delete_key(session, key_hash):
             raise GatewayError(404, f"API key '{key_hash}' not found")
-    state.key_cache.invalidate(key_hash)
+    state.keys.invalidate(key_hash)
     return {"deleted": True}
 
 

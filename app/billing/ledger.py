@@ -1,10 +1,13 @@
 """The generation ledger: one row per request, written off the response path, never lost.
 
 :class:`LedgerWriter` takes finished records (``submit`` never blocks and never touches the
-database), and one background task writes them in batches: under load, every row that is
-waiting goes into the same transaction. Each row is inserted idempotently (``ON CONFLICT DO
-NOTHING`` on the generation id) and settles its credit hold and key usage only when it was
-really inserted, so a row written twice is counted once.
+database) and one background task writes them in batches: rows that arrive while a batch is
+being written, and those that arrive within ``LINGER_S`` (50 ms) of the first, share one
+transaction (one row costs ~1.5 ms of CPU alone, ~100 µs in a batch of 30). A row that settles a
+credit hold cuts the linger short, so held credit is released at once. Rows are inserted with
+one bulk, idempotent ``INSERT … ON CONFLICT DO NOTHING RETURNING id``, and only the rows really
+inserted settle their credit holds and add to their keys' usage: a row written twice (a replay,
+a retry after a lost answer) is counted once.
 
 When the database cannot be reached, rows go to a durable local spool (:mod:`app.billing.spool`:
 JSON lines, fsync'd) instead of being dropped, and while the spool holds rows every new row is
@@ -18,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,7 +38,8 @@ from app.db.outage import is_outage
 
 log = logging.getLogger("imagegate.ledger")
 
-BATCH_MAX = 200
+MAX_BATCH = 256
+LINGER_S = 0.05
 RETRY_DELAYS_S = (0.05, 0.2, 0.5)  # quick retries before a batch goes to the spool
 REPLAY_EVERY_S = 1.0
 
@@ -68,31 +73,34 @@ class GenerationRecord:
     hold_id: str | None = None  # the credit hold this row settles (not stored in the row)
 
     def row(self) -> dict[str, Any]:
-        """The ``generations`` columns."""
-        fields = asdict(self)
-        fields.pop("hold_id")
-        return fields
+        """The ``generations`` columns (not ``asdict``: it deep-copies request_params)."""
+        return {name: getattr(self, name) for name in _COLUMNS}
 
 
-async def _insert(session: AsyncSession, record: GenerationRecord) -> bool:
-    """Insert the row unless it exists; True when this call inserted it."""
+_COLUMNS = tuple(f.name for f in fields(GenerationRecord) if f.name != "hold_id")
+
+
+async def _insert(session: AsyncSession, records: Sequence[GenerationRecord]) -> set[str]:
+    """Insert the rows that do not exist yet; the ids this call really inserted."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(Generation)
-        .values(**record.row())
+        .values([r.row() for r in records])
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(Generation.id)
     )
-    return (await session.execute(stmt)).first() is not None
+    return {row[0] for row in (await session.execute(stmt)).all()}
 
 
-async def write_batch(
+async def write(
     sessionmaker: async_sessionmaker[AsyncSession],
-    records: list[GenerationRecord],
+    record: GenerationRecord | Sequence[GenerationRecord],
     lock: asyncio.Lock | None = None,
 ) -> None:
-    """One transaction: insert the rows, settle the holds of those really inserted."""
+    """One transaction: insert the rows, settle the holds and usage of those really inserted
+    (``lock`` serializes money writes on SQLite, see :mod:`app.db.credit`)."""
+    records = (record,) if isinstance(record, GenerationRecord) else tuple(record)
     async with sessionmaker() as session:
         serialize = lock is not None and credit.is_sqlite(session)
         async with contextlib.AsyncExitStack() as stack:
@@ -100,20 +108,15 @@ async def write_batch(
                 assert lock is not None
                 await stack.enter_async_context(lock)
             async with session.begin():
-                for record in records:
-                    if await _insert(session, record) and record.api_key_id is not None:
-                        await credit.settle(
-                            session, record.api_key_id, record.hold_id, record.cost_usd
-                        )
-
-
-async def write(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    record: GenerationRecord,
-    lock: asyncio.Lock | None = None,
-) -> None:
-    """Write one row now (tests and tools; the gateway goes through :class:`LedgerWriter`)."""
-    await write_batch(sessionmaker, [record], lock)
+                inserted = await _insert(session, records)
+                await credit.settle_many(
+                    session,
+                    [
+                        (r.api_key_id, r.hold_id, r.cost_usd)
+                        for r in records
+                        if r.api_key_id is not None and r.id in inserted
+                    ],
+                )
 
 
 class LedgerWriter:
@@ -122,53 +125,65 @@ class LedgerWriter:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        spool: Spool,
         lock: asyncio.Lock | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._spool = spool
         self._lock = lock
+        self._spool = spool
         self._queue: asyncio.Queue[GenerationRecord] = asyncio.Queue()
+        self._urgent = asyncio.Event()  # a queued row settles a credit hold: write now
         self._writer: asyncio.Task[None] | None = None
         self._replayer: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.batches = 0  # transactions attempted (observability, tests)
+        self.rows = 0
 
     @property
     def spooled(self) -> int:
         """Rows waiting in the spool for the database."""
-        return self._spool.pending
+        return self._spool.pending if self._spool is not None else 0
 
     def start(self) -> None:
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
-            self._replayer = asyncio.create_task(self._replay_loop(), name="ledger-replayer")
+        """Start the writer (and, with a spool, the replayer) on the running loop."""
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        if self._spool is not None and (self._replayer is None or self._replayer.done()):
+            self._replayer = asyncio.get_running_loop().create_task(self._replay_loop())
 
     def submit(self, record: GenerationRecord) -> None:
         """Queue one row (never blocks, never raises for the database's sake)."""
-        self._idle.clear()
         self._queue.put_nowait(record)
+        if record.hold_id is not None:
+            self._urgent.set()
         self.start()
 
     async def _write_loop(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < BATCH_MAX and not self._queue.empty():
+            first = await self._queue.get()
+            if not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), LINGER_S)
+            self._urgent.clear()
+            batch = [first]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
                 await self._store(batch)
-            except Exception:  # never let the writer die; the rows are already logged
+            except Exception:  # never let the writer die
                 log.exception("ledger writer failed on %d row(s)", len(batch))
-            if self._queue.empty():
-                self._idle.set()
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
 
     async def _store(self, batch: list[GenerationRecord]) -> None:
-        if self._spool.pending:  # keep order: older rows are waiting in the spool
-            await self._spool.append(batch)
+        self.batches += 1
+        self.rows += len(batch)
+        if self.spooled:  # keep order: older rows are waiting in the spool
+            await self._to_spool(batch)
             return
         for delay in (*RETRY_DELAYS_S, None):
             try:
-                await write_batch(self._sessionmaker, batch, self._lock)
+                await write(self._sessionmaker, batch, self._lock)
                 return
             except Exception as exc:
                 if not is_outage(exc):
@@ -180,23 +195,33 @@ class LedgerWriter:
                         type(exc).__name__,
                         len(batch),
                     )
-                    await self._spool.append(batch)
+                    await self._to_spool(batch)
                     return
                 await asyncio.sleep(delay)
+
+    async def _to_spool(self, batch: list[GenerationRecord]) -> None:
+        if self._spool is None:  # no spool configured: the rows are logged in full instead
+            for record in batch:
+                log.error("ledger row not written, database unreachable: %r", asdict(record))
+            return
+        await self._spool.append(batch)
 
     async def _one_by_one(self, batch: list[GenerationRecord]) -> None:
         """A batch the database refused: write each row alone, dead-letter the bad ones."""
         for record in batch:
             try:
-                await write_batch(self._sessionmaker, [record], self._lock)
+                await write(self._sessionmaker, record, self._lock)
             except Exception as exc:
                 if is_outage(exc):
-                    await self._spool.append([record])
-                else:
+                    await self._to_spool([record])
+                elif self._spool is not None:
                     log.error("ledger row %s refused by the database: %s", record.id, exc)
                     await self._spool.dead_letter(record)
+                else:
+                    log.error("ledger row refused by the database: %r (%s)", asdict(record), exc)
 
     async def _replay_loop(self) -> None:
+        assert self._spool is not None
         while True:
             await asyncio.sleep(REPLAY_EVERY_S)
             if self._spool.pending or self._spool.has_files():
@@ -205,11 +230,13 @@ class LedgerWriter:
 
     async def replay(self) -> int:
         """Write the spooled rows in order; returns how many were replayed."""
+        if self._spool is None:
+            return 0
         total = 0
-        async with contextlib.aclosing(self._spool.batches(BATCH_MAX)) as batches:
+        async with contextlib.aclosing(self._spool.batches(MAX_BATCH)) as batches:
             async for batch, done in batches:
                 try:
-                    await write_batch(self._sessionmaker, batch, self._lock)
+                    await write(self._sessionmaker, batch, self._lock)
                 except Exception as exc:
                     if is_outage(exc):
                         return total
@@ -220,13 +247,13 @@ class LedgerWriter:
             log.warning("replayed %d spooled ledger row(s)", total)
         return total
 
-    async def drain(self, wait_s: float = 10.0) -> None:
-        """Wait for queued rows to be written (or spooled), e.g. before shutting down."""
+    async def flush(self, wait_s: float = 10.0) -> None:
+        """Wait until every queued row is written or spooled (shutdown, tests)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), wait_s)
+            await asyncio.wait_for(self._queue.join(), wait_s)
 
     async def close(self, wait_s: float = 10.0) -> None:
-        await self.drain(wait_s)
+        await self.flush(wait_s)
         for task in (self._writer, self._replayer):
             if task is not None:
                 task.cancel()
@@ -242,4 +269,4 @@ async def fetch(
         return (await session.execute(stmt)).scalar_one_or_none()
 
 
-__all__ = ["GenerationRecord", "LedgerWriter", "fetch", "is_outage", "write", "write_batch"]
+__all__ = ["GenerationRecord", "LedgerWriter", "fetch", "write"]

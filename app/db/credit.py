@@ -15,6 +15,7 @@ Arithmetic is done in Python on exact Decimals (SQLite stores money as text).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -168,20 +169,39 @@ async def settle(
 ) -> None:
     """Drop the hold and add ``cost`` to the key's lifetime and period usage (in the caller's
     transaction, beside the generation row)."""
+    await settle_many(session, [(key_id, hold_id, cost)], now)
+
+
+async def settle_many(
+    session: AsyncSession,
+    settlements: Sequence[tuple[str, str | None, Decimal]],
+    now: datetime | None = None,
+) -> None:
+    """:func:`settle` for a batch of ``(key_id, hold_id, cost)``: the holds dropped in one
+    statement, each key locked and updated once with its total (the same result as settling
+    the rows one by one at ``now``). Keys are locked in a fixed order, so two batches never
+    wait on each other's locks."""
     now = now or datetime.now(UTC)
-    if hold_id is not None:
-        await release(session, hold_id)
-    if cost == 0:
-        return
-    row = await _locked_key(session, key_id)
-    if row is None:
-        return
-    row.usage_usd = row.usage_usd + cost
-    start = period_start(row.limit_reset, now)
-    if start is not None:
-        current = row.period_usage_usd if row.period_start == start else Decimal(0)
-        row.period_start = start
-        row.period_usage_usd = current + cost
+    holds = [hold_id for _, hold_id, _ in settlements if hold_id is not None]
+    if len(holds) == 1:
+        await release(session, holds[0])
+    elif holds:
+        await session.execute(delete(CreditHold).where(CreditHold.id.in_(holds)))
+    totals: dict[str, Decimal] = {}
+    for key_id, _, cost in settlements:
+        if cost != 0:
+            totals[key_id] = totals.get(key_id, Decimal(0)) + cost
+    for key_id in sorted(totals):
+        row = await _locked_key(session, key_id)
+        if row is None:
+            continue
+        cost = totals[key_id]
+        row.usage_usd = row.usage_usd + cost
+        start = period_start(row.limit_reset, now)
+        if start is not None:
+            current = row.period_usage_usd if row.period_start == start else Decimal(0)
+            row.period_start = start
+            row.period_usage_usd = current + cost
 
 
 async def purge_expired(session: AsyncSession, now: datetime | None = None) -> int:
@@ -202,5 +222,6 @@ __all__ = [
     "purge_expired",
     "release",
     "settle",
+    "settle_many",
     "spent_in_period",
 ]

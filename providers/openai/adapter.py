@@ -99,9 +99,11 @@ class OpenAIAdapter:
     ) -> AsyncGenerator[GenerationEvent, None]:
         if not _is_event_stream(response):  # buffered, or a compatible server ignoring `stream`
             body = await read_body(response)
-            yield parse_images_response(
+            completed = parse_images_response(
                 body, call, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
             )
+            del body  # megabytes of raw JSON, not to be kept alive while the images are relayed
+            yield completed
             return
         acc = StreamAccumulator(
             call, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
@@ -109,6 +111,7 @@ class OpenAIAdapter:
         async with aclosing(iter_sse(response)) as events:
             async for sse in events:
                 partial = acc.feed(sse.data)
+                del sse  # likewise: the event's text is parsed, do not hold it across the yield
                 if partial is not None:
                     yield partial
                 if acc.done:  # all n images are in: stop without waiting for EOF or [DONE]

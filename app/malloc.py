@@ -1,0 +1,46 @@
+"""glibc malloc tuning for a process that handles multi-megabyte images.
+
+By default glibc serves each multi-megabyte allocation (a 4 MB base64 image, its JSON answer,
+the response body) with a fresh ``mmap`` and returns it with ``munmap`` when freed, so every
+request faults its buffers in page by page again: on the benchmark machine that was ~9 ms of
+kernel time per 4 MB generation, more than the rest of the request. Raising the mmap threshold
+to 16 MB and the trim threshold to 32 MB lets freed buffers be reused from the heap instead.
+The cost is memory kept after a burst (up to the trim threshold) rather than returned to the
+system. Measured with 32 concurrent 4 MB generations: a 128 MB trim threshold saved no more
+CPU but peaked ~20 MB higher; 8 MB gave back most of the CPU gain. Variables set by the
+operator (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``) win, and other C libraries are
+left alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+
+log = logging.getLogger("imagegate")
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 16 * 1024 * 1024
+TRIM_THRESHOLD = 32 * 1024 * 1024
+
+
+def tune() -> bool:
+    """Apply the thresholds (once per process); False where glibc is not the allocator."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    ok = bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and ok
+    if not ok:
+        log.debug("mallopt refused the thresholds")
+    return ok

@@ -154,9 +154,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.ig = state
     await bootstrap_admin_key(settings, state.sessionmaker)
+    trimmer = asyncio.create_task(malloc.trim_when_idle(), name="malloc-trim")
     try:
         yield
     finally:
+        trimmer.cancel()
         await state.drain()
         if sim_server is not None:
             await sim_server.stop()

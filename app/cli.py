@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=log_config,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        **server_options(settings.header_timeout_s),
+        **server_options(),
     )
     _Server(config).run(sockets=[sock])
     return 0
@@ -116,7 +116,7 @@ def _serve_workers(
         log_config=log_config,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        **server_options(settings.header_timeout_s),
+        **server_options(),
     )
     return 0
 

@@ -11,6 +11,7 @@ own deadline in the request guard (:mod:`app.middleware`).
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -20,19 +21,27 @@ KEEP_ALIVE_S = 5  # idle kept-alive connections are closed after this
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, closing connections whose headers never complete."""
+    """uvicorn's httptools protocol, closing connections whose headers never complete.
 
-    header_timeout_s = DEFAULT_HEADER_TIMEOUT_S
+    The deadline is ``IMAGEGATE_HEADER_TIMEOUT_S`` (read once per process), unless a subclass
+    sets ``header_timeout_s`` (tests). The class is named by import path, so worker processes
+    can load it too.
+    """
+
+    header_timeout_s: float | None = None
 
     _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self.header_timeout_s is None:
+            self.header_timeout_s = _configured_timeout()
         self._arm()
 
     def _arm(self) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(self.header_timeout_s, self._expire)
+        timeout = self.header_timeout_s or DEFAULT_HEADER_TIMEOUT_S
+        self._deadline = self.loop.call_later(timeout, self._expire)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -58,15 +67,26 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def protocol_with_deadline(header_timeout_s: float) -> type[HeaderDeadlineProtocol]:
-    """A protocol class bound to ``header_timeout_s`` (uvicorn takes a class, not a factory)."""
-    return type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout_s": header_timeout_s})
+@functools.cache
+def _configured_timeout() -> float:
+    from app.config import get_settings
+
+    return get_settings().header_timeout_s
 
 
-def server_options(header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S) -> dict[str, Any]:
-    """uvicorn options the gateway runs with (``imagegate serve`` and the tests)."""
+def server_options(header_timeout_s: float | None = None) -> dict[str, Any]:
+    """uvicorn options the gateway runs with (``imagegate serve`` and the tests).
+
+    Without ``header_timeout_s`` the protocol is named by import path and reads the configured
+    deadline itself (what worker processes need); with it, a subclass bound to that value (a
+    class uvicorn cannot hand to other processes: in-process servers only).
+    """
+    http: Any = "app.server:HeaderDeadlineProtocol"
+    if header_timeout_s is not None:
+        bound = {"header_timeout_s": header_timeout_s}
+        http = type("HeaderDeadline", (HeaderDeadlineProtocol,), bound)
     return {
-        "http": protocol_with_deadline(header_timeout_s),
+        "http": http,
         "timeout_keep_alive": KEEP_ALIVE_S,
         "h11_max_incomplete_event_size": 64 * 1024,
     }

@@ -301,8 +301,8 @@ async def get_recent(
     request: Request,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=repo.MAX_RECENT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    id: Annotated[list[str] | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    id: Annotated[list[str] | None, Query(max_length=100)] = None,
     api_key_hash: str | None = None,
 ) -> dict[str, Any]:
     """Newest first. ``id`` (repeatable) asks for given generations: an empty list while a

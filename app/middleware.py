@@ -1,6 +1,7 @@
 """The request guard: a pure ASGI middleware that decides about a request before its body.
 
-For every request with a body (POST, PUT, PATCH, DELETE), in this order:
+A URL holding a NUL character (which no database text can hold) is a 400 on every route. For
+every request with a body (POST, PUT, PATCH, DELETE), then, in this order:
 
 1. **Authenticate first** (:func:`app.auth.resolve`): a missing or unknown key is a 401 before a
    single body byte is read, so unauthenticated uploads cost nothing; the principal is left in
@@ -52,7 +53,14 @@ class RequestGuard:
         self._large = asyncio.Semaphore(large_slots)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _has_nul(scope):  # no route can store or look up a NUL character (Postgres text)
+            bad = GatewayError(400, "The URL contains a NUL character")
+            await self._reject(scope, receive, send, bad)
+            return
+        if scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         async with contextlib.AsyncExitStack() as stack:
@@ -149,6 +157,11 @@ class RequestGuard:
         headers = {**exc.headers, "connection": "close"}
         response = render(exc.status, exc.message, exc.metadata, headers)
         await response(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
 
 
 def _declared_length(scope: Scope) -> int | None:

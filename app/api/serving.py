@@ -272,7 +272,10 @@ class Run:
 
     async def cancel(self) -> None:
         """The client is gone (or the response ended): settle what the work cost."""
-        if self.task.done() or self.ledger.done:
+        if self.ledger.done:
+            return
+        if self.task.done():  # finished, but the response never took its result
+            self._record_finished()
             return
         ex = self.executor
         drain_s = self.state.settings.disconnect_drain_s
@@ -312,20 +315,7 @@ class Run:
         """Let an accepted generation finish unobserved, to record what it cost."""
         done, _ = await asyncio.wait({self.task}, timeout=drain_s)
         if done:
-            result = None
-            while not self.queue.empty():
-                item = self.queue.get_nowait()
-                if isinstance(item, Outcome | GatewayError):
-                    result = item
-            if isinstance(result, Outcome):
-                self.ledger.success(result, status="cancelled")
-            else:
-                self.ledger.failure(
-                    "cancelled",
-                    result if isinstance(result, GatewayError) else None,
-                    self._provider(),
-                    self.executor.attempts,
-                )
+            self._record_finished()
             return
         await self._stop()
         self.ledger.failure(
@@ -337,6 +327,24 @@ class Run:
             note=f"the client went away and the provider did not answer within {drain_s} s: "
             "settled at the quote",
         )
+
+    def _record_finished(self) -> None:
+        """The generation ended after the client left: record its result as ``cancelled``,
+        at the cost of what was made (an outcome is billed in full)."""
+        result = None
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, Outcome | GatewayError):
+                result = item
+        if isinstance(result, Outcome):
+            self.ledger.success(result, status="cancelled")
+        else:
+            self.ledger.failure(
+                "cancelled",
+                result if isinstance(result, GatewayError) else None,
+                self._provider(),
+                self.executor.attempts,
+            )
 
     def _quote_cost(self) -> Decimal:
         endpoint = self.executor.last_endpoint

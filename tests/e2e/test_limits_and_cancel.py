@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -65,6 +67,54 @@ def test_a_client_leaving_after_partials_is_billed_what_the_provider_charges(
     while sim_a.requests[0].get("stream") == "open" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sim_a.requests[0]["stream"] == "finished"
+
+
+def test_a_finished_generation_the_client_never_received_is_still_billed(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """The client stops reading while 4 MB partial images are on their way, the upstream call
+    finishes (the gateway holds its result, unsent), then the client leaves: the provider
+    billed the whole job, so the ledger records it at its full cost (as ``succeeded`` when the
+    server had accepted the final event's bytes before it saw the disconnect, else as
+    ``cancelled``)."""
+    sim_a.state.knobs.fixed_image = "noise"  # ~4 MB per event: the socket buffers fill up
+    url = urlsplit(gateway.url)
+    body = (
+        b'{"model": "%s", "prompt": "unread", "stream": true, "quality": "low", "n": 2, "partial_images": 3}'
+        % MODEL.encode()
+    )
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect((url.hostname, url.port))
+    client.sendall(
+        b"POST /api/v1/images HTTP/1.1\r\nHost: gateway\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer %s\r\ncontent-length: %d\r\n\r\n%s"
+        % (api_key.encode(), len(body), body)
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += client.recv(1024)
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    gid = next(
+        line.split(b":", 1)[1].strip().decode()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"x-generation-id:")
+    )
+    deadline = time.monotonic() + 20
+    while (not sim_a.requests or sim_a.requests[0].get("stream") != "finished") and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert sim_a.requests[0]["stream"] == "finished"  # the provider delivered everything
+    time.sleep(0.2)  # and the gateway has read it to its end
+    client.close()  # without having read the final image
+    record = generation(gateway.url, gid, api_key, wait_s=15)
+    assert record["status"] in ("succeeded", "cancelled"), record
+    assert record["images"] == 2
+    # gpt-image-1.5 low 1024x1024, two images: 2 x 272 image tokens + 4 partials x 100 (the
+    # partial images the simulator streams for this request), at $32/M, plus the prompt's text
+    # tokens at $5/M
+    assert Decimal(record["cost_usd"]) >= Decimal(944) * Decimal("0.000032")
 
 
 def test_a_provider_that_outlasts_the_drain_bound_is_settled_at_the_quote(

@@ -1,0 +1,97 @@
+"""How a generation whose client went away is settled (app.api.serving.Run.cancel).
+
+The e2e tests drive disconnects over real sockets; where the outcome depends on a race (the
+generation finishing in the instant the client leaves), the race is set up here directly: the
+producer task has finished and its result sits in the queue, never taken by the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from app.api.serving import _END, Run
+from app.billing.pricing import Cost
+from app.catalog import load_catalog
+from app.errors import GatewayError
+from app.generation.normalize import normalize
+from app.generation.request import ImageGenerationRequest
+from app.generation.service import Outcome
+from providers.spec import GeneratedImage, Usage
+
+
+class RecordingLedger:
+    def __init__(self) -> None:
+        self.done = False
+        self.calls: list[tuple[Any, ...]] = []
+
+    def success(self, outcome: Outcome, status: str = "succeeded") -> None:
+        self.done = True
+        self.calls.append(("success", status, outcome))
+
+    def failure(
+        self,
+        status: str,
+        err: GatewayError | None,
+        provider: str | None,
+        attempts: int,
+        cost: Decimal = Decimal(0),
+        note: str | None = None,
+    ) -> None:
+        self.done = True
+        self.calls.append(("failure", status, err, cost))
+
+
+class FinishedExecutor:
+    attempts = 1
+    last_endpoint = None
+    in_flight = True
+    known_charge = None
+
+
+async def _finished_run(*items: object) -> tuple[Run, RecordingLedger]:
+    async def nothing() -> None:
+        return None
+
+    run = Run.__new__(Run)  # no state or plan needed: the work is already over
+    run.queue = asyncio.Queue()
+    for item in (*items, _END):
+        run.queue.put_nowait(item)
+    run.task = asyncio.create_task(nothing())
+    await run.task
+    run.executor = FinishedExecutor()  # type: ignore[assignment]
+    ledger = RecordingLedger()
+    run.ledger = ledger  # type: ignore[assignment]
+    return run, ledger
+
+
+def _outcome() -> Outcome:
+    model = load_catalog().get("openai/gpt-image-1.5")
+    assert model is not None
+    endpoint = model.endpoints[0]
+    request = ImageGenerationRequest(model=model.id, prompt="x")
+    image = GeneratedImage(b64="iVBORw0KGgo=", media_type="image/png", width=1024, height=1024)
+    cost = Cost(total=Decimal("0.0087"), prompt=Decimal("0.0000"), completion=Decimal("0.0087"))
+    return Outcome(endpoint, normalize(request, endpoint), (image,), Usage(images=1), cost, None, 1)
+
+
+async def test_a_result_the_response_never_took_is_recorded_as_cancelled_and_billed() -> None:
+    outcome = _outcome()
+    run, ledger = await _finished_run(outcome)
+    await run.cancel()
+    assert ledger.calls == [("success", "cancelled", outcome)]
+
+
+async def test_a_failure_the_response_never_took_is_recorded_with_its_error() -> None:
+    err = GatewayError(502, "OpenAI: upstream error")
+    run, ledger = await _finished_run(err)
+    await run.cancel()
+    assert ledger.calls == [("failure", "cancelled", err, Decimal(0))]
+
+
+async def test_a_recorded_generation_is_not_recorded_again() -> None:
+    run, ledger = await _finished_run(_outcome())
+    ledger.done = True
+    await run.cancel()
+    assert ledger.calls == []

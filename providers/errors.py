@@ -6,11 +6,19 @@ Messages must never contain credentials; adapters build them from the upstream e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from providers.spec import Usage
 
 
 class ProviderError(Exception):
-    """Base class. ``status_code`` is the upstream HTTP status when there was one."""
+    """Base class. ``status_code`` is the upstream HTTP status when there was one.
+
+    ``charge`` is what the provider bills for the failed call, when the adapter knows it does
+    (the answer reported usage before failing, or images were delivered and then the call
+    broke): the gateway records that spend instead of losing it.
+    """
 
     retryable: bool = False
     # The OpenRouter status the gateway answers with by default for this kind of failure.
@@ -26,6 +34,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
         raw: Any = None,
+        charge: Usage | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -35,6 +44,7 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.code = code
         self.raw = raw
+        self.charge = charge
 
     def __str__(self) -> str:
         return self.message

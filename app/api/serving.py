@@ -268,7 +268,8 @@ class Run:
         if isinstance(item, Outcome):
             self.ledger.success(item)
         elif isinstance(item, GatewayError):
-            self.ledger.failure("failed", item, self._provider(), self.executor.attempts)
+            ex = self.executor
+            self.ledger.failure("failed", item, self._provider(), ex.attempts, ex.failed_cost)
 
     async def cancel(self) -> None:
         """The client is gone (or the response ended): settle what the work cost."""
@@ -283,7 +284,7 @@ class Run:
             self.state.spawn(self._drain(drain_s))
             return
         await self._stop()
-        cost = self._charge_cost() if ex.in_flight else Decimal(0)
+        cost = (self._charge_cost() if ex.in_flight else Decimal(0)) + ex.failed_cost
         self.ledger.failure(
             "cancelled",
             None,
@@ -323,7 +324,7 @@ class Run:
             None,
             self._provider(),
             self.executor.attempts,
-            self._quote_cost(),
+            self._quote_cost() + self.executor.failed_cost,
             note=f"the client went away and the provider did not answer within {drain_s} s: "
             "settled at the quote",
         )
@@ -344,6 +345,7 @@ class Run:
                 result if isinstance(result, GatewayError) else None,
                 self._provider(),
                 self.executor.attempts,
+                self.executor.failed_cost,
             )
 
     def _quote_cost(self) -> Decimal:

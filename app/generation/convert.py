@@ -19,6 +19,7 @@ import io
 from PIL import Image
 
 from providers._media import media_type_for_format
+from providers.errors import ProtocolError
 from providers.spec import GeneratedImage
 
 RASTER = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
@@ -64,9 +65,16 @@ def convert_image(
 
 
 async def conform(
-    images: tuple[GeneratedImage, ...], output_format: str | None, compression: int | None
+    images: tuple[GeneratedImage, ...],
+    output_format: str | None,
+    compression: int | None,
+    provider: str = "",
 ) -> tuple[tuple[GeneratedImage, ...], tuple[str, ...]]:
-    """The images in ``output_format``, plus a note for each one the gateway re-encoded."""
+    """The images in ``output_format``, plus a note for each one the gateway re-encoded.
+
+    An image the provider sent that cannot be decoded is the provider's failure
+    (:class:`ProtocolError`), never the gateway's 500.
+    """
     if not any(needs_conversion(i, output_format) for i in images):
         return images, ()
     assert output_format is not None
@@ -74,7 +82,15 @@ async def conform(
     notes: list[str] = []
     for image in images:
         if needs_conversion(image, output_format):
-            converted = await asyncio.to_thread(convert_image, image, output_format, compression)
+            try:
+                converted = await asyncio.to_thread(
+                    convert_image, image, output_format, compression
+                )
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+                raise ProtocolError(
+                    f"the provider returned an image that cannot be decoded ({image.media_type})",
+                    provider=provider,
+                ) from exc
             notes.append(
                 f"the provider returned {image.media_type}; the gateway converted it to "
                 f"{converted.media_type}"

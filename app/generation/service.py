@@ -15,7 +15,9 @@ import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from decimal import Decimal
 
+from app.billing.budget import usd
 from app.billing.pricing import Cost, compute_cost
 from app.db.credit import Balance
 from app.errors import GatewayError
@@ -153,7 +155,12 @@ class Executor:
         self._balances: dict[int, Balance] = {}
         self.accepted = False  # some upstream call was accepted by its provider
         self.in_flight = False  # some upstream call was sent: the provider may bill for it
-        self.known_charge: Usage | None = None  # what the provider said it bills, up front
+        # What the provider said up front it bills for the current attempt's calls (summed
+        # over concurrent calls, e.g. BFL's one task per image); reset per attempt.
+        self.known_charge: Usage | None = None
+        # What failed calls cost: billed by their provider although they produced no result.
+        self.failed_cost = Decimal(0)
+        self._failed_notes: list[str] = []
 
     async def _call_events(
         self, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
@@ -169,12 +176,17 @@ class Executor:
                 self.on_progress(Note(endpoint.provider_slug, "generating"))
             self.in_flight = True
             call = _call(self.plan, endpoint, norm, n, stream)
-            async with aclosing(adapter.run(call)) as events:
-                async for item in self._relay(endpoint, events):
-                    if isinstance(item, Completed):
-                        completed = item
-                    else:
-                        yield item
+            try:
+                async with aclosing(adapter.run(call)) as events:
+                    async for item in self._relay(endpoint, events):
+                        if isinstance(item, Completed):
+                            completed = item
+                        else:
+                            yield item
+            except ProviderError as exc:
+                if exc.charge is not None:
+                    self._spent(endpoint, norm, exc.charge)
+                raise
         if completed is None:
             raise ProviderError("upstream ended without a result", provider=endpoint.provider_slug)
         yield completed
@@ -198,9 +210,20 @@ class Executor:
                 yield event
             elif isinstance(event, Accepted):
                 self.accepted = True
-                self.known_charge = event.charge
+                if event.charge is not None:
+                    known = self.known_charge
+                    self.known_charge = event.charge if known is None else known + event.charge
             elif isinstance(event, Progress) and self.on_progress is not None:
                 self.on_progress(Note(endpoint.provider_slug, event.status))
+
+    def _spent(self, endpoint: EndpointSpec, norm: Normalized, charge: Usage) -> None:
+        """A failed call the provider bills anyway: its cost joins the request's."""
+        cost = compute_cost(endpoint.pricing, charge, {**endpoint.defaults, **norm.pricing_params})
+        self.failed_cost += cost.total
+        self._failed_notes.append(
+            f"a call to {endpoint.provider_name} failed after the provider billed it; its "
+            f"{usd(cost.total)} is included in the cost"
+        )
 
     async def _drain(self, endpoint: EndpointSpec, norm: Normalized, n: int) -> Completed:
         async with aclosing(self._call_events(endpoint, norm, n, stream=False)) as events:
@@ -233,20 +256,25 @@ class Executor:
                     yield event
 
     async def _outcome(
-        self, endpoint: EndpointSpec, norm: Normalized, results: Sequence[Completed]
+        self,
+        endpoint: EndpointSpec,
+        norm: Normalized,
+        results: Sequence[Completed],
+        warning: str | None = None,
     ) -> Outcome:
         images, usage, upstream_id, warnings = _merge(results)
-        images, notes = await conform(images, norm.output_format, norm.output_compression)
-        warnings += notes
-        text = "\n\n".join(r.text for r in results if r.text)
-        pixels = [(i.width or 0) * (i.height or 0) for i in images if i.width and i.height]
-        cost = compute_cost(
-            endpoint.pricing,
-            usage,
-            # The provider's defaults price what the caller left unset (e.g. xAI's quality).
-            {**endpoint.defaults, **norm.pricing_params},
-            pixels if len(pixels) == len(images) else (),
+        images, notes = await conform(
+            images, norm.output_format, norm.output_compression, endpoint.provider_slug
         )
+        warnings += notes + tuple(self._failed_notes) + ((warning,) if warning else ())
+        text = "\n\n".join(r.text for r in results if r.text)
+        cost = _price(endpoint, norm, results, images)
+        if self.failed_cost:
+            cost = Cost(
+                total=cost.total + self.failed_cost,
+                prompt=cost.prompt,
+                completion=cost.completion + self.failed_cost,
+            )
         return Outcome(
             endpoint,
             norm,
@@ -284,9 +312,10 @@ class Executor:
                 continue
             self.attempts += 1
             self.last_endpoint = endpoint
+            self.known_charge = None
+            results: list[Completed] = []
             try:
                 if stream and endpoint.supports_streaming:
-                    results: list[Completed] = []
                     async with aclosing(self._streamed(endpoint, norm)) as items:
                         async for item in items:
                             if isinstance(item, Completed):
@@ -295,23 +324,73 @@ class Executor:
                                 yield item
                 else:
                     results = await self._buffered(endpoint, norm)
+            except ProviderError as exc:
+                if not results:
+                    last = self._failed(exc, endpoint)
+                    if not exc.retryable or self.partials_sent:
+                        raise last from exc
+                    continue
+                # Streamed batches: the first ones were made (and billed); answer with them,
+                # as buffered batches do, rather than fail or pay a second provider.
+                warning = f"{endpoint.provider_name}: a later batch failed ({exc.message})"
+                yield await self._outcome(endpoint, norm, results, warning)
+                return
+            try:
                 yield await self._outcome(endpoint, norm, results)
                 return
             except ProviderError as exc:
-                last = provider_error_to_gateway(exc, endpoint, self.plan.model.id)
-                log.warning(
-                    "generation %s: %s failed (%s, retryable=%s): %s",
-                    self.plan.id,
-                    endpoint.provider_slug,
-                    type(exc).__name__,
-                    exc.retryable,
-                    exc.message,
-                )
+                last = self._failed(exc, endpoint)
                 # Never fall back on a deterministic failure, nor once partials reached the client.
                 if not exc.retryable or self.partials_sent:
                     raise last from exc
         assert last is not None
         raise last
+
+    def _failed(self, exc: ProviderError, endpoint: EndpointSpec) -> GatewayError:
+        log.warning(
+            "generation %s: %s failed (%s, retryable=%s): %s",
+            self.plan.id,
+            endpoint.provider_slug,
+            type(exc).__name__,
+            exc.retryable,
+            exc.message,
+        )
+        return provider_error_to_gateway(exc, endpoint, self.plan.model.id)
+
+
+def _price(
+    endpoint: EndpointSpec,
+    norm: Normalized,
+    results: Sequence[Completed],
+    delivered: tuple[GeneratedImage, ...],
+) -> Cost:
+    """The cost of ``results``: the provider's own figure for the calls that reported one,
+    the catalog's lines for the others (merged, so per-request lines apply once; per-image
+    sizes from ``delivered``, the images as returned, when no call reported a cost)."""
+    # The provider's defaults price what the caller left unset (e.g. xAI's quality).
+    params = {**endpoint.defaults, **norm.pricing_params}
+    reported = [r for r in results if r.usage.provider_cost_usd is not None]
+    priced = [r for r in results if r.usage.provider_cost_usd is None]
+    parts: list[Cost] = []
+    if reported:
+        usage = _merge(reported)[1]
+        parts.append(compute_cost(endpoint.pricing, usage, params))
+    if priced or not results:
+        images, usage, _, _ = _merge(priced)
+        images = images if reported else delivered
+        pixels = [(i.width or 0) * (i.height or 0) for i in images if i.width and i.height]
+        parts.append(
+            compute_cost(
+                endpoint.pricing, usage, params, pixels if len(pixels) == len(images) else ()
+            )
+        )
+    if len(parts) == 1:
+        return parts[0]
+    return Cost(
+        total=sum((p.total for p in parts), Decimal(0)),
+        prompt=sum((p.prompt for p in parts), Decimal(0)),
+        completion=sum((p.completion for p in parts), Decimal(0)),
+    )
 
 
 __all__ = [

@@ -160,15 +160,22 @@ def read_answer(body: bytes, *, provider: str = "xai", upstream_id: str | None =
             withheld += 1
         else:
             raise protocol("image item carries neither b64_json nor url")
-    if not slots:
-        raise _refusal(response, withheld, provider=provider, upstream_id=upstream_id)
     ticks = response.usage.cost_in_usd_ticks if response.usage else None
+    if not slots:
+        raise _refusal(response, withheld, ticks, provider=provider, upstream_id=upstream_id)
     return Answer(slots=tuple(slots), withheld=withheld, ticks=ticks)
 
 
 def _refusal(
-    response: ImagesResponse, withheld: int, *, provider: str, upstream_id: str | None
+    response: ImagesResponse,
+    withheld: int,
+    ticks: int | None,
+    *,
+    provider: str,
+    upstream_id: str | None,
 ) -> ContentModerated:
+    """The refusal; when the answer still reports a cost (withheld slots, §2.3), that cost is
+    the failed call's charge: the gateway records what xAI says it bills."""
     if withheld:
         message = (
             f"xAI withheld {'the image' if withheld == 1 else f'all {withheld} images'} "
@@ -181,7 +188,10 @@ def _refusal(
             f": {reason}" if reason else ""
         )
         code = "no_image"
-    return ContentModerated(message, provider=provider, upstream_request_id=upstream_id, code=code)
+    charge = Usage(provider_cost_usd=Decimal(ticks) / TICKS_PER_USD) if ticks else None
+    return ContentModerated(
+        message, provider=provider, upstream_request_id=upstream_id, code=code, charge=charge
+    )
 
 
 def split_data_uri(value: str, protocol: partial[ProtocolError]) -> tuple[str, str | None]:
@@ -209,21 +219,23 @@ def completed(
 
     Billing: the response's ticks are the exact charge and become ``provider_cost_usd``. When
     some images were withheld, the ticks also cover images the caller never gets (whether xAI
-    bills them is unknown, §2.3), and they cannot be split exactly between outputs and input
-    images; the caller then pays the catalog price for what was delivered (Usage counts only
-    those), and a warning says so.
+    bills them is unknown, §2.3, but it reports them in the charge): the gateway records what
+    xAI reports, and a warning says so. Without ticks, the catalog prices what was delivered.
     """
     images = tuple(make_image(b64, declared) for b64, declared in payloads)
     warnings: list[str] = []
-    cost: Decimal | None = None
+    cost = None if answer.ticks is None else Decimal(answer.ticks) / TICKS_PER_USD
     if answer.withheld:
         total = answer.withheld + len(images)
+        billed = (
+            "the cost xAI reports covers all of them"
+            if cost is not None
+            else (f"{len(images)} billed at the catalog price")
+        )
         warnings.append(
             f"xAI withheld {answer.withheld} of {total} images after output moderation "
-            f"(respect_moderation: false); {len(images)} returned and billed at the catalog price"
+            f"(respect_moderation: false); {len(images)} returned, {billed}"
         )
-    elif answer.ticks is not None:
-        cost = Decimal(answer.ticks) / TICKS_PER_USD
     if len(images) + answer.withheld < call.n:
         warnings.append(f"xAI returned {len(images)} of {call.n} requested images")
     usage = Usage(

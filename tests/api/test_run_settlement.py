@@ -48,6 +48,7 @@ class FinishedExecutor:
     last_endpoint = None
     in_flight = True
     known_charge = None
+    failed_cost = Decimal(0)
 
 
 async def _finished_run(*items: object) -> tuple[Run, RecordingLedger]:

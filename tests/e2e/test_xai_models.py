@@ -228,21 +228,33 @@ def test_some_images_withheld_are_returned_without_the_others(
     answer = resp.json()
     assert len(answer["data"]) == 2
     assert any("withheld 1 of 3" in w for w in answer["warnings"])
-    assert Decimal(str(answer["usage"]["cost"])) == 2 * OUT_STANDARD  # delivered images only
+    # xAI's answer bills all three slots, the withheld one too: the cost is what it reports
+    assert Decimal(str(answer["usage"]["cost"])) == 3 * OUT_STANDARD
     row = generation(sim_gateway.url, resp.headers["x-generation-id"])
-    assert row["images"] == 2 and Decimal(row["cost_usd"]) == 2 * OUT_STANDARD
+    assert row["images"] == 2 and Decimal(row["cost_usd"]) == 3 * OUT_STANDARD
 
 
-@pytest.mark.parametrize("prompt", ["a storm [sim:moderate]", "a storm [sim:moderate=output]"])
-def test_silent_moderation_is_a_403_that_costs_nothing(
-    sdk: tuple[OpenRouter, Captured], sim_gateway: ServerThread, sim: Any, prompt: str
+@pytest.mark.parametrize(
+    ("prompt", "cost"),
+    [
+        ("a storm [sim:moderate]", Decimal(0)),  # input block: xAI reports no cost
+        # output moderation: the answer still reports the image's cost, and it is recorded
+        ("a storm [sim:moderate=output]", OUT_V2[("low", "1K")]),
+    ],
+)
+def test_silent_moderation_is_a_403_that_costs_what_xai_reports(
+    sdk: tuple[OpenRouter, Captured],
+    sim_gateway: ServerThread,
+    sim: Any,
+    prompt: str,
+    cost: Decimal,
 ) -> None:
     client, captured = sdk
     with pytest.raises(OpenRouterError) as info:
         generate(client, V2, prompt, quality="low")
     assert info.value.status_code == 403
     row = generation(sim_gateway.url, captured.ids[0])
-    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == 0
+    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == cost
 
 
 @pytest.fixture(scope="module")

@@ -211,7 +211,8 @@ async def test_output_moderation_is_content_moderated(adapter: XaiAdapter) -> No
 async def test_some_withheld_returns_the_others(adapter: XaiAdapter) -> None:
     result = await done(adapter, call("some [sim:withhold=2]", n=3))
     assert len(result.images) == 1 and result.usage.images == 1
-    assert result.usage.provider_cost_usd is None  # billed at the catalog price
+    # the simulator bills all 3 slots (withheld ones too) in its ticks, 3 x $0.02: the cost
+    assert result.usage.provider_cost_usd == Decimal("0.06")
     assert "withheld 2 of 3" in result.warnings[0]
 
 

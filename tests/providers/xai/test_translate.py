@@ -186,6 +186,16 @@ def test_every_image_withheld_is_content_moderated() -> None:
         read_answer(dumps(body), upstream_id="req-1")
     assert info.value.code == "respect_moderation" and info.value.upstream_request_id == "req-1"
     assert not info.value.retryable
+    # the answer reports a cost: that is the failed call's charge ($0.04)
+    assert info.value.charge is not None
+    assert info.value.charge.provider_cost_usd == Decimal("0.04")
+
+
+def test_a_refusal_without_a_reported_cost_charges_nothing() -> None:
+    body = {"data": [{"respect_moderation": False}], "usage": {"cost_in_usd_ticks": 0}}
+    with pytest.raises(ContentModerated) as info:
+        read_answer(dumps(body))
+    assert info.value.charge is None
 
 
 @pytest.mark.parametrize(
@@ -257,13 +267,23 @@ def test_no_ticks_leaves_the_catalog_to_price_it() -> None:
     assert done.usage.provider_cost_usd is None and done.usage.images == 1
 
 
-def test_partial_withholding_bills_only_the_delivered_images() -> None:
+def test_partial_withholding_bills_what_xai_reports() -> None:
     raw = image_b64(8, 8)
     answer = Answer(slots=(Slot(raw, None, None),) * 2, withheld=1, ticks=600_000_000)
     done = completed(answer, [(raw, None)] * 2, call(n=3))
-    assert done.usage.images == 2 and done.usage.provider_cost_usd is None
+    assert done.usage.images == 2 and done.usage.provider_cost_usd == Decimal("0.06")
     (warning,) = done.warnings
     assert "withheld 1 of 3" in warning and "2 returned" in warning
+    assert "covers all of them" in warning
+
+
+def test_partial_withholding_without_ticks_bills_the_delivered_images() -> None:
+    raw = image_b64(8, 8)
+    answer = Answer(slots=(Slot(raw, None, None),) * 2, withheld=1, ticks=None)
+    done = completed(answer, [(raw, None)] * 2, call(n=3))
+    assert done.usage.images == 2 and done.usage.provider_cost_usd is None
+    (warning,) = done.warnings
+    assert "2 billed at the catalog price" in warning
 
 
 def test_fewer_images_than_asked_is_a_warning() -> None:

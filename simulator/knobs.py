@@ -53,7 +53,8 @@ class Knobs:
     latency_s: float = 0.0
     """Delay before answering a request that passed validation (also before a stream starts)."""
     fail_next: list[int] = field(default_factory=list)
-    """HTTP statuses to answer the next requests with, one per request, e.g. ``[429, 500]``."""
+    """HTTP statuses to answer the next requests with, one per request, e.g. ``[429, 500]``;
+    ``200`` lets that request through (``[200, 500]``: the second request fails)."""
     moderate_words: tuple[str, ...] = ("forbidden",)
     """A prompt containing any of these words (case-insensitive) is refused by moderation."""
     moderation_stage: ModerationStage = "input"
@@ -97,8 +98,8 @@ def _coerce(name: str, value: Any) -> Any:
             raise ValueError(f"{name} must be a non-negative number")
         return float(value)
     if name == "fail_next":
-        if not isinstance(value, list) or not all(_is_status(v) for v in value):
-            raise ValueError("fail_next must be a list of HTTP error statuses (400-599)")
+        if not isinstance(value, list) or not all(_is_status(v) or v == 200 for v in value):
+            raise ValueError("fail_next must be a list of HTTP error statuses (400-599) or 200")
         return list(value)
     if name == "moderate_words":
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
@@ -233,9 +234,10 @@ class SimState:
         self._lock = threading.Lock()
 
     def take_fault(self) -> int | None:
-        """Pop the next status from ``knobs.fail_next`` (None when empty)."""
+        """Pop the next status from ``knobs.fail_next`` (None when empty, or for a 200)."""
         with self._lock:
-            return self.knobs.fail_next.pop(0) if self.knobs.fail_next else None
+            status = self.knobs.fail_next.pop(0) if self.knobs.fail_next else None
+        return None if status == 200 else status
 
     def reset(self) -> None:
         """Back to the knobs the app was created with, and an empty log."""

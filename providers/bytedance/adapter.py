@@ -42,7 +42,14 @@ from providers.bytedance.translate import (
     read_images_response,
 )
 from providers.errors import ProtocolError, ProviderError
-from providers.spec import Accepted, GenerateCall, GeneratedImage, GenerationEvent, PartialImage
+from providers.spec import (
+    Accepted,
+    GenerateCall,
+    GeneratedImage,
+    GenerationEvent,
+    PartialImage,
+    Usage,
+)
 
 DEFAULT_BASE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
 # Where result URLs may point (pre-signed object-store links, fetched without our key). [INF]:
@@ -128,15 +135,37 @@ class SeedreamAdapter:
             answer = read_images_response(
                 body, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
             )
-            images = await asyncio.gather(*(self._image(d, call) for d in answer.deliveries))
+            fetched = await asyncio.gather(
+                *(self._image(d, call) for d in answer.deliveries), return_exceptions=True
+            )
+            images = [f for f in fetched if isinstance(f, GeneratedImage)]
+            lost = [f for f in fetched if isinstance(f, BaseException)]
+            for exc in lost:
+                if not isinstance(exc, ProviderError):
+                    raise exc
+            if lost and not images:
+                # generated (and billed: usage.generated_images) but not one could be fetched
+                failure = lost[0]
+                assert isinstance(failure, ProviderError)
+                reported = answer.usage.generated_images if answer.usage else None
+                failure.charge = Usage(
+                    images=len(answer.deliveries) if reported is None else reported
+                )
+                raise failure
+            notes = (
+                (f"{len(lost)} generated image(s) could not be downloaded (billed upstream)",)
+                if lost
+                else ()
+            )
             yield completed(
                 call,
-                list(images),
+                images,
                 answer.failures,
                 answer.usage,
                 provider=self.provider,
                 upstream_id=upstream_id,
                 secrets=self._secrets,
+                extra_warnings=notes,
             )
             return
         acc = StreamAccumulator(

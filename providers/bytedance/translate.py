@@ -279,7 +279,8 @@ class StreamAccumulator:
     into an image, records it with :meth:`add` and relays it at once), records each
     ``partial_failed`` without aborting, and stops at ``completed`` (the only event with usage)
     or at a stream-level ``error``. ``finish`` raises :class:`ProtocolError` for a stream that
-    ended without ``completed`` (truncated).
+    ended without ``completed`` (truncated), charged with the images already delivered (they
+    were generated, so the upstream bills them).
     """
 
     def __init__(
@@ -345,9 +346,15 @@ class StreamAccumulator:
             note = f"the stream stopped with an upstream error ({self._stream_error.code})"
             return self._completed_with(None, (note,))
         if not self._completed:
-            raise self._protocol(
+            error = self._protocol(
                 f"stream ended before {COMPLETED} (truncated after {len(self.images)} image(s))"
             )
+            if self.images:  # generated, so billed upstream (§4): the failure carries the charge
+                error.charge = Usage(
+                    images=len(self.images),
+                    pixels=sum((i.width or 0) * (i.height or 0) for i in self.images),
+                )
+            raise error
         return self._completed_with(self._usage, ())
 
     def _completed_with(self, usage: ImageUsage | None, notes: tuple[str, ...]) -> Completed:

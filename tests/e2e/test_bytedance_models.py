@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from openrouter import OpenRouter
 
@@ -229,6 +230,75 @@ def test_sdk_stream_relays_each_image_as_it_arrives(
     assert usage is not None and Decimal(str(usage.cost)) == 2 * Decimal("0.03")
     (call,) = _posts(seedream)
     assert call["body"]["stream"] is True and call["stream"] == "finished"
+
+
+def test_a_stream_cut_after_its_images_is_an_error_that_bills_them(
+    sim_gateway: ServerThread, seedream: Any
+) -> None:
+    """Both images arrived (as partial images), then the stream broke before `completed`:
+    Seedream generated, and bills, both; the failure records that charge, not $0."""
+    body = {
+        "model": "bytedance-seed/seedream-4.0",
+        "prompt": "two then a cut [sim:truncate]",
+        "n": 2,
+        "resolution": "1K",
+        "stream": True,
+        "provider": ONLY_SEED,
+    }
+    with httpx.stream(
+        "POST",
+        f"{sim_gateway.url}/api/v1/images",
+        json=body,
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        timeout=60,
+    ) as resp:
+        assert resp.status_code == 200
+        gid = resp.headers["x-generation-id"]
+        payloads = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+    events = [orjson.loads(p) for p in payloads[:-1]]
+    assert [e["type"] for e in events] == [
+        "image_generation.partial_image",
+        "image_generation.partial_image",
+        "error",
+    ]
+    row = generation(sim_gateway.url, gid)
+    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == 2 * Decimal("0.03")
+
+
+def test_a_later_streamed_batch_failing_keeps_the_images_already_made(
+    sim_gateway: ServerThread, seedream: Any
+) -> None:
+    """n=6 streams as two calls, one after the other (4 images, then 2); the second call fails:
+    the 4 images made (and billed) by the first are the answer, not an error that loses them."""
+    seedream.knobs.fail_next = [200, 500]
+    body = {
+        "model": "bytedance-seed/seedream-4.0",
+        "prompt": "six, then a failure",
+        "n": 6,
+        "resolution": "1K",
+        "stream": True,
+        "provider": ONLY_SEED,
+    }
+    with httpx.stream(
+        "POST",
+        f"{sim_gateway.url}/api/v1/images",
+        json=body,
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        timeout=60,
+    ) as resp:
+        assert resp.status_code == 200
+        gid = resp.headers["x-generation-id"]
+        payloads = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+    events = [orjson.loads(p) for p in payloads[:-1]]
+    types = [e["type"] for e in events]
+    assert types == ["image_generation.partial_image"] * 4 + ["image_generation.completed"] * 4
+    calls = [
+        c["body"]["sequential_image_generation_options"]["max_images"] for c in _posts(seedream)
+    ]
+    assert calls == [4, 2]
+    row = generation(sim_gateway.url, gid)
+    assert row["status"] == "succeeded"
+    assert row["images"] == 4 and Decimal(row["cost_usd"]) == 4 * Decimal("0.03")
 
 
 def test_5_0_pro_is_never_asked_to_stream(sim_gateway: ServerThread, seedream: Any) -> None:

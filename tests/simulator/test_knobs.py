@@ -32,7 +32,8 @@ def test_knobs_update_is_validated_and_atomic() -> None:
     assert (knobs.latency_s, knobs.fail_next, knobs.moderate_words) == (1.0, [429], ("a", "b"))
     for bad in (
         {"latency_s": True},
-        {"fail_next": [200]},
+        {"fail_next": [201]},
+        {"fail_next": [302]},
         {"moderation_stage": "later"},
         {"emit_done": "yes"},
         {"nope": 1},
@@ -46,6 +47,10 @@ def test_knobs_update_is_validated_and_atomic() -> None:
 def test_state_reset_restores_creation_knobs_and_clears_log() -> None:
     state = SimState(Knobs(latency_s=0.5))
     knobs = state.knobs
+    knobs.fail_next = [500, 429]
+    assert state.take_fault() == 500
+    knobs.fail_next = [200, 429]  # 200 lets one request through, then the fault applies
+    assert state.take_fault() is None and state.take_fault() == 429
     knobs.fail_next = [500, 429]
     assert state.take_fault() == 500
     state.log.record("POST", "/v1/x", {"authorization": "Bearer sk-secret"}, "req_1")

@@ -194,8 +194,10 @@ async def test_url_mode_downloads_the_result(client: httpx.AsyncClient, sim: Sim
     downloads = [e for e in sim.state.log.entries if e["method"] == "GET"]
     assert downloads == []  # file downloads are not API calls; the log holds only the POST
     sim.app.state.files.ttl_s = 0.0
-    with pytest.raises(ProtocolError, match="403"):
+    with pytest.raises(ProtocolError, match="403") as info:
         await collect(urls, generate)
+    # both images were generated (usage.generated_images): the failure carries their charge
+    assert info.value.charge is not None and info.value.charge.images == 2
 
 
 # -- streaming -----------------------------------------------------------------------------------

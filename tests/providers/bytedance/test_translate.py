@@ -236,8 +236,16 @@ def test_a_stream_without_completed_is_truncated() -> None:
     acc = StreamAccumulator(call())
     acc.feed(_event(type=SUCCEEDED, image_index=0, b64_json=jpeg_b64()))
     acc.add(_image())
-    with pytest.raises(ProtocolError, match="truncated"):
+    with pytest.raises(ProtocolError, match="truncated") as info:
         acc.finish()
+    # the image delivered before the cut was generated: the failure carries its charge
+    assert info.value.charge is not None and info.value.charge.images == 1
+
+
+def test_a_stream_cut_before_any_image_charges_nothing() -> None:
+    with pytest.raises(ProtocolError, match="truncated") as info:
+        StreamAccumulator(call()).finish()
+    assert info.value.charge is None
 
 
 def test_a_stream_level_error_keeps_the_images_already_received() -> None:

@@ -45,7 +45,7 @@ MODERATION_REASONS = frozenset(
     | {"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "NO_IMAGE"}
     | {"MODEL_ARMOR"}
 )
-# Output image tokens per image (§3) when a response carries no usageMetadata at all.
+# Output image tokens per image (§3) when a response does not break its usage down by modality.
 FALLBACK_IMAGE_TOKENS: dict[str, dict[str | None, int]] = {
     "gemini-3.1-flash-image": {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520, None: 1120},
     "gemini-3-pro-image": {"1K": 1120, "2K": 1120, "4K": 2000, None: 1120},
@@ -285,6 +285,15 @@ def token_usage(
     if meta is None:
         return _estimated(call, images)
     image_out = _sum(meta.candidates_tokens_details, "IMAGE")
+    notes: tuple[str, ...] = ()
+    if images and not image_out:
+        # No IMAGE breakdown: the candidates' tokens would all price as text (20x cheaper).
+        # The images' share is the published per-image count; the rest is text.
+        image_out = _image_tokens(call) * images
+        notes = (
+            "Gemini reported no image token breakdown; image tokens estimated from the "
+            "published table",
+        )
     candidates = max(meta.candidates_token_count or 0, image_out)
     text_out = candidates - image_out + (meta.thoughts_token_count or 0)
     prompt = meta.prompt_token_count or 0
@@ -296,7 +305,7 @@ def token_usage(
         output_image_tokens=image_out,
         output_text_tokens=text_out,
     )
-    return usage, ()
+    return usage, notes
 
 
 def _sum(details: list[Any] | None, modality: str) -> int:
@@ -305,10 +314,14 @@ def _sum(details: list[Any] | None, modality: str) -> int:
 
 def _estimated(call: GenerateCall, images: int) -> tuple[Usage, tuple[str, ...]]:
     """No ``usageMetadata``: bill the published per-image token count (§7 fallback)."""
-    table = FALLBACK_IMAGE_TOKENS.get(call.endpoint.upstream_model, {})
-    per_image = table.get(call.resolution_wire) or table.get(None) or DEFAULT_IMAGE_TOKENS
     note = "Gemini reported no usageMetadata; image tokens estimated from the published table"
-    return Usage(output_image_tokens=per_image * images), (note,)
+    return Usage(output_image_tokens=_image_tokens(call) * images), (note,)
+
+
+def _image_tokens(call: GenerateCall) -> int:
+    """The published output tokens of one image at the call's tier (§3)."""
+    table = FALLBACK_IMAGE_TOKENS.get(call.endpoint.upstream_model, {})
+    return table.get(call.resolution_wire) or table.get(None) or DEFAULT_IMAGE_TOKENS
 
 
 def output_usage(images: list[GeneratedImage], call: GenerateCall) -> Usage:

@@ -249,6 +249,18 @@ def test_missing_usage_is_estimated_from_the_published_table() -> None:
     assert "estimated" in done.warnings[0]
 
 
+def test_usage_without_an_image_breakdown_prices_the_image_share_as_image_tokens() -> None:
+    """usageMetadata without candidatesTokensDetails: the image's published token count is
+    billed as image output, and only the rest of the candidates' tokens as text."""
+    part = {"inlineData": {"mimeType": "image/jpeg", "data": image_b64(8, 8)}}
+    usage = {"promptTokenCount": 10, "candidatesTokenCount": 1392, "totalTokenCount": 1402}
+    done = _parse(_answer([part], usageMetadata=usage), resolution_wire="1K")
+    assert done.usage.output_image_tokens == 1120
+    assert done.usage.output_text_tokens == 1392 - 1120
+    assert done.usage.input_text_tokens == 10
+    assert "no image token breakdown" in done.warnings[0]
+
+
 # ---------------------------------------------------------------------------------------------
 # Refusals and failures (§3.1, §3.2): never an empty success
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.config import ProviderSettings
+from providers._http import DEFAULT_TIMEOUT
 from providers.spec import EndpointSpec, ImageAdapter
 
 
@@ -92,7 +93,7 @@ def simulator_base_url(sim_base: str, adapter: str) -> str:
 
 
 class AdapterRegistry:
-    """Builds (and caches) one adapter per (implementation, base URL, provider slug).
+    """Builds (and caches) one adapter per (implementation, base URL, provider slug, key).
 
     In simulate mode every provider points at the in-process simulator server, under the
     path prefix of its adapter (:func:`simulator_base_url`).
@@ -109,8 +110,8 @@ class AdapterRegistry:
         self._client = client
         self._providers = providers
         self.sim_base = sim_base
-        self._timeout = timeout or httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=10.0)
-        self._cache: dict[tuple[str, str, str], ImageAdapter] = {}
+        self._timeout = timeout or DEFAULT_TIMEOUT
+        self._cache: dict[tuple[str, str, str, str | None], ImageAdapter] = {}
 
     def _target(self, endpoint: EndpointSpec) -> tuple[str, str, bool] | None:
         """(base_url, credential, is_bearer_token) for an endpoint, or None when it cannot
@@ -152,7 +153,8 @@ class AdapterRegistry:
         if target is None or factory is None:
             raise LookupError(f"no adapter configured for {endpoint.provider_slug}")
         base_url, key, bearer = target
-        cache_key = (endpoint.adapter, base_url, endpoint.provider_slug)
+        # the key's variable too: two operator endpoints on one server may use different keys
+        cache_key = (endpoint.adapter, base_url, endpoint.provider_slug, endpoint.api_key_env)
         adapter = self._cache.get(cache_key)
         if adapter is None:
             ctx = AdapterContext(

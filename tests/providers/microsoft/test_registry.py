@@ -10,6 +10,7 @@ import pytest
 
 from app.config import ProviderSettings
 from app.generation.adapters import AdapterRegistry, simulator_base_url
+from providers.errors import AuthError
 from providers.spec import Completed
 from simulator.azure_mai import MaiState, create_app
 from tests.providers.microsoft.calls import call, endpoint
@@ -105,3 +106,22 @@ async def test_a_key_or_else_an_entra_token(
     found = [event async for event in registry.get(endpoint()).run(call())]
     assert isinstance(found[-1], Completed)
     assert state.log.entries[0]["auth"] == auth
+
+
+async def test_operator_endpoints_on_one_server_keep_their_own_keys(
+    client: httpx.AsyncClient, simulator: tuple[str, MaiState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deployments an operator added on the same resource, each with its key variable:
+    each call carries its own endpoint's key (the adapter of one is never reused for the
+    other)."""
+    url, state = simulator
+    state.reset()
+    monkeypatch.setenv("IMAGEGATE_TEST_MAI_GOOD_KEY", KEY)
+    monkeypatch.setenv("IMAGEGATE_TEST_MAI_STALE_KEY", "stale-key-9876543210")
+    registry = AdapterRegistry(client, settings())
+    good = endpoint(base_url=f"{url}/mai/v1", api_key_env="IMAGEGATE_TEST_MAI_GOOD_KEY")
+    stale = endpoint(base_url=f"{url}/mai/v1", api_key_env="IMAGEGATE_TEST_MAI_STALE_KEY")
+    found = [event async for event in registry.get(good).run(call(endpoint=good))]
+    assert isinstance(found[-1], Completed)
+    with pytest.raises(AuthError):
+        _ = [event async for event in registry.get(stale).run(call(endpoint=stale))]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -80,17 +81,21 @@ class GenerationRecord:
 _COLUMNS = tuple(f.name for f in fields(GenerationRecord) if f.name != "hold_id")
 
 
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """One statement per dialect, built once: SQLAlchemy caches its compiled form and sends
+    a batch as one executemany (``insertmanyvalues``) instead of compiling a multi-row VALUES
+    clause for every batch size."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Generation.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+
+
 async def _insert(session: AsyncSession, records: Sequence[GenerationRecord]) -> set[str]:
     """Insert the rows that do not exist yet; the ids this call really inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Generation)
-        .values([r.row() for r in records])
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(Generation.id)
-    )
-    return {row[0] for row in (await session.execute(stmt)).all()}
+    stmt = _insert_statement(session.get_bind().dialect.name)
+    result = await session.execute(stmt, [r.row() for r in records])
+    return {row[0] for row in result.all()}
 
 
 async def write(

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.billing.ledger import GenerationRecord, LedgerWriter
+from app.billing.ledger import GenerationRecord, LedgerWriter, write
 from app.db import credit
 from app.db import keys as key_repo
 from app.db.engine import make_engine, make_sessionmaker
@@ -122,3 +122,18 @@ async def test_one_bad_row_does_not_lose_the_batch(
         writer.submit(record)
     await writer.flush(wait_s=30)
     assert await _rows(sessions, key_id) == 5
+
+
+async def test_a_row_written_again_in_a_later_batch_is_not_billed_again(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    key_id = await _key(sessions)
+    first, second, third = (_record(key_id, cost) for cost in ("0.25", "0.5", "0.125"))
+    await write(sessions, [first], asyncio.Lock())
+    # a spool replay may carry rows that already landed: only the new ones count
+    await write(sessions, [second, first, third], asyncio.Lock())
+    await write(sessions, [third], asyncio.Lock())
+    assert await _rows(sessions, key_id) == 3
+    async with sessions() as session:
+        key = await session.get(ApiKey, key_id)
+    assert key is not None and key.usage_usd == Decimal("0.875")

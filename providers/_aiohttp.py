@@ -76,6 +76,15 @@ class _Body(httpx.AsyncByteStream):
             self._response.close()
 
 
+async def _parts(stream: httpx.AsyncByteStream | httpx.SyncByteStream) -> AsyncIterator[bytes]:
+    if isinstance(stream, httpx.AsyncByteStream):
+        async for part in stream:
+            yield part
+    else:
+        for part in stream:
+            yield part
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Pooled HTTP/1.1 over aiohttp; ``limit`` connections in all (0: unlimited), idle ones
     kept ``keepalive_s`` (httpx's default, 5 s)."""
@@ -117,13 +126,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
+        body: bytes | AsyncIterator[bytes] | None
+        if isinstance(request.stream, httpx.ByteStream):  # JSON or form: already one buffer
+            body = await request.aread() or None
+        else:  # multipart with reference images: sent part by part (Content-Length is set),
+            body = _parts(request.stream)  # never joined into one copy of all the images
         with _mapped(request, reading=False):
             response = await self._client().request(
                 request.method,
                 str(request.url),
                 headers=request.headers.multi_items(),
-                data=body or None,
+                data=body,
                 allow_redirects=False,
                 compress=False,
                 timeout=self._timeout(request),

@@ -341,6 +341,74 @@ def load_json(body: bytes | str, *, what: str, provider: str) -> Any:
         raise ProtocolError(f"{what} is not valid JSON ({exc})", provider=provider) from exc
 
 
+# --------------------------------------------------------------------------------------------
+# Large base64 strings lifted out of a JSON document
+# --------------------------------------------------------------------------------------------
+
+# The base64 alphabet (standard and URL-safe) and padding: text made only of these needs no JSON
+# escaping, so it can be cut out of one document and spliced into another as it is.
+_B64_TEXT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
+_WS = b" \t\r\n"
+LIFT_MARK = "#"  # not in the base64 alphabet: a lifted value reads "#<index>" after lifting
+
+
+def lift_b64(body: bytes, key: str) -> tuple[Any, list[bytes]] | None:
+    """Parse ``body`` with the base64 values of every ``key`` lifted out as bytes.
+
+    A multi-megabyte image costs a JSON parser a full scan and a ``str`` copy, and costs the
+    renderer another scan when re-serialized; lifted, it is found with ``bytes.find`` (memchr),
+    checked to be base64 text in one ``translate`` pass, and relayed as the same bytes. Each
+    lifted value reads ``"#<i>"`` in the parsed document, ``i`` indexing the returned list.
+    None when nothing was lifted or a value is not plain base64 text (escapes, anything
+    else): parse normally then. The rest of the document is parsed strictly (orjson), so
+    invalid JSON is still refused (:class:`ProtocolError` from the caller's ``load_json``).
+    """
+    needle = b'"' + key.encode() + b'"'
+    pieces: list[bytes] = []
+    blobs: list[bytes] = []
+    cut = pos = 0
+    size = len(body)
+    while (at := body.find(needle, pos)) >= 0:
+        i = at + len(needle)
+        while i < size and body[i] in _WS:
+            i += 1
+        if i >= size or body[i] != 0x3A:  # the text is a value, not a key: scan on
+            pos = at + 1
+            continue
+        i += 1
+        while i < size and body[i] in _WS:
+            i += 1
+        if i >= size or body[i] != 0x22:  # null, a number...: left to the parser
+            pos = i
+            continue
+        start = i + 1
+        end = body.find(b'"', start)
+        if end < 0:
+            return None
+        value = body[start:end]
+        if value.translate(None, _B64_TEXT):
+            return None
+        pieces += (body[cut:start], f"{LIFT_MARK}{len(blobs)}".encode())
+        blobs.append(value)
+        cut = pos = end
+    if not blobs:
+        return None
+    pieces.append(body[cut:])
+    try:
+        return orjson.loads(b"".join(pieces)), blobs
+    except orjson.JSONDecodeError:
+        return None
+
+
+def lifted(value: str | None, blobs: list[bytes]) -> str | bytes | None:
+    """A field's value after :func:`lift_b64`: the lifted bytes for its mark, else itself."""
+    if blobs and value and value[0] == LIFT_MARK and value[1:].isdigit():
+        index = int(value[1:])
+        if index < len(blobs):
+            return blobs[index]
+    return value
+
+
 def form_fields(params: Mapping[str, Any]) -> dict[str, str | list[str]]:
     """Multipart text parts, as Stainless-generated SDKs write them.
 

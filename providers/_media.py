@@ -79,9 +79,11 @@ def _looks_like_svg(head: bytes) -> bool:
     return text.startswith((b"<?xml", b"<!--", b"<!doctype svg")) and b"<svg" in text
 
 
-def b64_head(b64: str, chars: int = _B64_HEADER_CHARS) -> bytes:
+def b64_head(b64: str | bytes, chars: int = _B64_HEADER_CHARS) -> bytes:
     """Decode only the first ``chars`` characters (rounded down to a multiple of 4)."""
-    prefix = "".join(b64[: chars + 64].split())[:chars]  # tolerate wrapped base64
+    head = b64[: chars + 64]
+    text = head.decode("ascii", "replace") if isinstance(head, bytes) else head
+    prefix = "".join(text.split())[:chars]  # tolerate wrapped base64
     prefix = prefix[: len(prefix) - len(prefix) % 4]
     try:
         return base64.b64decode(prefix, validate=False)
@@ -89,7 +91,7 @@ def b64_head(b64: str, chars: int = _B64_HEADER_CHARS) -> bytes:
         return b""
 
 
-def sniff_b64_media_type(b64: str) -> str | None:
+def sniff_b64_media_type(b64: str | bytes) -> str | None:
     """Sniff a base64 payload from its first bytes without decoding the rest."""
     return sniff_media_type(b64_head(b64, 8192))
 
@@ -117,7 +119,7 @@ def image_dimensions(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def b64_image_dimensions(b64: str) -> tuple[int, int] | None:
+def b64_image_dimensions(b64: str | bytes) -> tuple[int, int] | None:
     """Dimensions of a base64 image: decode a prefix, the whole payload only if needed."""
     dims = image_dimensions(b64_head(b64))
     if dims is None and len(b64) > _B64_HEADER_CHARS:
@@ -174,9 +176,10 @@ def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------------------------
 
 
-def to_data_url(b64: str, media_type: str) -> str:
+def to_data_url(b64: str | bytes, media_type: str) -> str:
     """``data:<media_type>;base64,<b64>`` (the payload is used as given)."""
-    return f"data:{media_type};base64,{b64}"
+    text = b64.decode("ascii") if isinstance(b64, bytes) else b64
+    return f"data:{media_type};base64,{text}"
 
 
 def encode_data_url(data: bytes, media_type: str | None = None) -> str:

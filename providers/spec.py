@@ -322,9 +322,11 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class GeneratedImage:
-    """A finished image. ``b64`` is relayed as the provider sent it whenever possible."""
+    """A finished image. ``b64`` is relayed as the provider sent it whenever possible: as
+    ``bytes`` (ASCII base64 text) when it was lifted out of a large answer without decoding
+    (see ``providers._http.lift_b64``), else as ``str``."""
 
-    b64: str
+    b64: str | bytes
     media_type: str
     width: int | None = None
     height: int | None = None
@@ -347,7 +349,7 @@ class Progress:
 @dataclass(frozen=True, slots=True)
 class PartialImage:
     index: int
-    b64: str
+    b64: str | bytes  # as GeneratedImage.b64
     media_type: str = "image/png"
 
 

@@ -300,7 +300,8 @@ class ChatCompletions:
         }
 
     def _chunk(self, ex: Exchange, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        return render.sse({**self._head(ex, "chat.completion.chunk"), "choices": choices, **extra})
+        chunk = {**self._head(ex, "chat.completion.chunk"), "choices": choices, **extra}
+        return render.joined(render.sse(chunk))
 
     def sse_keepalive(self) -> bytes:
         return render.KEEPALIVE

@@ -43,7 +43,7 @@ class OpenRouterImages:
     def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
         return error_response(err.status, err.message, err.metadata, headers)
 
-    def body(self, outcome: Outcome, ex: Exchange) -> bytes:
+    def body(self, outcome: Outcome, ex: Exchange) -> render.Body:
         return render.buffered_body(outcome, ex.created)
 
     def late_error(self, err: GatewayError, ex: Exchange) -> bytes:
@@ -68,12 +68,12 @@ class OpenRouterImages:
             "provider": note.provider or None,
             "elapsed_s": round(time.monotonic() - self._started, 1),
         }
-        return render.sse(payload)
+        return render.joined(render.sse(payload))
 
-    def sse_partial(self, partial: Partial, ex: Exchange) -> bytes | None:
+    def sse_partial(self, partial: Partial, ex: Exchange) -> render.Body | None:
         return render.partial_event(partial)
 
-    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[bytes]:
+    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[render.Body]:
         return render.completed_events(outcome, ex.created)
 
     def sse_error(self, err: GatewayError, ex: Exchange) -> bytes:

@@ -204,18 +204,22 @@ class OpenAIImages:
             shape["background"] = norm.background
         return shape
 
-    def body(self, outcome: Outcome, ex: Exchange) -> bytes:
+    def body(self, outcome: Outcome, ex: Exchange) -> render.Body:
         data = [
             {"url": to_data_url(i.b64, i.media_type)} if self.as_url else {"b64_json": i.b64}
             for i in outcome.images
         ]
         payload = {"created": ex.created, "data": data, **self._shape(outcome)}
         payload["usage"] = self._usage(outcome)
-        return orjson.dumps(payload)
+        return render.dumps(payload)
 
-    def _event(self, kind: str, payload: dict[str, Any]) -> bytes:
+    def _event(self, kind: str, payload: dict[str, Any]) -> render.Body:
         name = f"{self.prefix}.{kind}"
-        return f"event: {name}\n".encode() + render.sse({"type": name, **payload})
+        head = f"event: {name}\n".encode()
+        frame = render.sse({"type": name, **payload})
+        if isinstance(frame, bytes):
+            return head + frame
+        return [head + frame[0], *frame[1:]]
 
     def sse_keepalive(self) -> bytes:
         return render.KEEPALIVE
@@ -223,7 +227,7 @@ class OpenAIImages:
     def sse_progress(self, note: Note, ex: Exchange) -> bytes | None:
         return None
 
-    def sse_partial(self, partial: Partial, ex: Exchange) -> bytes | None:
+    def sse_partial(self, partial: Partial, ex: Exchange) -> render.Body | None:
         return self._event(
             "partial_image",
             {
@@ -234,10 +238,10 @@ class OpenAIImages:
             },
         )
 
-    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[bytes]:
+    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[render.Body]:
         shape = self._shape(outcome)
         zero = {k: 0 for k in ("input_tokens", "output_tokens", "total_tokens")}
-        frames = []
+        frames: list[render.Body] = []
         last = len(outcome.images) - 1
         for i, image in enumerate(outcome.images):
             usage = self._usage(outcome) if i == last else zero
@@ -246,8 +250,10 @@ class OpenAIImages:
         return frames
 
     def sse_error(self, err: GatewayError, ex: Exchange) -> bytes:
-        return render.sse(
-            {"type": "error", **orjson.loads(openai_error_body(err.status, err.message))}
+        return render.joined(
+            render.sse(
+                {"type": "error", **orjson.loads(openai_error_body(err.status, err.message))}
+            )
         )
 
     def sse_done(self) -> bytes:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,6 +29,7 @@ from typing import Protocol
 
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from app.auth import Principal
 from app.billing.ledger import GenerationRecord
@@ -36,6 +37,7 @@ from app.billing.pricing import compute_cost
 from app.db.outage import is_outage
 from app.errors import GatewayError
 from app.generation.planning import quote_attempt
+from app.generation.render import Body
 from app.generation.request import ImageGenerationRequest
 from app.generation.service import (
     Executor,
@@ -72,7 +74,7 @@ class Door(Protocol):
         """A failure known before any byte was sent, with its real status."""
         ...
 
-    def body(self, outcome: Outcome, ex: Exchange) -> bytes:
+    def body(self, outcome: Outcome, ex: Exchange) -> Body:
         """The buffered success body."""
         ...
 
@@ -86,9 +88,9 @@ class Door(Protocol):
         """A progress event, or None when this door (or this caller) does not show progress."""
         ...
 
-    def sse_partial(self, partial: Partial, ex: Exchange) -> bytes | None: ...
+    def sse_partial(self, partial: Partial, ex: Exchange) -> Body | None: ...
 
-    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[bytes]: ...
+    def sse_outcome(self, outcome: Outcome, ex: Exchange) -> Sequence[Body]: ...
 
     def sse_error(self, err: GatewayError, ex: Exchange) -> bytes: ...
 
@@ -366,6 +368,36 @@ def _headers(gid: str) -> dict[str, str]:
     return {"x-generation-id": gid}
 
 
+class PartsResponse(Response):
+    """A JSON body sent as its pieces, in order, with one Content-Length: a multi-megabyte
+    image goes to the socket as the bytes it arrived in, without being joined into a copy."""
+
+    def __init__(self, parts: list[bytes], headers: dict[str, str]) -> None:
+        super().__init__(b"", media_type="application/json", headers=headers)
+        self.parts = [p for p in parts if p]
+        self.headers["content-length"] = str(sum(len(p) for p in self.parts))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        last = len(self.parts) - 1
+        for i, part in enumerate(self.parts):
+            await send({"type": "http.response.body", "body": part, "more_body": i < last})
+        if last < 0:
+            await send({"type": "http.response.body", "body": b""})
+
+
+def _json_response(body: Body, headers: dict[str, str]) -> Response:
+    if isinstance(body, bytes):
+        return Response(body, media_type="application/json", headers=headers)
+    return PartsResponse(body, headers)
+
+
+def _pieces(body: Body) -> list[bytes]:
+    return [body] if isinstance(body, bytes) else body
+
+
 async def _buffered(run: Run, door: Door, ex: Exchange, keepalive: float) -> Response:
     gid = ex.generation_id
     first = await run.result(keepalive if keepalive > 0 else None)
@@ -374,7 +406,7 @@ async def _buffered(run: Run, door: Door, ex: Exchange, keepalive: float) -> Res
         if isinstance(first, GatewayError):
             return door.error_response(first, {**first.headers, **_headers(gid)})
         assert isinstance(first, Outcome)
-        return Response(door.body(first, ex), media_type="application/json", headers=_headers(gid))
+        return _json_response(door.body(first, ex), _headers(gid))
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -384,7 +416,8 @@ async def _buffered(run: Run, door: Door, ex: Exchange, keepalive: float) -> Res
                 item = await run.result(keepalive)
             run.record(item)
             if isinstance(item, Outcome):
-                yield door.body(item, ex)
+                for piece in _pieces(door.body(item, ex)):
+                    yield piece
             elif isinstance(item, GatewayError):
                 yield door.late_error(item, ex)
         finally:
@@ -400,11 +433,11 @@ def _sse_frame(item: object, run: Run, door: Door, ex: Exchange) -> list[bytes]:
         frame = door.sse_progress(item, ex)
         return [frame] if frame else []
     if isinstance(item, Partial):
-        frame = door.sse_partial(item, ex)
-        return [frame] if frame else []
+        partial = door.sse_partial(item, ex)
+        return _pieces(partial) if partial else []
     run.record(item)
     if isinstance(item, Outcome):
-        return door.sse_outcome(item, ex)
+        return [piece for event in door.sse_outcome(item, ex) for piece in _pieces(event)]
     if isinstance(item, GatewayError):
         return [door.sse_error(item, ex)]
     return []

@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -88,6 +88,7 @@ def _insert_statement(dialect: str) -> Any:
     clause for every batch size."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Generation.__table__
+    assert isinstance(table, Table)
     return insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
 
 

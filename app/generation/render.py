@@ -2,11 +2,45 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import orjson
 
 from app.generation.service import Outcome, Partial
+
+# A JSON body, or the pieces of one to be sent in order: multi-megabyte base64 images that
+# arrived as bytes are spliced in as they are, never copied into a re-serialized document.
+Body = bytes | list[bytes]
+_MARK = secrets.token_hex(12)  # unguessable: no text in a payload can collide with it
+
+
+def dumps(payload: Any) -> Body:
+    """``orjson.dumps``, where every ``bytes`` value (base64 text) is spliced in unescaped."""
+    blobs: list[bytes] = []
+
+    def blob(value: object) -> str:
+        if isinstance(value, bytes):
+            blobs.append(value)
+            return f"{_MARK}{len(blobs) - 1}"
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    out = orjson.dumps(payload, default=blob)
+    if not blobs:
+        return out
+    parts: list[bytes] = []
+    cut = 0
+    for i, value in enumerate(blobs):  # orjson calls blob() in output order
+        mark = f'"{_MARK}{i}"'.encode()
+        at = out.index(mark, cut) + 1
+        parts += (out[cut:at], value)
+        cut = at + len(mark) - 2
+    parts.append(out[cut:])
+    return parts
+
+
+def size(body: Body) -> int:
+    return len(body) if isinstance(body, bytes) else sum(len(p) for p in body)
 
 
 def usage_json(outcome: Outcome) -> dict[str, Any]:
@@ -31,7 +65,7 @@ def usage_json(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def buffered_body(outcome: Outcome, created: int) -> bytes:
+def buffered_body(outcome: Outcome, created: int) -> Body:
     """``{"created", "data": [{"b64_json", "media_type"}], "usage"}``; base64 relayed as is."""
     body: dict[str, Any] = {
         "created": created,
@@ -40,18 +74,21 @@ def buffered_body(outcome: Outcome, created: int) -> bytes:
     }
     if outcome.warnings:
         body["warnings"] = list(outcome.warnings)
-    return orjson.dumps(body)
+    return dumps(body)
 
 
-def sse(payload: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
+def sse(payload: dict[str, Any]) -> Body:
+    data = dumps(payload)
+    if isinstance(data, bytes):
+        return b"data: " + data + b"\n\n"
+    return [b"data: " + data[0], *data[1:-1], data[-1] + b"\n\n"]
 
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 
 
-def partial_event(partial: Partial) -> bytes:
+def partial_event(partial: Partial) -> Body:
     return sse(
         {
             "type": "image_generation.partial_image",
@@ -62,9 +99,9 @@ def partial_event(partial: Partial) -> bytes:
     )
 
 
-def completed_events(outcome: Outcome, created: int) -> list[bytes]:
+def completed_events(outcome: Outcome, created: int) -> list[Body]:
     """One ``completed`` event per image; the request's usage and cost ride on the last one."""
-    events = []
+    events: list[Body] = []
     last = len(outcome.images) - 1
     for i, img in enumerate(outcome.images):
         payload: dict[str, Any] = {
@@ -84,6 +121,13 @@ def error_event(status: int, message: str) -> bytes:
     code = {403: "content_moderated", 429: "rate_limited", 524: "timeout"}.get(
         status, "upstream_error"
     )
-    return sse(
-        {"type": "error", "error": {"message": message, "code": code, "type": "provider_error"}}
+    return joined(
+        sse(
+            {"type": "error", "error": {"message": message, "code": code, "type": "provider_error"}}
+        )
     )
+
+
+def joined(body: Body) -> bytes:
+    """One bytes object (for small bodies, or where a door needs the whole text)."""
+    return body if isinstance(body, bytes) else b"".join(body)

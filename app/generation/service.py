@@ -49,7 +49,7 @@ def new_generation_id() -> str:
 @dataclass(frozen=True, slots=True)
 class Partial:
     index: int
-    b64: str
+    b64: str | bytes  # as GeneratedImage.b64
     media_type: str
 
 

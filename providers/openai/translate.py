@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from providers._http import form_fields, load_json
+from providers._http import LARGE_JSON_BYTES, form_fields, lift_b64, lifted, load_json
 from providers._media import (
     b64_image_dimensions,
     extension_for,
@@ -150,7 +150,7 @@ def parse_images_response(
 ) -> Completed:
     """A 2xx ``ImagesResponse`` body → :class:`Completed` (base64 relayed untouched)."""
     protocol = partial(ProtocolError, provider=provider, upstream_request_id=upstream_id)
-    obj = load_json(body, what="images response", provider=provider)
+    obj, blobs = _parse(body, what="images response", provider=provider)
     try:
         if isinstance(obj, dict) and obj.get("error"):  # compatible servers: 200 + error body
             detail = ErrorEnvelope.model_validate(obj).error
@@ -162,12 +162,13 @@ def parse_images_response(
         raise protocol(f"unexpected images response shape: {exc.error_count()} error(s)") from exc
     images = []
     for item in response.data or []:
-        if item.b64_json is None:
+        b64 = lifted(item.b64_json, blobs)
+        if b64 is None:
             raise protocol(
                 "upstream returned an image URL instead of b64_json; pin "
                 "response_format=b64_json in the endpoint's fixed parameters"
             )
-        images.append(make_image(item.b64_json, response.output_format, response.size, call))
+        images.append(make_image(b64, response.output_format, response.size, call))
     if not images:
         raise protocol("upstream returned no images")
     warnings: tuple[str, ...] = ()
@@ -177,8 +178,18 @@ def parse_images_response(
     return Completed(images=tuple(images), usage=usage, upstream_id=upstream_id, warnings=warnings)
 
 
+def _parse(body: bytes | str, *, what: str, provider: str) -> tuple[Any, list[bytes]]:
+    """The JSON document, with large base64 images lifted out as bytes (never re-parsed or
+    re-serialized: relayed as they came)."""
+    if len(body) >= LARGE_JSON_BYTES:
+        found = lift_b64(body.encode() if isinstance(body, str) else body, "b64_json")
+        if found is not None:
+            return found
+    return load_json(body, what=what, provider=provider), []
+
+
 def make_image(
-    b64: str, output_format: str | None, size: str | None, call: GenerateCall
+    b64: str | bytes, output_format: str | None, size: str | None, call: GenerateCall
 ) -> GeneratedImage:
     """Size from the resolved ``WxH``, else from the image header (``auto`` says nothing)."""
     media_type = image_media_type(b64, output_format, call)
@@ -187,7 +198,7 @@ def make_image(
     return GeneratedImage(b64=b64, media_type=media_type, width=width, height=height)
 
 
-def image_media_type(b64: str, output_format: str | None, call: GenerateCall) -> str:
+def image_media_type(b64: str | bytes, output_format: str | None, call: GenerateCall) -> str:
     """Resolved format, else magic bytes, else the requested format, else PNG."""
     return (
         media_type_for_format(output_format)
@@ -272,7 +283,7 @@ class StreamAccumulator:
 
     def feed(self, data: str) -> PartialImage | None:
         """Consume one ``data:`` payload; a partial image is returned for relaying."""
-        obj = load_json(data, what="stream event", provider=self._provider)
+        obj, blobs = _parse(data, what="stream event", provider=self._provider)
         if not isinstance(obj, dict):
             raise self._protocol("stream event is not a JSON object")
         try:
@@ -292,10 +303,11 @@ class StreamAccumulator:
         kind = event.type.rpartition(".")[2]  # image_generation.* and image_edit.* alike
         if kind not in ("partial_image", "completed"):
             return None
-        if not event.b64_json:
+        b64 = lifted(event.b64_json, blobs)
+        if not b64:
             raise self._protocol(f"{event.type} event without b64_json")
         if kind == "completed":
-            image = make_image(event.b64_json, event.output_format, event.size, self._call)
+            image = make_image(b64, event.output_format, event.size, self._call)
             self._images.append(image)
             self._tokens = self._tokens + token_usage(event.usage)
             return None
@@ -303,8 +315,8 @@ class StreamAccumulator:
         self._partials += 1
         return PartialImage(
             index=self._partials - 1 if index is None else index,
-            b64=event.b64_json,
-            media_type=image_media_type(event.b64_json, event.output_format, self._call),
+            b64=b64,
+            media_type=image_media_type(b64, event.output_format, self._call),
         )
 
     def finish(self) -> Completed:

@@ -164,9 +164,36 @@ def _known_variables() -> set[str]:
 
 
 def _environment(docs: list[Doc]) -> dict[str, str]:
+    """The gateway container's environment: ConfigMap, Secret, then its own ``env``."""
     config = _one(docs, "ConfigMap", "imagegate-config")["data"]
     secret = _one(docs, "Secret", "imagegate-secrets")["stringData"]
-    return {**config, **secret}
+    gateway = _containers(_one(docs, "Deployment", "imagegate"))[0]
+    own = {}
+    for item in gateway.get("env", []):
+        assert set(item) == {"name", "value"}, item  # plain values, readable here
+        own[item["name"]] = item["value"]
+    return {**config, **secret, **own}
+
+
+def test_the_ledger_spool_is_on_a_writable_volume_of_the_pod(docs: list[Doc]) -> None:
+    """The root filesystem is read-only: IMAGEGATE_SPOOL_DIR must be on a mounted volume, or
+    the gateway would refuse to start (and, before that check, lose rows in an outage)."""
+    pod = _one(docs, "Deployment", "imagegate")["spec"]["template"]["spec"]
+    (gateway,) = pod["containers"]
+    assert gateway["securityContext"]["readOnlyRootFilesystem"] is True
+    spool = Path(_environment(docs).get("IMAGEGATE_SPOOL_DIR", str(Settings().spool_dir)))
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = [
+        m
+        for m in gateway.get("volumeMounts", [])
+        if spool == Path(m["mountPath"]) or Path(m["mountPath"]) in spool.parents
+    ]
+    assert mounts, f"IMAGEGATE_SPOOL_DIR {spool} is on the read-only root filesystem"
+    (mount,) = mounts
+    assert not mount.get("readOnly", False)
+    assert "emptyDir" in volumes[mount["name"]], volumes[mount["name"]]
+    # the pod's user can write it (an emptyDir is world-writable; fsGroup owns other kinds)
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
 
 
 def test_configuration_names_only_settings_imagegate_reads(
@@ -229,9 +256,10 @@ def test_the_manifests_commands_run_with_their_settings(
     docs: list[Doc], cluster_database: str, tmp_path: Path
 ) -> None:
     """The Job's command, then the Deployment's, with the ConfigMap and Secret as environment;
-    only the addresses of Postgres and Redis are this machine's."""
+    only the addresses of Postgres and Redis, and the spool volume's path, are this machine's."""
     env = cli_env(tmp_path, **_environment(docs))
     env.update(IMAGEGATE_DATABASE_URL=cluster_database, IMAGEGATE_REDIS_URL=REDIS_URL)
+    env.update(IMAGEGATE_SPOOL_DIR=str(tmp_path / "spool"))  # the pod's volume, here
     job = _one(docs, "Job")["spec"]["template"]["spec"]["containers"][0]
     migrated = run_cli(*job["command"][1:], env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -248,4 +276,5 @@ def test_the_manifests_commands_run_with_their_settings(
         }
         health = httpx.get(f"{gw.url}{gateway['livenessProbe']['httpGet']['path']}")
         assert health.status_code == 200
+        assert (tmp_path / "spool").is_dir()  # checked writable before the start
     assert gw.log().lstrip().startswith("{")  # the ConfigMap asks for JSON lines

@@ -104,6 +104,21 @@ def test_an_unwritable_sqlite_location_is_one_line(tmp_path: Path) -> None:
     _one_line_failure(run_cli("serve", "--port", str(free_port()), env=env), "SQLite")
 
 
+def test_an_unwritable_spool_directory_is_one_line(tmp_path: Path) -> None:
+    """A read-only root filesystem without a spool volume, say: refused before it serves.
+    (Tests run as root, whom permissions do not stop: a file in the way stands in.)"""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for spool in (blocker / "spool", blocker):
+        env = cli_env(tmp_path, IMAGEGATE_SPOOL_DIR=str(spool))
+        result = run_cli("serve", "--port", str(free_port()), env=env)
+        assert result.returncode == 1
+        _one_line_failure(result, "ledger spool directory", str(spool), "IMAGEGATE_SPOOL_DIR")
+    env = cli_env(tmp_path, IMAGEGATE_SPOOL_DIR=str(tmp_path / "spool"), IMAGEGATE_MASTER_KEY="m")
+    with Gateway(["serve"], env, free_port(), tmp_path / "gw.log") as gw:
+        assert "Uvicorn running on" in gw.log()
+
+
 def test_unmigrated_postgres_names_the_fix_then_migrate_makes_it_start(
     tmp_path: Path, pg_db: tuple[str, str]
 ) -> None:

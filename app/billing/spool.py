@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -52,6 +53,26 @@ def decode(line: bytes) -> GenerationRecord:
     data["completed_at"] = datetime.fromisoformat(data["completed_at"])
     data["cost_usd"] = Decimal(data["cost_usd"])
     return GenerationRecord(**data)
+
+
+def spool_directory(base: Path, database_url: str) -> Path:
+    """The spool of one database under ``IMAGEGATE_SPOOL_DIR``: rows never replay into a
+    database they were not meant for."""
+    return base / hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
+def probe(directory: Path) -> None:
+    """Create ``directory`` if needed and write, fsync and remove a small file in it: raises
+    ``OSError`` when the spool could not take a row (read-only, missing permission, full)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f".probe-{os.getpid()}-{time.time_ns()}"
+    try:
+        with path.open("xb") as f:
+            f.write(b"{}\n")
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class Spool:
@@ -153,4 +174,4 @@ class Spool:
                 path.unlink(missing_ok=True)
 
 
-__all__ = ["DEAD_LETTER", "Spool", "decode", "encode"]
+__all__ = ["DEAD_LETTER", "Spool", "decode", "encode", "probe", "spool_directory"]

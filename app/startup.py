@@ -127,10 +127,17 @@ async def _revisions(url: str) -> tuple[str, ...]:
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
-    args = {"timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+    from app.db.urls import engine_options
+
+    url, args = engine_options(url)
+    if url.startswith("postgresql"):
+        args.setdefault("timeout", CONNECT_TIMEOUT_S)  # the URL's connect_timeout wins
     engine = create_async_engine(url, poolclass=NullPool, connect_args=args)
     try:
-        async with asyncio.timeout(CONNECT_TIMEOUT_S * 2), engine.connect() as conn:
+        async with (
+            asyncio.timeout(args.get("timeout", CONNECT_TIMEOUT_S) * 2),
+            engine.connect() as conn,
+        ):
             heads = await conn.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_heads()
             )

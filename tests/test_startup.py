@@ -70,6 +70,10 @@ def test_a_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
         ("just-a-path.db", "not a database URL"),
         ("postgres://u:hunter2@db:port/x", "cannot parse the database URL"),
         ("postgres://u:hunter2@db/x?channel_binding=require", "channel_binding"),
+        ("postgres://u:hunter2@db/x?options=-c%20search_path%3Dx", "option 'options'"),
+        ("postgres://u:hunter2@db/x?keepalives=1&sslmode=require", "option 'keepalives'"),
+        ("postgres://u:hunter2@db/x?connect_timeout=soon", "connect_timeout"),
+        ("postgres://u:hunter2@db/x?sslmode=on", "sslmode='on'"),
     ],
 )
 def test_bad_database_urls_are_one_line_without_the_password(
@@ -78,6 +82,7 @@ def test_bad_database_urls_are_one_line_without_the_password(
     for command in (["serve"], ["migrate"], ["keys", "list"]):
         result = run_cli(*command, env=cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url))
         err = _one_line_failure(result, "IMAGEGATE_DATABASE_URL", needle)
+        assert result.returncode == 1
         assert "hunter2" not in err
 
 

@@ -100,6 +100,18 @@ class Spool:
     def has_files(self) -> bool:
         return bool(self._files())
 
+    async def problem(self, timeout_s: float = 1.0) -> str | None:
+        """Why a row could not be spooled now (a probe file written, fsync'd and removed), or
+        None when it could."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.to_thread(probe, self.dir)
+        except TimeoutError:
+            return f"no answer from the spool directory within {timeout_s:g} s"
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc.strerror or exc}"
+        return None
+
     def _open_active(self) -> IO[bytes]:
         if self._active is None:
             path = self.dir / f"{time.time_ns()}-{os.getpid()}.jsonl"

@@ -9,7 +9,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-RUN useradd --create-home --uid 10001 imagegate
+RUN useradd --create-home --uid 10001 imagegate \
+  && mkdir -p /var/lib/imagegate/spool && chown -R imagegate:imagegate /var/lib/imagegate
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 USER imagegate

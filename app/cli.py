@@ -53,7 +53,7 @@ def _workers_refusal(workers: int, settings: Settings) -> str | None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Checks first (port, catalog, database), each failing in one line; then uvicorn."""
+    """Checks first (port, catalog, spool, database), each failing in one line; then uvicorn."""
     from app.startup import listen_socket
 
     refusal = _workers_refusal(args.workers, settings)
@@ -65,11 +65,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
     from app.main import create_app
-    from app.startup import check_catalog, check_schema, migrate
+    from app.startup import check_catalog, check_schema, check_spool, migrate
 
     if args.simulate:
         settings = settings.model_copy(update={"simulate": True})
     check_catalog(settings.catalog_file)
+    check_spool(settings.spool_dir, settings.database_url)
     log = logging.getLogger("imagegate")
     if settings.simulate:
         log.info("simulate mode: every provider is the built-in simulator; no provider is called")

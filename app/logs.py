@@ -7,6 +7,12 @@ into the object, the text formatter appends them as ``key=value``.
 
 httpx and httpcore stay at WARNING whatever the level: at INFO and DEBUG they log every upstream
 URL, and a caller's signed reference URL is a secret too.
+
+A text line is one line whatever it carries: control characters in a message (a request path
+is percent-decoded, so ``/a%0Ab`` arrives as ``/a`` newline ``b``) are written as escapes
+(``\\n``, ``\\x1b``, ``\\u2028``), so a caller cannot start a forged log line or send terminal
+escape sequences to whoever reads the log. JSON lines are escaped by JSON itself (and the
+characters it leaves raw that some readers still split lines on, U+0085 and U+2028, as ``\\u``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,22 @@ TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # httpx/httpcore: see above; alembic: its INFO lines are plumbing (the CLI says what changed)
 QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "asyncio", "aiosqlite", "alembic")
 _BARE = re.compile(r"^[^\s\"=]+$")
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# what JSON leaves raw but line splitters (Python's splitlines, some shippers) break lines on
+_JSON_UNESCAPED = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _SHORT.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape: one line, no terminal codes."""
+    return _CONTROL.sub(_escape, text)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -30,7 +52,8 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields if isinstance(fields, dict) else {}
 
 
-def _text_value(value: object) -> str:
+def text_value(value: object) -> str:
+    """``value`` as it stands when it is one plain token, else JSON-quoted (escaped)."""
     text = str(value)
     return text if _BARE.match(text) else orjson.dumps(text).decode()
 
@@ -45,11 +68,11 @@ class TextFormatter(logging.Formatter):
         line = super().formatMessage(record)
         shown: frozenset[str] = getattr(record, "in_message", frozenset())
         pairs = [
-            f"{k}={_text_value(v)}"
+            f"{k}={text_value(v)}"
             for k, v in _fields(record).items()
             if v is not None and k not in shown
         ]
-        return f"{line} {' '.join(pairs)}" if pairs else line
+        return escape_controls(f"{line} {' '.join(pairs)}" if pairs else line)
 
 
 def _json_default(value: object) -> object:
@@ -73,7 +96,9 @@ class JsonFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(data, default=_json_default).decode()
+        # JSON escapes C0 controls itself; the rest can only be inside a string here
+        line = orjson.dumps(data, default=_json_default).decode()
+        return _JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 def logging_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import sys
 import urllib.request
@@ -31,7 +30,7 @@ from app.api import (
 )
 from app.api.web import install_web
 from app.billing.ledger import LedgerWriter
-from app.billing.spool import Spool
+from app.billing.spool import Spool, spool_directory
 from app.catalog import load_catalog
 from app.config import Settings, get_settings
 from app.db import keys as key_repo
@@ -127,9 +126,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         sim_server, sim_base = await start_in_process()
     money_lock = asyncio.Lock()
     sessionmaker = make_sessionmaker(engine)
-    # One spool per database: rows never replay into a database they were not meant for.
-    spool_dir = settings.spool_dir / hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
-    ledger = LedgerWriter(sessionmaker, money_lock, Spool(spool_dir))
+    spool = Spool(spool_directory(settings.spool_dir, settings.database_url))
+    ledger = LedgerWriter(sessionmaker, money_lock, spool)
     ledger.start()
     state = AppState(
         settings=settings,

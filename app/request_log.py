@@ -7,7 +7,9 @@ the ledger) adds what it learns with :func:`note` (key id, generation id, model,
 outcome, cost); it goes through a context variable holding one mutable record per request, so
 tasks spawned by the request write to the same record.
 
-Never logged: the prompt, image bytes, the query string, headers, keys.
+Never logged: the prompt, image bytes, the query string, headers, keys. The path is logged as
+the server decoded it: a path with spaces or quotes is shown quoted, and the text format escapes
+control characters (see :mod:`app.logs`), so a crafted URL cannot forge a log line or its fields.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.logs import text_value
 
 log = logging.getLogger("imagegate.request")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -110,7 +114,7 @@ class RequestLog:
             log.info(
                 "%s %s %d %dms",
                 method,
-                path,
+                text_value(path),  # quoted when it has spaces: it cannot fake the fields after it
                 status,
                 latency_ms,
                 extra={"fields": fields, "in_message": IN_MESSAGE},

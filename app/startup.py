@@ -17,6 +17,7 @@ import errno
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from app.db.urls import describe_database
 
@@ -59,14 +60,28 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 def check_catalog(catalog_file: object) -> None:
     """Load the shipped catalog and the operator's overrides file; CatalogError → one line."""
-    from pathlib import Path
-
     from app.catalog import CatalogError, load_catalog
 
     try:
         load_catalog(overrides=Path(str(catalog_file)) if catalog_file else None)
     except CatalogError as exc:
         raise StartupError(f"bad catalog: {exc}") from None
+
+
+def check_spool(spool_dir: Path, database_url: str) -> None:
+    """The ledger spool must take rows the moment the database goes away: an unwritable
+    ``IMAGEGATE_SPOOL_DIR`` (a read-only root filesystem, a volume owned by another user) stops
+    the start in one line instead of failing later, with billed rows lost."""
+    from app.billing.spool import probe, spool_directory
+
+    try:
+        probe(spool_directory(spool_dir, database_url))
+    except OSError as exc:
+        raise StartupError(
+            f"cannot write the ledger spool directory {spool_dir} (IMAGEGATE_SPOOL_DIR):"
+            f" {exc.strerror or exc}; point IMAGEGATE_SPOOL_DIR at a writable directory"
+            " (in a container, a mounted volume)"
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -112,10 +127,17 @@ async def _revisions(url: str) -> tuple[str, ...]:
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
-    args = {"timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+    from app.db.urls import engine_options
+
+    url, args = engine_options(url)
+    if url.startswith("postgresql"):
+        args.setdefault("timeout", CONNECT_TIMEOUT_S)  # the URL's connect_timeout wins
     engine = create_async_engine(url, poolclass=NullPool, connect_args=args)
     try:
-        async with asyncio.timeout(CONNECT_TIMEOUT_S * 2), engine.connect() as conn:
+        async with (
+            asyncio.timeout(args.get("timeout", CONNECT_TIMEOUT_S) * 2),
+            engine.connect() as conn,
+        ):
             heads = await conn.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_heads()
             )
@@ -176,8 +198,6 @@ def migrate(url: str) -> str:
 
 
 def _sqlite_directory(url: str) -> None:
-    from pathlib import Path
-
     path = url.split(":///", 1)[-1]
     if not path or path == ":memory:":
         return

@@ -30,13 +30,20 @@ def _pg_bin(name: str) -> str:
 class PrivatePostgres:
     """``initdb`` + ``pg_ctl`` on a free port, trust auth; ``stop()``/``start()`` at will."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_options: str = "") -> None:
+        """``server_options``: more ``-c name=value`` settings for the server."""
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="ig-pg-"))
         self.data = self.root / "data"
+        self.server_options = server_options
         self.as_root = os.geteuid() == 0
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
+
+    def own(self, path: Path) -> None:
+        """Give a file to the server's user (a TLS key it must read, say)."""
+        if self.as_root:
+            shutil.chown(path, "postgres", "postgres")
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = list(args)
@@ -54,6 +61,7 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
+        options += f" {self.server_options}" if self.server_options else ""
         # -l: the server logs to a file, so it holds none of our pipes open
         log = str(self.root / "server.log")
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,22 @@ def test_postgres_has_a_named_volume() -> None:
     compose = _compose()
     volume = compose["services"]["postgres"]["volumes"][0].split(":")[0]
     assert volume in compose["volumes"]
+
+
+def test_the_gateway_spools_ledger_rows_on_a_named_volume_its_user_owns() -> None:
+    compose = _compose()
+    gateway = compose["services"]["gateway"]
+    spool = gateway["environment"]["IMAGEGATE_SPOOL_DIR"]
+    mounts = dict(m.split(":", 1) for m in gateway.get("volumes", []))
+    assert spool in mounts.values(), mounts
+    volume = next(name for name, path in mounts.items() if path == spool)
+    assert volume in compose["volumes"]  # a named volume: kept across container re-creation
+    # Docker fills a new named volume with the image's directory, owner included: the image
+    # must create it for its non-root user, or the gateway could not write there
+    text = (ROOT / "Dockerfile").read_text()
+    assert f"mkdir -p {spool}" in text
+    user = [line for line in text.splitlines() if line.startswith("USER ")][-1].split()[1]
+    assert re.search(rf"chown -R {user}:{user} ({re.escape(spool)}|/var/lib/imagegate)\b", text)
 
 
 def test_dockerfile_is_multistage_and_non_root() -> None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import kubernetes_validate
@@ -164,9 +165,36 @@ def _known_variables() -> set[str]:
 
 
 def _environment(docs: list[Doc]) -> dict[str, str]:
+    """The gateway container's environment: ConfigMap, Secret, then its own ``env``."""
     config = _one(docs, "ConfigMap", "imagegate-config")["data"]
     secret = _one(docs, "Secret", "imagegate-secrets")["stringData"]
-    return {**config, **secret}
+    gateway = _containers(_one(docs, "Deployment", "imagegate"))[0]
+    own = {}
+    for item in gateway.get("env", []):
+        assert set(item) == {"name", "value"}, item  # plain values, readable here
+        own[item["name"]] = item["value"]
+    return {**config, **secret, **own}
+
+
+def test_the_ledger_spool_is_on_a_writable_volume_of_the_pod(docs: list[Doc]) -> None:
+    """The root filesystem is read-only: IMAGEGATE_SPOOL_DIR must be on a mounted volume, or
+    the gateway would refuse to start (and, before that check, lose rows in an outage)."""
+    pod = _one(docs, "Deployment", "imagegate")["spec"]["template"]["spec"]
+    (gateway,) = pod["containers"]
+    assert gateway["securityContext"]["readOnlyRootFilesystem"] is True
+    spool = Path(_environment(docs).get("IMAGEGATE_SPOOL_DIR", str(Settings().spool_dir)))
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = [
+        m
+        for m in gateway.get("volumeMounts", [])
+        if spool == Path(m["mountPath"]) or Path(m["mountPath"]) in spool.parents
+    ]
+    assert mounts, f"IMAGEGATE_SPOOL_DIR {spool} is on the read-only root filesystem"
+    (mount,) = mounts
+    assert not mount.get("readOnly", False)
+    assert "emptyDir" in volumes[mount["name"]], volumes[mount["name"]]
+    # the pod's user can write it (an emptyDir is world-writable; fsGroup owns other kinds)
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
 
 
 def test_configuration_names_only_settings_imagegate_reads(
@@ -209,12 +237,76 @@ def test_service_budget_and_ingress_reach_the_gateway_pods(docs: list[Doc]) -> N
     assert pdb["spec"]["maxUnavailable"] < deployment["spec"]["replicas"]
     ingress = _one(docs, "Ingress")
     paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
-    assert {p["path"] for p in paths} == {"/api", "/v1"}  # /metrics and /ready stay inside
     for path in paths:
         assert path["backend"]["service"] == {"name": "imagegate", "port": {"name": port["name"]}}
     notes = ingress["metadata"]["annotations"]
     assert int(notes["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 300
     assert notes["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"  # SSE flows
+
+
+def _routed(rules: list[Doc], path: str) -> bool:
+    """Whether an Ingress path rule matches ``path`` (Kubernetes' matching: Exact is equality;
+    Prefix matches whole path elements, so /api matches /api/v1 but not /apix)."""
+    elements = [e for e in path.split("/") if e]
+    for rule in rules:
+        if rule["pathType"] == "Exact" and rule["path"] == path:
+            return True
+        prefix = [e for e in rule["path"].split("/") if e]
+        if rule["pathType"] == "Prefix" and elements[: len(prefix)] == prefix:
+            return True
+    return False
+
+
+def _served_paths() -> set[str]:
+    """Every GET path the gateway answers: the API's routes (parameters filled in), the pages,
+    each file under /static, and what the playground page loads."""
+    from starlette.routing import Mount, Route
+
+    app = create_app(Settings())
+    served = {re.sub(r"\{[^}]+\}", "x", path) for path in app.openapi()["paths"]}
+    for route in app.routes:  # the pages, left out of the schema
+        if isinstance(route, Mount):
+            root = ROOT / "app" / "static"
+            served |= {
+                f"{route.path}/{f.relative_to(root)}" for f in root.rglob("*") if f.is_file()
+            }
+        elif isinstance(route, Route):
+            served.add(route.path)
+    page = (ROOT / "app" / "static" / "ui" / "index.html").read_text()
+    loads = re.findall(r'(?:src|href)="([^"#][^"]*)"', page)
+    assert "static/ui/js/main.js" in loads  # relative links, resolved against the page at /
+    served |= {urlsplit(urljoin("http://gateway/", link)).path for link in loads}
+    return served
+
+
+def test_the_ingress_publishes_the_api_and_the_pages_but_not_the_internals(
+    docs: list[Doc],
+) -> None:
+    ingress = _one(docs, "Ingress")
+    rules = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    internal = {"/metrics", "/ready", "/health"}
+    served = _served_paths()
+    assert internal | {"/", "/docs", "/redoc", "/openapi.json", "/api/v1/images"} <= served
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in served
+    hidden = sorted(p for p in served - internal if not _routed(rules, p))
+    assert not hidden, f"served by the gateway but not routed by the Ingress: {hidden}"
+    exposed = sorted(p for p in internal if _routed(rules, p))
+    assert not exposed, f"internal endpoints published by the Ingress: {exposed}"
+    assert not _routed(rules, "/metricsx") and not _routed(rules, "/apix")
+
+
+def test_the_readme_deletes_the_migration_job_before_a_release_applies(docs: list[Doc]) -> None:
+    """Jobs are immutable: applying a new image onto last release's Job fails."""
+    job = _one(docs, "Job")["metadata"]
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh no-run\n(.*?)```", readme, re.S)
+    releases = [b for b in blocks if "kubectl apply -k deploy/kubernetes/" in b and "delete" in b]
+    assert releases, "no release steps that delete the migration Job"
+    for block in releases:
+        lines = block.strip().splitlines()
+        delete = f"kubectl -n {job['namespace']} delete job {job['name']} --ignore-not-found"
+        assert lines.index(delete) < lines.index("kubectl apply -k deploy/kubernetes/"), block
+        assert any(f"job/{job['name']}" in line and "wait" in line for line in lines), block
 
 
 @pytest.fixture
@@ -229,9 +321,10 @@ def test_the_manifests_commands_run_with_their_settings(
     docs: list[Doc], cluster_database: str, tmp_path: Path
 ) -> None:
     """The Job's command, then the Deployment's, with the ConfigMap and Secret as environment;
-    only the addresses of Postgres and Redis are this machine's."""
+    only the addresses of Postgres and Redis, and the spool volume's path, are this machine's."""
     env = cli_env(tmp_path, **_environment(docs))
     env.update(IMAGEGATE_DATABASE_URL=cluster_database, IMAGEGATE_REDIS_URL=REDIS_URL)
+    env.update(IMAGEGATE_SPOOL_DIR=str(tmp_path / "spool"))  # the pod's volume, here
     job = _one(docs, "Job")["spec"]["template"]["spec"]["containers"][0]
     migrated = run_cli(*job["command"][1:], env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -248,4 +341,5 @@ def test_the_manifests_commands_run_with_their_settings(
         }
         health = httpx.get(f"{gw.url}{gateway['livenessProbe']['httpGet']['path']}")
         assert health.status_code == 200
+        assert (tmp_path / "spool").is_dir()  # checked writable before the start
     assert gw.log().lstrip().startswith("{")  # the ConfigMap asks for JSON lines

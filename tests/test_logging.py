@@ -3,19 +3,28 @@ never a prompt or a secret."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import logging
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from app.generation.adapters import simulator_base_url
+from app.logs import JsonFormatter, TextFormatter
+from app.request_log import RequestLog
 from tests.conftest import SimServer, sim_key
 from tests.processes import Gateway, cli_env
 from tests.servers import free_port
 
 MASTER = "log-test-master-key-0123456789"
 PROMPT = "a lighthouse painted by a very particular otter 7f3a9c"
+FORGED = "2026-12-02 10:00:00,000 INFO    imagegate.request: POST /api/v1/keys 200 1ms"
 
 
 def _generate(url: str, **extra: object) -> httpx.Response:
@@ -96,7 +105,16 @@ def test_simulate_mode_keeps_uvicorn_lines_and_logs_readable_text(tmp_path: Path
         assert ok.status_code == 200, ok.text
         odd = httpx.get(f"{gw.url}/health", headers={"x-request-id": "has space"})
         assert odd.headers["x-request-id"] != "has space"  # replaced, never echoed into logs
+        # a percent-encoded newline is decoded into the path: it must not start a log line
+        forged = httpx.get(f"{gw.url}/x%0A{FORGED.replace(' ', '%20')}%1B[2J%E2%80%A8?q=1")
+        assert forged.status_code == 404
     log = gw.log()
+    assert not any(ln.startswith(FORGED) for ln in log.splitlines()), log
+    (request_line,) = [
+        ln for ln in log.splitlines() if "imagegate.request: GET" in ln and "/x" in ln
+    ]
+    assert f'GET "/x\\n{FORGED}\\u001b[2J\\u2028" 404' in request_line, request_line
+    assert "\x1b" not in log and "\u2028" not in log
     assert "Application startup complete." in log
     assert f"Uvicorn running on {gw.url}" in log
     assert '"POST /api/v1/images HTTP/1.1" 200' in log  # uvicorn's access line
@@ -114,3 +132,52 @@ def test_simulate_mode_keeps_uvicorn_lines_and_logs_readable_text(tmp_path: Path
     ):
         assert fact in line, line
     assert PROMPT not in log and MASTER not in log
+
+
+def _request_line(fmt: type[logging.Formatter], path: str) -> str:
+    """The line RequestLog writes for a GET of ``path`` (as the server decoded it)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(fmt())
+    logger = logging.getLogger("imagegate.request")
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": []}
+    try:
+        asyncio.run(RequestLog(app)(scope, receive, send))
+    finally:
+        logger.removeHandler(handler)
+        logger.level = level
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/a\nb", 'GET "/a\\nb" 404'),
+        ("/a\r\nb", 'GET "/a\\r\\nb" 404'),
+        ("/a\x1b[31mb\x00", "GET /a\\x1b[31mb\\x00 404"),
+        ("/a\u2028b\x85", 'GET "/a\\u2028b\\x85" 404'),
+        ("/a 200 1ms key_id=master", 'GET "/a 200 1ms key_id=master" 404'),
+        ("/api/v1/images", "GET /api/v1/images 404"),
+    ],
+)
+def test_a_text_request_line_is_one_line_whatever_the_path(path: str, shown: str) -> None:
+    text = _request_line(TextFormatter, path)
+    assert len(text.splitlines()) == 1 and text.endswith("\n"), repr(text)
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]", text), repr(text)
+    assert shown in text, text
+    line = _request_line(JsonFormatter, path)
+    assert len(line.splitlines()) == 1, repr(line)
+    assert json.loads(line)["path"] == path  # JSON keeps the path exactly

@@ -70,6 +70,10 @@ def test_a_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
         ("just-a-path.db", "not a database URL"),
         ("postgres://u:hunter2@db:port/x", "cannot parse the database URL"),
         ("postgres://u:hunter2@db/x?channel_binding=require", "channel_binding"),
+        ("postgres://u:hunter2@db/x?options=-c%20search_path%3Dx", "option 'options'"),
+        ("postgres://u:hunter2@db/x?keepalives=1&sslmode=require", "option 'keepalives'"),
+        ("postgres://u:hunter2@db/x?connect_timeout=soon", "connect_timeout"),
+        ("postgres://u:hunter2@db/x?sslmode=on", "sslmode='on'"),
     ],
 )
 def test_bad_database_urls_are_one_line_without_the_password(
@@ -78,6 +82,7 @@ def test_bad_database_urls_are_one_line_without_the_password(
     for command in (["serve"], ["migrate"], ["keys", "list"]):
         result = run_cli(*command, env=cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url))
         err = _one_line_failure(result, "IMAGEGATE_DATABASE_URL", needle)
+        assert result.returncode == 1
         assert "hunter2" not in err
 
 
@@ -102,6 +107,21 @@ def test_an_unwritable_sqlite_location_is_one_line(tmp_path: Path) -> None:
     blocker.write_text("")
     env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=f"sqlite:///{blocker}/sub/imagegate.db")
     _one_line_failure(run_cli("serve", "--port", str(free_port()), env=env), "SQLite")
+
+
+def test_an_unwritable_spool_directory_is_one_line(tmp_path: Path) -> None:
+    """A read-only root filesystem without a spool volume, say: refused before it serves.
+    (Tests run as root, whom permissions do not stop: a file in the way stands in.)"""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for spool in (blocker / "spool", blocker):
+        env = cli_env(tmp_path, IMAGEGATE_SPOOL_DIR=str(spool))
+        result = run_cli("serve", "--port", str(free_port()), env=env)
+        assert result.returncode == 1
+        _one_line_failure(result, "ledger spool directory", str(spool), "IMAGEGATE_SPOOL_DIR")
+    env = cli_env(tmp_path, IMAGEGATE_SPOOL_DIR=str(tmp_path / "spool"), IMAGEGATE_MASTER_KEY="m")
+    with Gateway(["serve"], env, free_port(), tmp_path / "gw.log") as gw:
+        assert "Uvicorn running on" in gw.log()
 
 
 def test_unmigrated_postgres_names_the_fix_then_migrate_makes_it_start(

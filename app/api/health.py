@@ -21,10 +21,14 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
-    """Can this process serve? 503 when the database is unreachable (keys cannot be checked,
-    credit cannot be held). Redis down is ``degraded``, still 200: limits are then kept in
-    process, so taking the gateway out of a load balancer would only make things worse.
-    ``ledger_spooled`` counts rows waiting on local disk for the database."""
+    """Can this process serve?
+
+    The database unreachable is ``degraded``, still 200, while the ledger spool can take rows:
+    keys seen lately are served from the key cache and their ledger rows are spooled and
+    replayed, so the replica still serves (requests that need the database get their own 503).
+    Only with the spool unusable too is it 503. Redis down is ``degraded`` as well: limits are
+    then kept in process, so taking the gateway out of a load balancer would only make things
+    worse. ``ledger_spooled`` counts rows waiting on local disk for the database."""
     state: AppState = request.app.state.ig
     checks: dict[str, str] = {}
     try:
@@ -46,6 +50,10 @@ async def ready(request: Request) -> JSONResponse:
     if state.redis is None:
         checks["limits"] = "ok"  # the embedded default: in process by design
     if checks["database"] != "ok":
+        # probed only now: with the database up the spool takes no rows
+        problem = await state.ledger.spool_problem()
+        checks["spool"] = "ok" if problem is None else f"error: {problem}"
+    if checks["database"] != "ok" and checks["spool"] != "ok":
         status, code = "unavailable", 503
     elif any(v != "ok" for v in checks.values()):
         status, code = "degraded", 200

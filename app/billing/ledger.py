@@ -149,6 +149,12 @@ class LedgerWriter:
         """Rows waiting in the spool for the database."""
         return self._spool.pending if self._spool is not None else 0
 
+    async def spool_problem(self) -> str | None:
+        """Why rows could not be spooled now (no spool, or it cannot be written), or None."""
+        if self._spool is None:
+            return "no spool configured"
+        return await self._spool.problem()
+
     def start(self) -> None:
         """Start the writer (and, with a spool, the replayer) on the running loop."""
         if self._writer is None or self._writer.done():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -54,6 +55,26 @@ def decode(line: bytes) -> GenerationRecord:
     return GenerationRecord(**data)
 
 
+def spool_directory(base: Path, database_url: str) -> Path:
+    """The spool of one database under ``IMAGEGATE_SPOOL_DIR``: rows never replay into a
+    database they were not meant for."""
+    return base / hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
+def probe(directory: Path) -> None:
+    """Create ``directory`` if needed and write, fsync and remove a small file in it: raises
+    ``OSError`` when the spool could not take a row (read-only, missing permission, full)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f".probe-{os.getpid()}-{time.time_ns()}"
+    try:
+        with path.open("xb") as f:
+            f.write(b"{}\n")
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        path.unlink(missing_ok=True)
+
+
 class Spool:
     """Append-only JSON-lines files of ledger rows waiting for the database."""
 
@@ -78,6 +99,18 @@ class Spool:
 
     def has_files(self) -> bool:
         return bool(self._files())
+
+    async def problem(self, timeout_s: float = 1.0) -> str | None:
+        """Why a row could not be spooled now (a probe file written, fsync'd and removed), or
+        None when it could."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.to_thread(probe, self.dir)
+        except TimeoutError:
+            return f"no answer from the spool directory within {timeout_s:g} s"
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc.strerror or exc}"
+        return None
 
     def _open_active(self) -> IO[bytes]:
         if self._active is None:
@@ -153,4 +186,4 @@ class Spool:
                 path.unlink(missing_ok=True)
 
 
-__all__ = ["DEAD_LETTER", "Spool", "decode", "encode"]
+__all__ = ["DEAD_LETTER", "Spool", "decode", "encode", "probe", "spool_directory"]

@@ -2,13 +2,23 @@
 
 Hosting platforms hand out ``postgres://user:pw@host/db`` (Heroku, Render, Fly) or
 ``postgresql://…?sslmode=require`` (Neon, Supabase, RDS guides). imagegate talks to Postgres
-through asyncpg only, so every Postgres form maps to ``postgresql+asyncpg://`` and libpq's
-``sslmode`` becomes asyncpg's ``ssl`` (which takes the same values). SQLite URLs keep working
-as ``sqlite+aiosqlite://``. Anything else is refused in one sentence that never repeats the
-password.
+through asyncpg only, so every Postgres form maps to ``postgresql+asyncpg://``. SQLite URLs keep
+working as ``sqlite+aiosqlite://``. Anything else is refused in one sentence that never repeats
+the password.
+
+libpq's query options (what people paste from a provider's console) are not asyncpg's keyword
+arguments, and SQLAlchemy hands the query to ``asyncpg.connect`` as keywords: each one is either
+translated or refused here, by name, never left to fail as a ``TypeError`` on the first
+connection. ``sslmode`` becomes asyncpg's ``ssl`` (same values); :func:`engine_options` turns
+the others into what asyncpg takes when the engine is made: ``connect_timeout`` its
+``timeout``, ``application_name`` a server setting, and the certificate files (``sslrootcert``,
+``sslcert``, ``sslkey``, …) a query-only DSN, which asyncpg reads with libpq's meaning.
 """
 
 from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -50,18 +60,86 @@ def normalize_database_url(raw: str) -> str:
     return _asyncpg_query(url).render_as_string(hide_password=False)
 
 
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# libpq options asyncpg reads from a DSN with libpq's meaning (passed as ``dsn``, see below)
+SSL_FILES = frozenset(
+    {
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslcrl",
+        "sslpassword",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+    }
+)
+# asyncpg.connect keywords (or SQLAlchemy dialect options) that take a string as it stands
+PASSED_THROUGH = frozenset({"target_session_attrs", "prepared_statement_cache_size"})
+TRANSLATED = frozenset({"connect_timeout", "application_name"})
+SUPPORTED = ("sslmode", "connect_timeout", "application_name", *sorted(SSL_FILES))
+
+
 def _asyncpg_query(url: URL) -> URL:
     """libpq query parameters asyncpg does not take, translated or refused."""
-    query = dict(url.query)
+    query: dict[str, str] = {}
+    for name, value in url.query.items():
+        if not isinstance(value, str):
+            raise DatabaseUrlError(f"the database URL gives the option {name!r} more than once")
+        query[name] = value
     if "sslmode" in query:
         query.setdefault("ssl", query.pop("sslmode"))
+    if "ssl" in query and query["ssl"] not in SSL_MODES:
+        raise DatabaseUrlError(
+            f"the database URL option sslmode={query['ssl']!r} is not one of {', '.join(SSL_MODES)}"
+        )
     binding = query.pop("channel_binding", None)
     if binding == "require":
         raise DatabaseUrlError(
             "channel_binding=require is not supported by the asyncpg driver; remove it"
             " (sslmode=require still encrypts the connection)"
         )
+    if "connect_timeout" in query:
+        timeout = _seconds(query["connect_timeout"])
+        if timeout is None:
+            raise DatabaseUrlError(
+                "the database URL option connect_timeout must be a positive number of seconds"
+            )
+    for name in query:
+        if name in {"ssl"} | SSL_FILES | TRANSLATED | PASSED_THROUGH:
+            continue
+        raise DatabaseUrlError(
+            f"the database URL option {name!r} is not supported by imagegate's Postgres driver"
+            f" (asyncpg); remove it (understood: {', '.join(SUPPORTED)})"
+        )
     return url.set(query=query)
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 < value < float("inf") else None
+
+
+def engine_options(url: str) -> tuple[str, dict[str, Any]]:
+    """The URL for ``create_async_engine`` and its ``connect_args``: the libpq options kept
+    in a normalized Postgres URL become what ``asyncpg.connect`` takes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url, {}
+    query = dict(parsed.query)
+    args: dict[str, Any] = {}
+    if "connect_timeout" in query:
+        args["timeout"] = float(str(query.pop("connect_timeout")))
+    if "application_name" in query:
+        args["server_settings"] = {"application_name": str(query.pop("application_name"))}
+    files = {name: str(query.pop(name)) for name in sorted(SSL_FILES) if name in query}
+    if files:
+        # asyncpg takes certificate files only from a DSN; its host, user, … come as keywords
+        # (from the URL), which win over the DSN, and ``ssl`` (the mode) stays a keyword too
+        args["dsn"] = "postgresql://?" + urlencode(files)
+    return parsed.set(query=query).render_as_string(hide_password=False), args
 
 
 def describe_database(url: str) -> str:

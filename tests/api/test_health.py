@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import httpx
 
 from app.main import create_app
@@ -14,13 +17,32 @@ def test_health_and_ready(base_gateway: ServerThread) -> None:
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "limits": "ok"}
 
 
-def test_ready_is_503_when_the_database_is_down(redis_url: str) -> None:
+def test_ready_is_degraded_while_the_spool_takes_rows_and_503_once_it_cannot(
+    redis_url: str, tmp_path: Path
+) -> None:
     dead = "postgresql+asyncpg://postgres@127.0.0.1:1/none"
-    with ServerThread(create_app(make_settings(dead, redis_url))) as server:
+    settings = make_settings(dead, redis_url, spool_dir=tmp_path / "spool")
+    with ServerThread(create_app(settings)) as server:
         assert httpx.get(f"{server.url}/health").status_code == 200
         ready = httpx.get(f"{server.url}/ready", timeout=30)
-        assert ready.status_code == 503 and ready.headers["retry-after"] == "5"
-        assert ready.json()["checks"]["database"].startswith("error")
+        # rows are spooled and replayed: the replica keeps serving the keys it knows
+        assert ready.status_code == 200, ready.text
+        assert "retry-after" not in ready.headers
+        body = ready.json()
+        assert body["status"] == "degraded"
+        assert body["checks"]["database"].startswith("error")
+        assert body["checks"]["spool"] == "ok"
+        # the spool directory gone and a file in its place: nothing could keep the rows now
+        (spool,) = (tmp_path / "spool").iterdir()
+        shutil.rmtree(spool)
+        spool.write_text("")
+        down = httpx.get(f"{server.url}/ready", timeout=30)
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert down.json()["status"] == "unavailable"
+        assert down.json()["checks"]["database"].startswith("error")
+        assert down.json()["checks"]["spool"].startswith("error: FileExistsError")
+        spool.unlink()  # writable again: degraded, back in the balancer
+        assert httpx.get(f"{server.url}/ready", timeout=30).json()["status"] == "degraded"
 
 
 def test_ready_is_degraded_not_down_when_redis_is_down(database_url: str) -> None:

@@ -14,6 +14,8 @@ from providers._http import (
     SSEDecoder,
     form_fields,
     iter_sse,
+    lift_b64,
+    lifted,
     map_transport_error,
     parse_retry_after,
     read_body,
@@ -206,3 +208,32 @@ def test_form_fields() -> None:
         "svg[reasoning][effort]": "low",
         "tags[]": ["a", "b"],
     }
+
+
+def test_lift_b64_finds_keys_not_lookalike_values() -> None:
+    body = (
+        b'{"created": 1, "data": [{"b64_json" :\n "QUJD", "x": 1}, {"b64_json":"RA=="}],'
+        b' "note": "\\"b64_json\\": \\"no\\"", "b64_json": null}'
+    )
+    found = lift_b64(body, "b64_json")
+    assert found is not None
+    doc, blobs = found
+    assert blobs == [b"QUJD", b"RA=="]
+    assert [lifted(item["b64_json"], blobs) for item in doc["data"]] == [b"QUJD", b"RA=="]
+    assert doc["note"] == '"b64_json": "no"' and doc["b64_json"] is None
+    assert lifted("#7", blobs) == "#7" and lifted("#1", []) == "#1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [{"b64_json": "QU\\/JD"}]}',  # an escape
+        '{"data": [{"b64_json": "QUJ\u00e9"}]}'.encode(),  # not ASCII
+        b'{"data": [{"b64_json": "Q#JD"}]}',  # not base64 at its start
+        b'{"data": [{"b64_json": "QUJD"}]',  # invalid JSON around it
+        b'{"data": [{"b64_json": "QUJD',  # cut inside the value
+        b'{"data": [{"url": "https://x"}]}',  # nothing to lift
+    ],
+)
+def test_lift_b64_declines_what_it_cannot_relay_as_is(body: bytes) -> None:
+    assert lift_b64(body, "b64_json") is None

@@ -591,3 +591,46 @@ def test_stream_error_event_5_4(error: Any, cls: type[ProviderError]) -> None:
 def test_malformed_stream_events(data: str) -> None:
     with pytest.raises(ProtocolError):
         t.StreamAccumulator(call(stream=True)).feed(data)
+
+
+def _large_png_b64() -> str:
+    """A real PNG padded with a long tEXt-free tail of base64 so the answer is over 256 KB."""
+    head = image_b64(64, 48)
+    return head + "A" * (300 * 1024 - len(head) % 4)
+
+
+def test_large_answer_images_are_lifted_as_the_bytes_that_came() -> None:
+    b64 = _large_png_b64()
+    body = {**REFERENCE_RESPONSE, "output_format": "png", "data": [{"b64_json": b64}] * 2}
+    done = t.parse_images_response(orjson.dumps(body), call(n=2))
+    assert [img.b64 for img in done.images] == [b64.encode()] * 2  # bytes, not re-encoded
+    assert done.images[0].media_type == "image/png"
+    assert done.usage.output_image_tokens == 272 and done.usage.images == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["QUJD\\/RA==", "QUJDé"],  # an escape, non-ASCII: not plain base64 text
+)
+def test_large_answer_that_cannot_be_lifted_is_parsed_as_json(value: str) -> None:
+    b64 = _large_png_b64()
+    body = orjson.dumps({"output_format": "png", "data": [{"b64_json": b64 + value}]})
+    (image,) = t.parse_images_response(body, call()).images
+    assert image.b64 == orjson.loads(body)["data"][0]["b64_json"]  # the decoded string
+
+
+def test_large_invalid_json_is_still_a_protocol_error() -> None:
+    body = b'{"data": [{"b64_json": "' + _large_png_b64().encode() + b'"}], "usage": {'
+    with pytest.raises(ProtocolError, match="not valid JSON"):
+        t.parse_images_response(body, call())
+
+
+def test_large_stream_event_is_lifted() -> None:
+    acc = t.StreamAccumulator(call(stream=True))
+    b64 = _large_png_b64()
+    partial = acc.feed(
+        orjson.dumps(
+            {"type": "image_generation.partial_image", "b64_json": b64, "partial_image_index": 0}
+        ).decode()
+    )
+    assert partial is not None and partial.b64 == b64.encode()

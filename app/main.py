@@ -43,7 +43,7 @@ from app.openapi import install_openapi
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.request_log import RequestLog
 from app.state import AppState
-from providers._aiohttp import AiohttpTransport
+from providers._aiohttp import AiohttpTransport, LeanClient
 
 log = logging.getLogger("imagegate")
 
@@ -88,7 +88,7 @@ def _http_client() -> httpx.AsyncClient:
     # One shared client: pooled connections to each provider. Per-call timeouts are set by
     # the adapters (image generation reads can take minutes). httpx's API on aiohttp's pool:
     # see providers/_aiohttp.py for why.
-    return httpx.AsyncClient(
+    return LeanClient(
         timeout=httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0),
         transport=AiohttpTransport(limit=512),
         follow_redirects=False,

@@ -1,0 +1,110 @@
+"""The gateway's upstream client: its short path sends what httpx's own path sends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from providers._aiohttp import AiohttpTransport, LeanClient
+from tests.servers import ServerThread
+
+Seen = list[dict[str, Any]]
+
+
+def _echo(seen: Seen) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append(
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": scope["query_string"],
+                "headers": sorted(scope["headers"]),
+                "body": body,
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"x-request-id", b"req_9"), (b"set-cookie", b"a=b; Path=/")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"ok": true}'})
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[tuple[str, Seen]]:
+    seen: Seen = []
+    server = ServerThread(_echo(seen), lifespan="off").start()
+    try:
+        yield server.url, seen
+    finally:
+        server.stop()
+
+
+def _client(cls: type[httpx.AsyncClient]) -> httpx.AsyncClient:
+    return cls(
+        timeout=httpx.Timeout(5.0),
+        transport=AiohttpTransport(),
+        follow_redirects=False,
+        headers={"user-agent": "imagegate/test"},
+    )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"json": {"model": "m", "prompt": "ünïcode ✓", "n": 2, "opts": [1.5, None, True]}},
+        {"json": {"a": 1}, "headers": {"Content-Type": "application/vnd.x+json"}},
+        {},  # no body
+        {"data": {"k": "v"}},  # form: httpx's own path, same result
+    ],
+)
+async def test_the_short_path_sends_the_same_request(
+    echo: tuple[str, Seen], call: dict[str, Any]
+) -> None:
+    url, seen = echo
+    headers = {"Authorization": "Bearer k", **call.pop("headers", {})}
+    answers = []
+    for cls in (httpx.AsyncClient, LeanClient):
+        async with (
+            _client(cls) as client,
+            client.stream(
+                "POST", f"{url}/v1/images", headers=headers, timeout=httpx.Timeout(3.0), **call
+            ) as response,
+        ):
+            body = await response.aread()
+            answers.append(
+                (response.status_code, response.headers["x-request-id"], body, response.url)
+            )
+    plain, lean = seen[-2:]
+    assert lean == plain
+    assert answers[0] == answers[1]
+    assert answers[1][:3] == (201, "req_9", b'{"ok": true}')
+
+
+async def test_no_cookie_is_kept_and_a_set_cookie_takes_httpx_path(
+    echo: tuple[str, Seen],
+) -> None:
+    url, seen = echo
+    async with _client(LeanClient) as client:
+        async with client.stream("POST", f"{url}/x", json={}) as response:
+            await response.aread()
+        assert not client.cookies  # LeanClient does not extract cookies
+        client.cookies.set("session", "s1")
+        async with client.stream("POST", f"{url}/x", json={}) as response:
+            await response.aread()
+    assert (b"cookie", b"session=s1") in seen[-1]["headers"]

@@ -125,15 +125,17 @@ class _Simulator:
             raise not_authenticated()
         return key
 
-    def _origin(self, request: Request) -> str:
-        """Scheme, host (the other loopback alias when ``host_alias``), port and mount path."""
+    def _origin(self, request: Request, port_number: int | None = None) -> str:
+        """Scheme, host (the other loopback alias when ``host_alias``), port (``port_number``
+        when given, else the client's) and mount path."""
         url = request.url
         host = url.hostname or "127.0.0.1"
         if self.state.bfl.host_alias:
             host = _ALIASES.get(host, host)
         if ":" in host:
             host = f"[{host}]"
-        port = f":{url.port}" if url.port else ""
+        port_number = port_number or url.port
+        port = f":{port_number}" if port_number else ""
         return f"{url.scheme}://{host}{port}{request.scope.get('root_path', '')}"
 
     # -- submit --------------------------------------------------------------------------------
@@ -217,7 +219,8 @@ class _Simulator:
         self, request: Request, task: Task, cost: float, directives: Directives
     ) -> dict[str, Any]:
         cluster = f"/{task.cluster}" if task.cluster else ""
-        polling_url = f"{self._origin(request)}{cluster}/v1/get_result"
+        origin = self._origin(request, self.state.bfl.polling_port)
+        polling_url = f"{origin}{cluster}/v1/get_result"
         if "noid" not in directives.extra:
             polling_url += f"?id={task.id}"
         answer: dict[str, Any] = {"id": task.id, "polling_url": polling_url}

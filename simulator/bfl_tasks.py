@@ -52,6 +52,10 @@ class BflKnobs(Knobs):
     host_alias: bool = True
     """Name the other loopback alias (``localhost`` <-> ``127.0.0.1``) in ``polling_url`` and
     ``result.sample`` than the client used, as BFL names another host (a cluster, a CDN)."""
+    polling_port: int | None = None
+    """Name this port in ``polling_url`` instead of the one the client used (a cluster answering
+    on another port; serve the app there too). A client must not send its key there: it is
+    not the origin of its base URL. None: the client's port."""
     unknown_status_rate: float = 0.0
     """Share of tasks that show the undocumented status ``Queued`` instead of ``Pending``."""
     report_cost: bool = True
@@ -83,6 +87,12 @@ def _coerce(name: str, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise ValueError("credits must be a number or null")
         return None if value is None else float(value)
+    if name == "polling_port":
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536
+        ):
+            raise ValueError("polling_port must be a TCP port number or null")
+        return value
     if name == "polling_cluster":
         if not isinstance(value, str) or (value and not value.replace("-", "").isalnum()):
             raise ValueError("polling_cluster must be a path segment (letters, digits, -)")

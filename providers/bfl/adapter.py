@@ -6,8 +6,9 @@ them (our notes, compiled 2026-10).
 
 * **Polling** uses ``polling_url`` exactly as BFL returned it (it names the cluster that took
   the task; a rebuilt URL can answer ``Task not found``), with ``?id=`` appended only when it
-  has none. It must point at the base URL host or an https ``*.bfl.ai`` host; ``x-key`` goes
-  only to the base URL host and https ``api*.bfl.ai`` hosts.
+  has none. It must point at the base URL's origin (scheme, host and port) or an https
+  ``*.bfl.ai`` host; ``x-key`` goes only to the base URL's origin and to ``api*.bfl.ai`` over
+  https on port 443.
 * **Pacing**: the first poll right after submit, then every ``poll_interval`` growing ×1.5 up
   to ``max_poll_interval``; transient poll failures (429, 5xx, a refused connection) are
   retried up to ``max_poll_errors`` times in a row. The whole submit-to-result wait is bounded
@@ -15,7 +16,7 @@ them (our notes, compiled 2026-10).
   at the deadline, one last poll is made there, and then it is UpstreamTimeout.
   Unknown in-progress statuses keep the polling going.
 * **Result**: ``result.sample`` is downloaded at once (it expires after 10 minutes) with
-  :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL host) and never with
+  :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL's origin) and never with
   our key: a signed delivery URL needs none.
 * **Cancellation**: closing the generator (the client went away) stops at the next
   suspension point; no further request is made. BFL has no cancel endpoint.
@@ -49,7 +50,7 @@ from providers.spec import Accepted, GenerateCall, GenerationEvent, Progress, Us
 # buffer gigabytes.
 _MAX_SMALL_BODY = 1024 * 1024
 DELIVERY_HOSTS = ("*.bfl.ai", "bfldeliveryprod.blob.core.windows.net")  # §1: older results
-API_HOSTS = ("*.bfl.ai",)  # where a polling_url may point (the base URL host always may)
+API_HOSTS = ("*.bfl.ai",)  # where a polling_url may point (the base URL's origin always may)
 KEY_HOSTS = ("api*.bfl.ai",)  # which of them get x-key (§4: the API clusters only)
 DEFAULT_DEADLINE_S = 300.0
 LAST_POLL_S = 1.0  # read timeout floor of a poll; a poll at the deadline may overrun by this

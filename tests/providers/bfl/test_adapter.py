@@ -116,6 +116,21 @@ async def test_wire_traffic_key_only_to_the_api(adapter: BflAdapter, sim: BflSim
     assert "x-key" not in fetch["headers"]
 
 
+async def test_a_polling_url_on_another_local_port_gets_no_key(client: httpx.AsyncClient) -> None:
+    """The same simulator on two ports: its polling_url names the second one. That is not the
+    base URL's origin, so the adapter refuses it rather than send the key there."""
+    app = create_app(api_key=KEY)
+    state: BflSimState = app.state.sim
+    with ServerThread(app, lifespan="off") as first, ServerThread(app, lifespan="off") as second:
+        state.bfl.update({"polling_port": second.port})
+        with pytest.raises(ProtocolError, match="unexpected host") as info:
+            await collect(make(client, f"{first.url}/v1"), call())
+    assert f":{second.port}" in str(info.value) and KEY not in str(info.value)
+    assert [(e["method"], e["headers"]["host"]) for e in state.log.entries] == [
+        ("POST", f"127.0.0.1:{first.port}")
+    ]
+
+
 async def test_references_go_as_input_images(adapter: BflAdapter, sim: BflSimState) -> None:
     refs = (reference(96, 64), reference(40, 40))
     result = done(await collect(adapter, call(width=1024, height=1024, input_images=refs)))

@@ -10,10 +10,11 @@ them (our notes, compiled 2026-10).
   ``*.bfl.ai`` host; ``x-key`` goes only to the base URL's origin and to ``api*.bfl.ai`` over
   https on port 443.
 * **Pacing**: the first poll right after submit, then every ``poll_interval`` growing ×1.5 up
-  to ``max_poll_interval``; transient poll failures (429, 5xx, a refused connection) are
-  retried up to ``max_poll_errors`` times in a row. The whole submit-to-result wait is bounded
-  by the context's read timeout (the gateway's upstream timeout): the last wait is cut to end
-  at the deadline, one last poll is made there, and then it is UpstreamTimeout.
+  to ``max_poll_interval``; transient poll failures (429, 408/409, 5xx, a refused connection)
+  are retried up to ``max_poll_errors`` times in a row; a poll 404 or other 4xx is not. The
+  whole submit-to-result wait is bounded by the context's read timeout (the gateway's upstream
+  timeout): the last wait is cut to end at the deadline, one last poll is made there, and then
+  it is UpstreamTimeout.
   Unknown in-progress statuses keep the polling going.
 * **Result**: ``result.sample`` is downloaded at once (it expires after 10 minutes) with
   :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL's origin) and never with
@@ -32,7 +33,7 @@ from contextlib import aclosing
 import httpx
 
 from providers._http import DEFAULT_TIMEOUT, UrlPolicy, download, read_body, transport_errors
-from providers.bfl.errors import error_from_response, status_error
+from providers.bfl.errors import error_from_response, is_transient, status_error
 from providers.bfl.translate import (
     READY,
     Submitted,
@@ -181,7 +182,7 @@ class BflAdapter:
                 raise
             except (RateLimited, Unavailable) as exc:  # transient: a poll is not a new task
                 errors += 1
-                if errors > self._max_poll_errors:
+                if errors > self._max_poll_errors or not is_transient(exc):
                     raise
                 wait = max(delay, exc.retry_after or 0)
             else:

@@ -29,7 +29,7 @@ from providers.errors import (
 )
 from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent, Progress
 from simulator.bfl import BflSimState, create_app
-from tests.providers.bfl.calls import call, reference
+from tests.providers.bfl.calls import call, endpoint, reference
 from tests.servers import ServerThread
 
 KEY = "bfl-adapter-test-key-0123"
@@ -208,6 +208,24 @@ async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimSt
     assert accepted.charge is not None and accepted.charge.provider_cost_usd == Decimal("0.03")
     polls = [e for e in sim.log.entries if e["method"] == "GET"]
     assert len(polls) == 4  # the first try and 3 retries
+
+
+@pytest.mark.parametrize("status", [404, 422])
+async def test_a_rejected_poll_is_unavailable_and_not_retried(
+    adapter: BflAdapter, sim: BflSimState, status: int
+) -> None:
+    error = await fails(adapter, call(f"a fox [sim:pollfail={status}*9]"))
+    assert type(error) is Unavailable and error.status_code == status
+    assert len([e for e in sim.log.entries if e["method"] == "GET"]) == 1
+
+
+async def test_an_unknown_model_route_is_unavailable_not_the_callers_fault(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    generate = call(endpoint=endpoint(upstream_model="flux-9-nonexistent"))
+    error = await fails(adapter, generate)
+    assert type(error) is Unavailable and error.status_code == 404 and error.retryable
+    assert [(e["method"], e["status"]) for e in sim.log.entries] == [("POST", 404)]
 
 
 async def test_a_poll_auth_failure_is_not_retried(adapter: BflAdapter, sim: BflSimState) -> None:

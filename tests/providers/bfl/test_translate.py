@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from providers.bfl.errors import error_from_response, status_error
+from providers.bfl.errors import error_from_response, is_transient, status_error
 from providers.bfl.translate import (
     FAMILIES,
     Submitted,
@@ -373,7 +373,7 @@ def test_a_broken_poll_answer_is_a_protocol_error(body: bytes) -> None:
         (401, {"detail": "Not authenticated"}, AuthError),
         (403, {"detail": "Forbidden"}, AuthError),
         (402, {"detail": "Insufficient credits"}, InsufficientCredit),
-        (404, {"detail": "Not Found"}, InvalidRequest),
+        (404, {"detail": "Not Found"}, Unavailable),  # no such model: our catalog is wrong
         (
             422,
             {
@@ -395,6 +395,20 @@ def test_a_broken_poll_answer_is_a_protocol_error(body: bytes) -> None:
 def test_error_table(status: int, body: dict[str, Any], kind: type[ProviderError]) -> None:
     error = error_from_response(status, orjson.dumps(body), {})
     assert type(error) is kind and error.status_code == status
+
+
+@pytest.mark.parametrize("status", [400, 404, 405, 410, 422])
+def test_a_rejected_poll_is_unavailable_not_the_callers_fault(status: int) -> None:
+    error = error_from_response(status, b'{"detail": "Not Found"}', {}, what="poll")
+    assert type(error) is Unavailable and error.status_code == status
+    assert not is_transient(error)  # the same poll would fail the same way
+    submit = error_from_response(status, b'{"detail": "x"}', {}, what="submit")
+    assert type(submit) is (Unavailable if status == 404 else InvalidRequest)
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
+def test_transient_poll_failures(status: int) -> None:
+    assert is_transient(error_from_response(status, b"{}", {}, what="poll"))
 
 
 def test_error_messages_follow_detail_then_message() -> None:

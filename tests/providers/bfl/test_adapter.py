@@ -87,6 +87,8 @@ def done(events: list[GenerationEvent]) -> Completed:
 
 
 async def test_submit_poll_download(adapter: BflAdapter, sim: BflSimState) -> None:
+    # long enough that a first poll delayed by a busy machine still sees Pending and Generating
+    sim.bfl.update({"latency_s": 0.3, "generating_s": 0.3})
     events = await collect(adapter, call("a fox", width=1024, height=768, seed=5))
     accepted = events[0]
     assert isinstance(accepted, Accepted) and accepted.upstream_id

@@ -331,7 +331,7 @@ def _no_constants(name: str) -> Any:
 
 
 def load_json(body: bytes | str, *, what: str, provider: str) -> Any:
-    """Parse JSON or raise :class:`ProtocolError` (invalid UTF-8 included)."""
+    """Parse JSON or raise :class:`ProtocolError` (invalid UTF-8 and nesting too deep included)."""
     try:
         if len(body) < LARGE_JSON_BYTES:
             return orjson.loads(body)
@@ -339,6 +339,8 @@ def load_json(body: bytes | str, *, what: str, provider: str) -> Any:
         return json.loads(text, parse_constant=_no_constants)
     except ValueError as exc:  # json's and orjson's JSONDecodeError, UnicodeDecodeError
         raise ProtocolError(f"{what} is not valid JSON ({exc})", provider=provider) from exc
+    except RecursionError as exc:  # json.loads of a deeply nested body (orjson stops at 1024)
+        raise ProtocolError(f"{what} is nested too deeply", provider=provider) from exc
 
 
 def form_fields(params: Mapping[str, Any]) -> dict[str, str | list[str]]:

@@ -20,8 +20,9 @@ credits (402) → answer (which ``[sim:reset]``, ``[sim:malformed]``, ``[sim:tru
 Directives beyond the shared ones (``simulator.knobs``): ``[sim:queued]`` (show the unknown
 status ``Queued`` instead of ``Pending``), ``[sim:error]``, ``[sim:failed]``, ``[sim:notfound]``
 (terminal statuses), ``[sim:pollfail=503]`` or ``[sim:pollfail=503*3]`` (the next poll(s) answer
-that HTTP status), ``[sim:http202]`` (polls answer HTTP 202 while in progress), ``[sim:noid]``
-(``polling_url`` without its ``id`` query). ``[sim:sleep=S]`` keeps the task ``Pending`` S
+that HTTP status; ``[sim:pollfail=reset*2]`` drops the connection after the headers instead),
+``[sim:http202]`` (polls answer HTTP 202 while in progress), ``[sim:noid]`` (``polling_url``
+without its ``id`` query). ``[sim:sleep=S]`` keeps the task ``Pending`` S
 seconds; ``[sim:moderate]`` is ``Request Moderated``, ``[sim:moderate=output]`` ``Content
 Moderated``; ``[sim:quota]`` is a 402.
 """
@@ -60,6 +61,7 @@ from simulator.bfl_rules import MODELS, SMALL_CAP_MODELS, Job, credits, reported
 from simulator.bfl_rules import validate as validate_job
 from simulator.bfl_tasks import (
     IN_PROGRESS,
+    POLL_RESET,
     BflKnobs,
     Task,
     TaskStore,
@@ -256,6 +258,8 @@ class _Simulator:
         if task is None or task.cluster != cluster or task.key != key:
             return _json(_result_body(task_id, "Task not found"))
         fault = self.state.tasks.take_poll_fault(task)
+        if fault == POLL_RESET:
+            return DroppedConnection()
         if fault is not None:
             raise for_status(fault, self.state.bfl.retry_after_s)
         now = time.monotonic()

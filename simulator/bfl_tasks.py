@@ -127,6 +127,7 @@ class Task:
     queued: bool = False  # shows `Queued` instead of `Pending`
     http202: bool = False  # polls answer HTTP 202 while in progress
     poll_faults: list[int] = field(default_factory=list)  # statuses for the next polls
+    # (POLL_RESET: a dropped connection)
     reasons: tuple[str, ...] = ("Protected Content",)
 
     @property
@@ -215,12 +216,21 @@ def outcome_for(prompt: str, directives: Directives, knobs: BflKnobs) -> Outcome
     return next((v for k, v in terminal.items() if k in directives.extra), "Ready")
 
 
+POLL_RESET = 0
+"""A poll fault that is no HTTP status: the connection drops after the headers."""
+
+
 def poll_faults(arg: str | None) -> list[int]:
-    """``503`` or ``503*3`` → ``[503, 503, 503]``; a bad argument is a 422 on the prompt."""
+    """``503`` or ``503*3`` → ``[503, 503, 503]``; ``reset*2`` → two dropped connections
+    (:data:`POLL_RESET`); a bad argument is a 422 on the prompt."""
     if arg is None:
         return []
     status, _, count = arg.partition("*")
-    if not status.isdigit() or not 400 <= int(status) <= 599 or (count and not count.isdigit()):
-        message = f"Value error, [sim:pollfail={arg}] wants STATUS or STATUS*COUNT"
+    if status == "reset":
+        status = str(POLL_RESET)
+    elif not status.isdigit() or not 400 <= int(status) <= 599:
+        status = ""
+    if not status or (count and not count.isdigit()):
+        message = f"Value error, [sim:pollfail={arg}] wants STATUS, reset, or either *COUNT"
         raise validation([item("value_error", ["body", "prompt"], message, "…")])
     return [int(status)] * int(count or 1)

@@ -10,8 +10,9 @@ them (our notes, compiled 2026-10).
   ``*.bfl.ai`` host; ``x-key`` goes only to the base URL's origin and to ``api*.bfl.ai`` over
   https on port 443.
 * **Pacing**: the first poll right after submit, then every ``poll_interval`` growing ×1.5 up
-  to ``max_poll_interval``; transient poll failures (429, 408/409, 5xx, a refused connection)
-  are retried up to ``max_poll_errors`` times in a row; a poll 404 or other 4xx is not. The
+  to ``max_poll_interval``; transient poll failures (429, 408/409, 5xx, a refused connection,
+  a connection that broke mid-answer) are retried up to ``max_poll_errors`` times in a row; a
+  poll 404 or other 4xx, or a whole answer that cannot be read, is not. The
   whole submit-to-result wait is bounded by the context's read timeout (the gateway's upstream
   timeout): the last wait is cut to end at the deadline, one last poll is made there, and then
   it is UpstreamTimeout.
@@ -44,7 +45,13 @@ from providers.bfl.translate import (
     sample_url,
 )
 from providers.bfl.wire import ResultResponse
-from providers.errors import ProviderError, RateLimited, Unavailable, UpstreamTimeout
+from providers.errors import (
+    ProtocolError,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+    UpstreamTimeout,
+)
 from providers.spec import Accepted, GenerateCall, GenerationEvent, Progress, Usage
 
 # Error and poll bodies are small; cap what we read so a misbehaving server cannot make us
@@ -74,6 +81,15 @@ class _Deadline:
         :data:`LAST_POLL_S`: the poll made at the deadline still gets its answer."""
         read = min(base.read or self.seconds, max(self.remaining, LAST_POLL_S))
         return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+
+
+def _retry_poll(error: ProviderError) -> bool:
+    """Is a failed poll worth another try on the same task? A 429, 408/409/5xx or lost
+    connection (:func:`is_transient`), or a connection that broke mid-answer (a transport
+    :class:`ProtocolError`); not an answer that arrived whole and cannot be read."""
+    if isinstance(error, ProtocolError):
+        return isinstance(error.__cause__, httpx.HTTPError)
+    return is_transient(error)
 
 
 class BflAdapter:
@@ -180,9 +196,9 @@ class BflAdapter:
                 errors = 0
             except UpstreamTimeout:
                 raise
-            except (RateLimited, Unavailable) as exc:  # transient: a poll is not a new task
+            except (RateLimited, Unavailable, ProtocolError) as exc:  # a poll is not a new task
                 errors += 1
-                if errors > self._max_poll_errors or not is_transient(exc):
+                if errors > self._max_poll_errors or not _retry_poll(exc):
                     raise
                 wait = max(delay, exc.retry_after or 0)
             else:

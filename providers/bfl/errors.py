@@ -121,17 +121,31 @@ def error_message(body: ErrorBody) -> str | None:
     if isinstance(detail, list) and detail:
         return "; ".join(_validation_item(d) for d in detail)
     if detail:
-        return orjson.dumps(detail).decode()
+        return _as_text(detail)
     if isinstance(body.message, str) and body.message:
         return body.message
     return None
 
 
+def _as_text(value: Any) -> str:
+    """A string as itself, anything else as compact JSON; nesting deeper than orjson writes
+    (255 levels) is described by :func:`describe_details` instead, which stops early."""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, ValueError):  # orjson.JSONEncodeError: too deep, or not JSON at all
+        return describe_details(value)
+
+
 def _validation_item(entry: Any) -> str:
     if not isinstance(entry, dict):
-        return str(entry)
-    loc = ".".join(str(p) for p in entry.get("loc") or () if p != "body")
-    msg = str(entry.get("msg") or entry.get("type") or "invalid")
+        return _as_text(entry)
+    loc_parts = entry.get("loc")
+    if not isinstance(loc_parts, list | tuple):
+        loc_parts = ()
+    loc = ".".join(_as_text(p) for p in loc_parts if p != "body")
+    msg = _as_text(entry.get("msg") or entry.get("type") or "invalid")
     return f"{loc}: {msg}" if loc else msg
 
 
@@ -180,15 +194,25 @@ def status_error(
     )
 
 
-def describe_details(details: Any) -> str:
-    """``{"Moderation Reasons": ["Protected Content"]}`` → ``Protected Content``."""
+MAX_DETAIL_DEPTH = 16
+"""How deep :func:`describe_details` follows nested ``details``; deeper levels read ``…``."""
+
+
+def describe_details(details: Any, _depth: int = 0) -> str:
+    """``{"Moderation Reasons": ["Protected Content"]}`` → ``Protected Content``.
+
+    Nesting past :data:`MAX_DETAIL_DEPTH` is cut (``…``): a hostile answer nested a thousand
+    levels deep must not exhaust the interpreter's recursion limit.
+    """
     if details is None:
         return ""
     if isinstance(details, str):
         return details
+    if isinstance(details, list | dict) and _depth >= MAX_DETAIL_DEPTH:
+        return "…"
     if isinstance(details, list):
-        return ", ".join(describe_details(d) for d in details if d is not None)
+        return ", ".join(describe_details(d, _depth + 1) for d in details if d is not None)
     if isinstance(details, dict):
-        parts = [describe_details(v) for v in details.values()]
+        parts = [describe_details(v, _depth + 1) for v in details.values()]
         return ", ".join(p for p in parts if p)
     return str(details)

@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from providers._http import (
+    LARGE_JSON_BYTES,
     ServerSentEvent,
     SSEDecoder,
     form_fields,
     iter_sse,
+    load_json,
     map_transport_error,
     parse_retry_after,
     read_body,
@@ -206,3 +208,12 @@ def test_form_fields() -> None:
         "svg[reasoning][effort]": "low",
         "tags[]": ["a", "b"],
     }
+
+
+@pytest.mark.parametrize("padding", [0, LARGE_JSON_BYTES])  # orjson, then the json module
+def test_deeply_nested_json_is_a_protocol_error(padding: int) -> None:
+    depth = 100_000
+    body = b" " * padding + b"[" * depth + b"]" * depth
+    with pytest.raises(ProtocolError, match="answer"):
+        load_json(body, what="answer", provider="p")
+    assert load_json(b" " * padding + b"[[1]]", what="answer", provider="p") == [[1]]

@@ -191,6 +191,24 @@ async def test_polling_tolerates(adapter: BflAdapter, sim: BflSimState, directiv
         assert Progress("Queued") in events
 
 
+async def test_a_poll_connection_broken_mid_answer_is_retried(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    events = await collect(adapter, call("a fox [sim:pollfail=reset*3]"))
+    assert done(events).images
+    polls = [e for e in sim.log.entries if e["method"] == "GET" and "get_result" in e["path"]]
+    assert len(polls) >= 4  # three dropped, then the answers
+
+
+async def test_broken_poll_connections_count_toward_the_poll_errors(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    error = await fails(adapter, call("a fox [sim:pollfail=reset*9]"))
+    assert type(error) is ProtocolError and error.upstream_request_id
+    polls = [e for e in sim.log.entries if e["method"] == "GET"]
+    assert len(polls) == 4  # the first try and 3 retries, as for a 503
+
+
 async def test_a_poll_429_waits_its_retry_after(adapter: BflAdapter, sim: BflSimState) -> None:
     started = time.monotonic()
     assert done(await collect(adapter, call("a fox [sim:pollfail=429]"))).images

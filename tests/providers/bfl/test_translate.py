@@ -411,6 +411,47 @@ def test_transient_poll_failures(status: int) -> None:
     assert is_transient(error_from_response(status, b"{}", {}, what="poll"))
 
 
+DEEP = 100_000
+
+
+def _nested(depth: int, inner: bytes = b'"x"') -> bytes:
+    return b'{"a":' * depth + inner + b"}" * depth
+
+
+@pytest.mark.parametrize("depth", [DEEP, 700])
+def test_deeply_nested_answers_are_protocol_errors_or_read(depth: int) -> None:
+    """Nesting past the recursion limit is a ProtocolError; 700 levels parse, and describing
+    them stops early instead of recursing through all of them."""
+    body = b'{"id": "T", "status": "Error", "details": ' + _nested(depth) + b"}"
+    if depth == DEEP:
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            parse_result(body)
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            parse_submit(b'{"id": "T", "x": ' + _nested(depth) + b"}", base_url=BASE)
+        return
+    error = status_error(parse_result(body))
+    assert type(error) is Unavailable and error.message.endswith("…")
+
+
+@pytest.mark.parametrize("depth", [300, 2000])
+def test_a_deeply_nested_error_detail_still_gives_an_error(depth: int) -> None:
+    # 300: parsed, but too deep for orjson to write back; 2000: too deep to parse at all
+    body = b'{"detail": ' + _nested(depth) + b"}"
+    error = error_from_response(400, body, {})
+    assert type(error) is InvalidRequest and error.status_code == 400
+    listed = error_from_response(422, b'{"detail": [' + b"[" * 300 + b"]" * 300 + b"]}", {})
+    assert type(listed) is InvalidRequest
+
+
+@pytest.mark.parametrize("url", ["http://[::1/v1/get_result", "https://[bad/x"])
+def test_an_unparsable_url_is_a_protocol_error(url: str) -> None:
+    with pytest.raises(ProtocolError, match="invalid"):
+        parse_submit(orjson.dumps({"id": "T", "polling_url": url}), base_url=BASE)
+    ready = parse_result(orjson.dumps({"id": "T", "status": "Ready", "result": {"sample": url}}))
+    with pytest.raises(ProtocolError, match="invalid"):
+        sample_url(ready, base_url=BASE)
+
+
 def test_error_messages_follow_detail_then_message() -> None:
     vercel = error_from_response(
         400, b'{"message": "Top-level message", "detail": {"error": "Invalid prompt"}}', {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 DOCS = "https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai"
@@ -66,6 +67,29 @@ class InnerError(_Lenient):
         validation_alias=AliasChoices("content_filter_result", "content_filter_results"),
     )
 
+    @field_validator("code", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        return _code_text(value)
+
+    @field_validator("content_filter_result", mode="before")
+    @classmethod
+    def _filter_object(cls, value: object) -> object:
+        return _object_or_none(value)
+
+
+def _code_text(value: object) -> str | None:
+    """A code as text (Azure sends strings, numbers or null); nothing readable is None."""
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _object_or_none(value: object) -> object:
+    """A filter result that is not an object (a string, a list, ``true``) is read as absent:
+    the rest of the error envelope must still be read."""
+    return value if isinstance(value, dict) else None
+
 
 class ErrorDetail(_Lenient):
     """The ``error`` object of Azure's envelope; ``code`` may be a string, number or null.
@@ -87,14 +111,24 @@ class ErrorDetail(_Lenient):
     @field_validator("code", mode="before")
     @classmethod
     def _stringify(cls, value: object) -> object:
-        if value is None or value == "":
-            return None
-        return value if isinstance(value, str) else str(value)
+        return _code_text(value)
+
+    @field_validator("content_filter_result", mode="before")
+    @classmethod
+    def _filter_object(cls, value: object) -> object:
+        return _object_or_none(value)
 
     @field_validator("message", "details", mode="before")
     @classmethod
     def _text(cls, value: object) -> object:
-        return value if value is None or isinstance(value, str) else str(value)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict | list):  # structured details: compact JSON, if it writes
+            try:
+                return orjson.dumps(value).decode()
+            except (TypeError, ValueError):  # nested deeper than orjson writes
+                return None
+        return str(value)
 
     @field_validator("innererror", mode="before")
     @classmethod

@@ -197,9 +197,24 @@ def parse_submit(body: bytes, *, base_url: str, provider: str = "black-forest-la
             f"unexpected BFL submit answer: {exc.error_count()} error(s)", provider=provider
         ) from exc
     url = absolute(answer.polling_url, base_url, provider) if answer.polling_url else None
+    task_id = answer.id or (_query_id(url, provider) if url else None)
+    if not task_id:
+        raise ProtocolError(
+            "BFL submit answer names no task (no readable id, no id in polling_url)",
+            provider=provider,
+        )
     url = url or f"{base_url.rstrip('/')}/get_result"
     cost = answer.cost * CREDIT_USD if answer.cost is not None else None
-    return Submitted(answer.id, polling_url_for(url, answer.id, provider), cost)
+    return Submitted(task_id, polling_url_for(url, task_id, provider), cost)
+
+
+def _query_id(url: str, provider: str) -> str | None:
+    """The ``id`` query parameter of a polling URL, if it has one."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("id")
+    except ValueError as exc:
+        raise ProtocolError("BFL returned an invalid polling URL", provider=provider) from exc
+    return values[0] if values and values[0] else None
 
 
 def absolute(url: str, base_url: str, provider: str = "black-forest-labs") -> str:

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from providers._lenient import count_or_none, int_or_none
+
 DOCS = "https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai"
 
 
@@ -29,6 +31,13 @@ class MaiUsage(_Lenient):
     num_input_image_tokens: int | None = None
     num_output_tokens: int | None = None
     output_image_tokens: int | None = None  # LiteLLM fixtures: same value as num_output_tokens
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _count(cls, value: object) -> int | None:
+        """``"4160"`` and ``4160.0`` are 4160; a count that cannot be read is absent (the
+        output tokens are then estimated from the image, with a warning)."""
+        return count_or_none(value)
 
 
 class ImageItem(_Lenient):
@@ -53,6 +62,28 @@ class ImagesResponse(_Lenient):
     data: list[ImageItem] | None = None
     usage: MaiUsage | None = None
     num_output_tokens: int | None = None
+
+    # Secondary fields: a type we cannot read is absent, never a failed (and paid) answer.
+    # ``data`` (the image itself) stays strict.
+    @field_validator("created", mode="before")
+    @classmethod
+    def _created(cls, value: object) -> int | None:
+        return int_or_none(value)
+
+    @field_validator("model", "size", mode="before")
+    @classmethod
+    def _label(cls, value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    @field_validator("usage", mode="before")
+    @classmethod
+    def _usage_object(cls, value: object) -> object:
+        return value if isinstance(value, dict) else None
+
+    @field_validator("num_output_tokens", mode="before")
+    @classmethod
+    def _legacy_count(cls, value: object) -> int | None:
+        return count_or_none(value)
 
 
 class InnerError(_Lenient):

@@ -353,6 +353,54 @@ def test_failed_tasks_are_retryable_upstream_errors(status: str, kind: type[Prov
     assert type(error) is kind and error.retryable
 
 
+SAMPLE = "https://delivery-eu1.bfl.ai/results/x/sample.jpeg?se=1&sig=2"
+
+
+@pytest.mark.parametrize(
+    ("seed", "duration", "task_id"),
+    [
+        ("1234", "4.8", 42),  # numbers as text, an integer id
+        (12.5, "soon", {"task": "T"}),
+        ([7], True, ["T"]),
+        (10**19, {"s": 4.8}, 3.5),
+    ],
+)
+def test_a_ready_answer_keeps_its_sample_whatever_the_secondary_field_types(
+    seed: Any, duration: Any, task_id: Any
+) -> None:
+    result = {"sample": SAMPLE, "seed": seed, "duration": duration}
+    ready = parse_result(_result(id=task_id, status="Ready", result=result))
+    assert ready.result is not None and ready.result.sample == SAMPLE
+    assert sample_url(ready, base_url=BASE) == SAMPLE
+
+
+def test_readable_secondary_fields_are_still_read() -> None:
+    result = {"sample": SAMPLE, "seed": "1234", "duration": "4.8"}
+    ready = parse_result(_result(id=42, status="Ready", result=result))
+    assert ready.result is not None and (ready.result.seed, ready.result.duration) == (1234, 4.8)
+    assert ready.id == "42"
+
+
+@pytest.mark.parametrize("sample", [123, ["https://x"], {"url": SAMPLE}])
+def test_the_sample_itself_stays_strict(sample: Any) -> None:
+    with pytest.raises(ProtocolError):
+        parse_result(_result(status="Ready", result={"sample": sample}))
+
+
+@pytest.mark.parametrize("task_id", [{"id": "T"}, ["T"], 1.5, None, ""])
+def test_a_submit_id_of_another_type_is_read_from_the_polling_url(task_id: Any) -> None:
+    body = orjson.dumps({**EXAMPLE, "id": task_id})
+    submitted = parse_submit(body, base_url=BASE)
+    assert submitted.id == EXAMPLE["id"] and submitted.polling_url == EXAMPLE["polling_url"]
+    assert submitted.cost_usd == Decimal("0.045")
+
+
+def test_a_submit_answer_naming_no_task_at_all_is_a_protocol_error() -> None:
+    body = orjson.dumps({"id": ["T"], "polling_url": "https://api.us1.bfl.ai/v1/get_result"})
+    with pytest.raises(ProtocolError, match="names no task"):
+        parse_submit(body, base_url=BASE)
+
+
 @pytest.mark.parametrize("body", [b"oops", b'{"id": "T"}', b"[1]"])
 def test_a_broken_poll_answer_is_a_protocol_error(body: bytes) -> None:
     with pytest.raises(ProtocolError):

@@ -331,7 +331,7 @@ def _no_constants(name: str) -> Any:
 
 
 def load_json(body: bytes | str, *, what: str, provider: str) -> Any:
-    """Parse JSON or raise :class:`ProtocolError` (invalid UTF-8 included)."""
+    """Parse JSON or raise :class:`ProtocolError` (invalid UTF-8 and nesting too deep included)."""
     try:
         if len(body) < LARGE_JSON_BYTES:
             return orjson.loads(body)
@@ -339,6 +339,8 @@ def load_json(body: bytes | str, *, what: str, provider: str) -> Any:
         return json.loads(text, parse_constant=_no_constants)
     except ValueError as exc:  # json's and orjson's JSONDecodeError, UnicodeDecodeError
         raise ProtocolError(f"{what} is not valid JSON ({exc})", provider=provider) from exc
+    except RecursionError as exc:  # json.loads of a deeply nested body (orjson stops at 1024)
+        raise ProtocolError(f"{what} is nested too deeply", provider=provider) from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,30 +463,46 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _effective_port(url: httpx.URL) -> int | None:
+    """The port a request to ``url`` goes to: the explicit one, else the scheme's default."""
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
+
+
 @dataclass(frozen=True, slots=True)
 class UrlPolicy:
-    """Which hosts a URL from a provider's answer may point at, and which get our key.
+    """Which URLs from a provider's answer we may fetch, and which of them get our key.
 
     ``hosts`` are exact host names, ``*.``-prefixed suffixes (``*.bfl.ai``) or globs whose
     ``*`` matches any run of characters (``api*.bfl.ai``: ``api.bfl.ai``, ``api.eu2.bfl.ai``).
-    The host of ``base_url`` (the configured API, or a simulator on loopback) is always trusted,
-    and there plain ``http`` is accepted; every other host must be https. When the base URL is a
-    loopback host, every loopback name (``localhost``, ``127.0.0.1``, ``::1``) counts as that
-    host: a local server answers under each of them, so an answer naming another alias is
-    still our own server. ``key_hosts`` (same syntax) are the hosts that may receive the
-    credential headers; the base URL host always may.
+    The origin of ``base_url`` (the configured API, or a simulator on loopback) is always
+    trusted: same host, same scheme and same effective port (an absent port is the scheme's
+    default), so a base URL on plain ``http`` (a local simulator) accepts ``http`` there, while
+    an ``https`` base URL never lends its trust to ``http://`` or another port of its host.
+    Every other URL must be https on one of ``hosts``. When the base URL is a loopback host,
+    every loopback name (``localhost``, ``127.0.0.1``, ``::1``) counts as that host: a local
+    server answers under each of them, so an answer naming another alias (on the same scheme
+    and port) is still our own server. ``key_hosts`` (same syntax) are the hosts that may
+    receive the credential headers, over https on the default port 443 only; the base URL's
+    origin always may.
     """
 
     base_url: str
     hosts: tuple[str, ...] = ()
     key_hosts: tuple[str, ...] = ()
 
-    def _base_host(self) -> str:
-        return (httpx.URL(self.base_url).host or "").lower()
-
-    def _is_base(self, host: str) -> bool:
-        base = self._base_host()
-        return bool(host) and (host == base or (_is_loopback(host) and _is_loopback(base)))
+    def _is_base(self, url: httpx.URL) -> bool:
+        """Is ``url`` on the base URL's origin (scheme, host or loopback alias, port)?"""
+        base = httpx.URL(self.base_url)
+        host = (url.host or "").lower()
+        base_host = (base.host or "").lower()
+        if not host or url.scheme != base.scheme:
+            return False
+        if _effective_port(url) != _effective_port(base):
+            return False
+        return host == base_host or (_is_loopback(host) and _is_loopback(base_host))
 
     @staticmethod
     def _matches(host: str, patterns: tuple[str, ...]) -> bool:
@@ -507,21 +525,24 @@ class UrlPolicy:
         except (httpx.InvalidURL, TypeError) as exc:
             raise ProtocolError(f"{provider} returned an invalid URL", provider=provider) from exc
         host = (parsed.host or "").lower()
-        if self._is_base(host):
-            if parsed.scheme in ("http", "https"):
-                return parsed
-        elif parsed.scheme == "https" and self._matches(host, self.hosts):
+        if parsed.scheme in ("http", "https") and self._is_base(parsed):
             return parsed
+        if parsed.scheme == "https" and self._matches(host, self.hosts):
+            return parsed
+        port = f":{parsed.port}" if parsed.port is not None else ""
         raise ProtocolError(
-            f"{provider} returned a URL on an unexpected host ({parsed.scheme}://{host})",
+            f"{provider} returned a URL on an unexpected host ({parsed.scheme}://{host}{port})",
             provider=provider,
         )
 
     def sends_key(self, url: httpx.URL) -> bool:
         """May this (already checked) URL receive our credentials?"""
-        host = (url.host or "").lower()
-        return self._is_base(host) or (
-            url.scheme == "https" and self._matches(host, self.key_hosts)
+        if self._is_base(url):
+            return True
+        return (
+            url.scheme == "https"
+            and _effective_port(url) == _DEFAULT_PORTS["https"]
+            and self._matches((url.host or "").lower(), self.key_hosts)
         )
 
 

@@ -20,8 +20,9 @@ credits (402) → answer (which ``[sim:reset]``, ``[sim:malformed]``, ``[sim:tru
 Directives beyond the shared ones (``simulator.knobs``): ``[sim:queued]`` (show the unknown
 status ``Queued`` instead of ``Pending``), ``[sim:error]``, ``[sim:failed]``, ``[sim:notfound]``
 (terminal statuses), ``[sim:pollfail=503]`` or ``[sim:pollfail=503*3]`` (the next poll(s) answer
-that HTTP status), ``[sim:http202]`` (polls answer HTTP 202 while in progress), ``[sim:noid]``
-(``polling_url`` without its ``id`` query). ``[sim:sleep=S]`` keeps the task ``Pending`` S
+that HTTP status; ``[sim:pollfail=reset*2]`` drops the connection after the headers instead),
+``[sim:http202]`` (polls answer HTTP 202 while in progress), ``[sim:noid]`` (``polling_url``
+without its ``id`` query). ``[sim:sleep=S]`` keeps the task ``Pending`` S
 seconds; ``[sim:moderate]`` is ``Request Moderated``, ``[sim:moderate=output]`` ``Content
 Moderated``; ``[sim:quota]`` is a 402.
 """
@@ -60,6 +61,7 @@ from simulator.bfl_rules import MODELS, SMALL_CAP_MODELS, Job, credits, reported
 from simulator.bfl_rules import validate as validate_job
 from simulator.bfl_tasks import (
     IN_PROGRESS,
+    POLL_RESET,
     BflKnobs,
     Task,
     TaskStore,
@@ -125,15 +127,17 @@ class _Simulator:
             raise not_authenticated()
         return key
 
-    def _origin(self, request: Request) -> str:
-        """Scheme, host (the other loopback alias when ``host_alias``), port and mount path."""
+    def _origin(self, request: Request, port_number: int | None = None) -> str:
+        """Scheme, host (the other loopback alias when ``host_alias``), port (``port_number``
+        when given, else the client's) and mount path."""
         url = request.url
         host = url.hostname or "127.0.0.1"
         if self.state.bfl.host_alias:
             host = _ALIASES.get(host, host)
         if ":" in host:
             host = f"[{host}]"
-        port = f":{url.port}" if url.port else ""
+        port_number = port_number or url.port
+        port = f":{port_number}" if port_number else ""
         return f"{url.scheme}://{host}{port}{request.scope.get('root_path', '')}"
 
     # -- submit --------------------------------------------------------------------------------
@@ -217,7 +221,8 @@ class _Simulator:
         self, request: Request, task: Task, cost: float, directives: Directives
     ) -> dict[str, Any]:
         cluster = f"/{task.cluster}" if task.cluster else ""
-        polling_url = f"{self._origin(request)}{cluster}/v1/get_result"
+        origin = self._origin(request, self.state.bfl.polling_port)
+        polling_url = f"{origin}{cluster}/v1/get_result"
         if "noid" not in directives.extra:
             polling_url += f"?id={task.id}"
         answer: dict[str, Any] = {"id": task.id, "polling_url": polling_url}
@@ -253,6 +258,8 @@ class _Simulator:
         if task is None or task.cluster != cluster or task.key != key:
             return _json(_result_body(task_id, "Task not found"))
         fault = self.state.tasks.take_poll_fault(task)
+        if fault == POLL_RESET:
+            return DroppedConnection()
         if fault is not None:
             raise for_status(fault, self.state.bfl.retry_after_s)
         now = time.monotonic()

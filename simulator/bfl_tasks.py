@@ -52,6 +52,10 @@ class BflKnobs(Knobs):
     host_alias: bool = True
     """Name the other loopback alias (``localhost`` <-> ``127.0.0.1``) in ``polling_url`` and
     ``result.sample`` than the client used, as BFL names another host (a cluster, a CDN)."""
+    polling_port: int | None = None
+    """Name this port in ``polling_url`` instead of the one the client used (a cluster answering
+    on another port; serve the app there too). A client must not send its key there: it is
+    not the origin of its base URL. None: the client's port."""
     unknown_status_rate: float = 0.0
     """Share of tasks that show the undocumented status ``Queued`` instead of ``Pending``."""
     report_cost: bool = True
@@ -83,6 +87,12 @@ def _coerce(name: str, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise ValueError("credits must be a number or null")
         return None if value is None else float(value)
+    if name == "polling_port":
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536
+        ):
+            raise ValueError("polling_port must be a TCP port number or null")
+        return value
     if name == "polling_cluster":
         if not isinstance(value, str) or (value and not value.replace("-", "").isalnum()):
             raise ValueError("polling_cluster must be a path segment (letters, digits, -)")
@@ -117,6 +127,7 @@ class Task:
     queued: bool = False  # shows `Queued` instead of `Pending`
     http202: bool = False  # polls answer HTTP 202 while in progress
     poll_faults: list[int] = field(default_factory=list)  # statuses for the next polls
+    # (POLL_RESET: a dropped connection)
     reasons: tuple[str, ...] = ("Protected Content",)
 
     @property
@@ -205,12 +216,21 @@ def outcome_for(prompt: str, directives: Directives, knobs: BflKnobs) -> Outcome
     return next((v for k, v in terminal.items() if k in directives.extra), "Ready")
 
 
+POLL_RESET = 0
+"""A poll fault that is no HTTP status: the connection drops after the headers."""
+
+
 def poll_faults(arg: str | None) -> list[int]:
-    """``503`` or ``503*3`` → ``[503, 503, 503]``; a bad argument is a 422 on the prompt."""
+    """``503`` or ``503*3`` → ``[503, 503, 503]``; ``reset*2`` → two dropped connections
+    (:data:`POLL_RESET`); a bad argument is a 422 on the prompt."""
     if arg is None:
         return []
     status, _, count = arg.partition("*")
-    if not status.isdigit() or not 400 <= int(status) <= 599 or (count and not count.isdigit()):
-        message = f"Value error, [sim:pollfail={arg}] wants STATUS or STATUS*COUNT"
+    if status == "reset":
+        status = str(POLL_RESET)
+    elif not status.isdigit() or not 400 <= int(status) <= 599:
+        status = ""
+    if not status or (count and not count.isdigit()):
+        message = f"Value error, [sim:pollfail={arg}] wants STATUS, reset, or either *COUNT"
         raise validation([item("value_error", ["body", "prompt"], message, "…")])
     return [int(status)] * int(count or 1)

@@ -3,7 +3,8 @@
 Routes (§1): ``POST /v1/images/generations`` (and its ``/vector`` and ``/raster`` variants),
 ``POST /v1/images/imageToImage``, ``POST /v1/images/vectorize``, ``GET /v1/users/me``,
 ``GET /v1/models``, ``GET /ping``, ``GET /status``, plus ``GET /img/<image_id>.<ext>``: the
-stand-in for the image host (``img.recraft.ai``) that result URLs point at. Anything else is
+stand-in for the image host (``img.recraft.ai``) that result URLs point at; it answers 403 to a
+request carrying ``Authorization`` (the key must never reach the delivery host). Anything else is
 the plain-text ``404 page not found`` of Go's ``net/http``. Base URL for clients:
 ``http://host:port/v1`` (mounted: ``http://host:port/recraft/v1``).
 
@@ -41,6 +42,7 @@ from simulator.recraft_errors import (
     INVALID_PARAMETER,
     RecraftError,
     bad_value,
+    credentials_on_image_host,
     for_status,
     invalid,
     method_not_allowed,
@@ -116,17 +118,23 @@ class _Simulator:
         return await self._logged(request, answer, body=False)
 
     async def image_file(self, request: Request) -> Response:
-        """The image host: public, no key needed (``img.recraft.ai`` URLs are signed links)."""
+        """The image host: public, no key needed (``img.recraft.ai`` URLs are signed links).
+
+        A request carrying ``Authorization`` is refused with a 403: the key must never go to
+        the delivery host, and this makes a client that sends it fail loudly."""
         entry = self.state.log.record(
             "GET", request.url.path, dict(request.headers), secrets.token_hex(8)
         )
         image_id, _, _ext = str(request.path_params["name"]).partition(".")
         stored = self.store.get(image_id)
-        response = (
-            not_found().response()
-            if stored is None
-            else Response(stored[0], media_type=stored[1], headers={"cache-control": "private"})
-        )
+        if "authorization" in request.headers:
+            response = credentials_on_image_host().response()
+        elif stored is None:
+            response = not_found().response()
+        else:
+            response = Response(
+                stored[0], media_type=stored[1], headers={"cache-control": "private"}
+            )
         entry["status"] = response.status_code
         return response
 

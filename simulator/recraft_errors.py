@@ -74,6 +74,12 @@ def not_found() -> RecraftError:
     return RecraftError(404, NOT_FOUND_TEXT)
 
 
+def credentials_on_image_host() -> RecraftError:
+    """The image host got an ``Authorization`` header: result URLs are public, so a client that
+    sends its key there leaks it to the delivery host (a leak detector; our choice of body)."""
+    return RecraftError(403, "forbidden: image URLs take no credentials")
+
+
 def method_not_allowed() -> RecraftError:
     """Go's ``ServeMux`` answer to a known path with another method."""
     return RecraftError(405, METHOD_NOT_ALLOWED_TEXT)

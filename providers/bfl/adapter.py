@@ -6,16 +6,19 @@ them (our notes, compiled 2026-10).
 
 * **Polling** uses ``polling_url`` exactly as BFL returned it (it names the cluster that took
   the task; a rebuilt URL can answer ``Task not found``), with ``?id=`` appended only when it
-  has none. It must point at the base URL host or an https ``*.bfl.ai`` host; ``x-key`` goes
-  only to the base URL host and https ``api*.bfl.ai`` hosts.
+  has none. It must point at the base URL's origin (scheme, host and port) or an https
+  ``*.bfl.ai`` host; ``x-key`` goes only to the base URL's origin and to ``api*.bfl.ai`` over
+  https on port 443.
 * **Pacing**: the first poll right after submit, then every ``poll_interval`` growing ×1.5 up
-  to ``max_poll_interval``; transient poll failures (429, 5xx, a refused connection) are
-  retried up to ``max_poll_errors`` times in a row. The whole submit-to-result wait is bounded
-  by the context's read timeout (the gateway's upstream timeout): the last wait is cut to end
-  at the deadline, one last poll is made there, and then it is UpstreamTimeout.
+  to ``max_poll_interval``; transient poll failures (429, 408/409, 5xx, a refused connection,
+  a connection that broke mid-answer) are retried up to ``max_poll_errors`` times in a row; a
+  poll 404 or other 4xx, or a whole answer that cannot be read, is not. The
+  whole submit-to-result wait is bounded by the context's read timeout (the gateway's upstream
+  timeout): the last wait is cut to end at the deadline, one last poll is made there, and then
+  it is UpstreamTimeout.
   Unknown in-progress statuses keep the polling going.
 * **Result**: ``result.sample`` is downloaded at once (it expires after 10 minutes) with
-  :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL host) and never with
+  :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL's origin) and never with
   our key: a signed delivery URL needs none.
 * **Cancellation**: closing the generator (the client went away) stops at the next
   suspension point; no further request is made. BFL has no cancel endpoint.
@@ -31,7 +34,7 @@ from contextlib import aclosing
 import httpx
 
 from providers._http import DEFAULT_TIMEOUT, UrlPolicy, download, read_body, transport_errors
-from providers.bfl.errors import error_from_response, status_error
+from providers.bfl.errors import error_from_response, is_transient, status_error
 from providers.bfl.translate import (
     READY,
     Submitted,
@@ -42,14 +45,20 @@ from providers.bfl.translate import (
     sample_url,
 )
 from providers.bfl.wire import ResultResponse
-from providers.errors import ProviderError, RateLimited, Unavailable, UpstreamTimeout
+from providers.errors import (
+    ProtocolError,
+    ProviderError,
+    RateLimited,
+    Unavailable,
+    UpstreamTimeout,
+)
 from providers.spec import Accepted, GenerateCall, GenerationEvent, Progress, Usage
 
 # Error and poll bodies are small; cap what we read so a misbehaving server cannot make us
 # buffer gigabytes.
 _MAX_SMALL_BODY = 1024 * 1024
 DELIVERY_HOSTS = ("*.bfl.ai", "bfldeliveryprod.blob.core.windows.net")  # §1: older results
-API_HOSTS = ("*.bfl.ai",)  # where a polling_url may point (the base URL host always may)
+API_HOSTS = ("*.bfl.ai",)  # where a polling_url may point (the base URL's origin always may)
 KEY_HOSTS = ("api*.bfl.ai",)  # which of them get x-key (§4: the API clusters only)
 DEFAULT_DEADLINE_S = 300.0
 LAST_POLL_S = 1.0  # read timeout floor of a poll; a poll at the deadline may overrun by this
@@ -72,6 +81,15 @@ class _Deadline:
         :data:`LAST_POLL_S`: the poll made at the deadline still gets its answer."""
         read = min(base.read or self.seconds, max(self.remaining, LAST_POLL_S))
         return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+
+
+def _retry_poll(error: ProviderError) -> bool:
+    """Is a failed poll worth another try on the same task? A 429, 408/409/5xx or lost
+    connection (:func:`is_transient`), or a connection that broke mid-answer (a transport
+    :class:`ProtocolError`); not an answer that arrived whole and cannot be read."""
+    if isinstance(error, ProtocolError):
+        return isinstance(error.__cause__, httpx.HTTPError)
+    return is_transient(error)
 
 
 class BflAdapter:
@@ -178,9 +196,9 @@ class BflAdapter:
                 errors = 0
             except UpstreamTimeout:
                 raise
-            except (RateLimited, Unavailable) as exc:  # transient: a poll is not a new task
+            except (RateLimited, Unavailable, ProtocolError) as exc:  # a poll is not a new task
                 errors += 1
-                if errors > self._max_poll_errors:
+                if errors > self._max_poll_errors or not _retry_poll(exc):
                     raise
                 wait = max(delay, exc.retry_after or 0)
             else:

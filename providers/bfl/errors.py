@@ -11,8 +11,14 @@ Choices where the reference is silent:
   :class:`ProtocolError` (the provider contradicts itself). Both are retryable.
 * A 429 without ``Retry-After`` (nor a body ``retry_after``) still tells the caller to wait
   :data:`DEFAULT_RETRY_AFTER_S`, the low end of the reference's "1-5 s" back-off.
-* 400/404/422 and other 4xx are :class:`InvalidRequest` (deterministic); 408/409 and 5xx are
-  :class:`Unavailable`.
+* A 404 is :class:`Unavailable`: BFL serves no such model route (the catalog's upstream model
+  is wrong) or no such polling route. That is the operator's misconfiguration, not the caller's
+  input, so another endpoint may still serve the call.
+* On a poll, every other 4xx but 401/402/403/429 is :class:`Unavailable` too: a poll carries
+  nothing of the caller's (only the URL and id BFL gave us), so its rejection cannot be the
+  caller's fault. It is not retried on the same task, though (:func:`is_transient`).
+* On submit, 400/422 and the other 4xx are :class:`InvalidRequest` (deterministic); 408/409
+  and 5xx are :class:`Unavailable`.
 """
 
 from __future__ import annotations
@@ -46,19 +52,31 @@ NOT_FOUND = "Task not found"
 _CODES = {"Request Moderated": "request_moderated", "Content Moderated": "content_moderated"}
 
 
-def error_class(status: int) -> type[ProviderError]:
-    """BFL's error table (§6): 401/403 auth, 402 credits, 429 rate, 5xx unavailable."""
+def error_class(status: int, what: str = "request") -> type[ProviderError]:
+    """BFL's error table (§6): 401/403 auth, 402 credits, 429 rate, 5xx unavailable; 404 (no
+    such model or route) and a rejected poll are unavailable; other 4xx the caller's."""
     if status in (401, 403):
         return AuthError
     if status == 402:
         return InsufficientCredit
     if status == 429:
         return RateLimited
-    if status in (408, 409) or status >= 500:
+    if status in (404, 408, 409) or status >= 500:
         return Unavailable
     if 400 <= status < 500:
-        return InvalidRequest
+        return Unavailable if what == "poll" else InvalidRequest
     return ProtocolError
+
+
+def is_transient(error: ProviderError) -> bool:
+    """Worth another poll of the same task: a 429, a 408/409/5xx or no HTTP answer at all.
+
+    A 404 or another 4xx will be the same on the next poll, so it ends the polling at once.
+    """
+    status = error.status_code
+    if isinstance(error, RateLimited):
+        return True
+    return status is None or status in (408, 409) or status >= 500
 
 
 def error_from_response(
@@ -78,7 +96,7 @@ def error_from_response(
     if text is None and body.strip():
         text = body[:200].decode("utf-8", errors="replace").strip()
     message = f"BFL {what} answered HTTP {status}" + (f": {text}" if text else "")
-    cls = error_class(status)
+    cls = error_class(status, what)
     retry_after = parse_retry_after(lowered)
     if retry_after is None and parsed is not None:
         retry_after = parsed.retry_after
@@ -103,17 +121,31 @@ def error_message(body: ErrorBody) -> str | None:
     if isinstance(detail, list) and detail:
         return "; ".join(_validation_item(d) for d in detail)
     if detail:
-        return orjson.dumps(detail).decode()
+        return _as_text(detail)
     if isinstance(body.message, str) and body.message:
         return body.message
     return None
 
 
+def _as_text(value: Any) -> str:
+    """A string as itself, anything else as compact JSON; nesting deeper than orjson writes
+    (255 levels) is described by :func:`describe_details` instead, which stops early."""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, ValueError):  # orjson.JSONEncodeError: too deep, or not JSON at all
+        return describe_details(value)
+
+
 def _validation_item(entry: Any) -> str:
     if not isinstance(entry, dict):
-        return str(entry)
-    loc = ".".join(str(p) for p in entry.get("loc") or () if p != "body")
-    msg = str(entry.get("msg") or entry.get("type") or "invalid")
+        return _as_text(entry)
+    loc_parts = entry.get("loc")
+    if not isinstance(loc_parts, list | tuple):
+        loc_parts = ()
+    loc = ".".join(_as_text(p) for p in loc_parts if p != "body")
+    msg = _as_text(entry.get("msg") or entry.get("type") or "invalid")
     return f"{loc}: {msg}" if loc else msg
 
 
@@ -162,15 +194,25 @@ def status_error(
     )
 
 
-def describe_details(details: Any) -> str:
-    """``{"Moderation Reasons": ["Protected Content"]}`` → ``Protected Content``."""
+MAX_DETAIL_DEPTH = 16
+"""How deep :func:`describe_details` follows nested ``details``; deeper levels read ``…``."""
+
+
+def describe_details(details: Any, _depth: int = 0) -> str:
+    """``{"Moderation Reasons": ["Protected Content"]}`` → ``Protected Content``.
+
+    Nesting past :data:`MAX_DETAIL_DEPTH` is cut (``…``): a hostile answer nested a thousand
+    levels deep must not exhaust the interpreter's recursion limit.
+    """
     if details is None:
         return ""
     if isinstance(details, str):
         return details
+    if isinstance(details, list | dict) and _depth >= MAX_DETAIL_DEPTH:
+        return "…"
     if isinstance(details, list):
-        return ", ".join(describe_details(d) for d in details if d is not None)
+        return ", ".join(describe_details(d, _depth + 1) for d in details if d is not None)
     if isinstance(details, dict):
-        parts = [describe_details(v) for v in details.values()]
+        parts = [describe_details(v, _depth + 1) for v in details.values()]
         return ", ".join(p for p in parts if p)
     return str(details)

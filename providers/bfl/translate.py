@@ -183,6 +183,8 @@ def _json(body: bytes, what: str, provider: str) -> Any:
         return json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"BFL {what} is not valid JSON", provider=provider) from exc
+    except RecursionError as exc:  # nesting deeper than the interpreter's recursion limit
+        raise ProtocolError(f"BFL {what} is nested too deeply", provider=provider) from exc
 
 
 def parse_submit(body: bytes, *, base_url: str, provider: str = "black-forest-labs") -> Submitted:
@@ -194,23 +196,45 @@ def parse_submit(body: bytes, *, base_url: str, provider: str = "black-forest-la
         raise ProtocolError(
             f"unexpected BFL submit answer: {exc.error_count()} error(s)", provider=provider
         ) from exc
-    url = absolute(answer.polling_url, base_url) if answer.polling_url else None
+    url = absolute(answer.polling_url, base_url, provider) if answer.polling_url else None
+    task_id = answer.id or (_query_id(url, provider) if url else None)
+    if not task_id:
+        raise ProtocolError(
+            "BFL submit answer names no task (no readable id, no id in polling_url)",
+            provider=provider,
+        )
     url = url or f"{base_url.rstrip('/')}/get_result"
     cost = answer.cost * CREDIT_USD if answer.cost is not None else None
-    return Submitted(answer.id, polling_url_for(url, answer.id), cost)
+    return Submitted(task_id, polling_url_for(url, task_id, provider), cost)
 
 
-def absolute(url: str, base_url: str) -> str:
+def _query_id(url: str, provider: str) -> str | None:
+    """The ``id`` query parameter of a polling URL, if it has one."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("id")
+    except ValueError as exc:
+        raise ProtocolError("BFL returned an invalid polling URL", provider=provider) from exc
+    return values[0] if values and values[0] else None
+
+
+def absolute(url: str, base_url: str, provider: str = "black-forest-labs") -> str:
     """An absolute URL is kept as given; a relative one (never seen from BFL, but harmless to
-    honour) is resolved against the base URL, as a browser would."""
-    if urlsplit(url).netloc:
-        return url
-    return urljoin(f"{base_url.rstrip('/')}/", url)
+    honour) is resolved against the base URL, as a browser would. A URL that cannot be parsed
+    (``http://[::1``: a broken IPv6 host) is a :class:`ProtocolError`."""
+    try:
+        if urlsplit(url).netloc:
+            return url
+        return urljoin(f"{base_url.rstrip('/')}/", url)
+    except ValueError as exc:
+        raise ProtocolError("BFL returned an invalid URL", provider=provider) from exc
 
 
-def polling_url_for(url: str, task_id: str) -> str:
+def polling_url_for(url: str, task_id: str, provider: str = "black-forest-labs") -> str:
     """``url`` exactly as given, with ``id=<task>`` appended only when it has no ``id`` (§4)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ProtocolError("BFL returned an invalid polling URL", provider=provider) from exc
     if "id" in parse_qs(parts.query, keep_blank_values=True):
         return url
     separator = "&" if parts.query else "?"
@@ -236,7 +260,7 @@ def sample_url(
     sample = answer.result.sample if answer.result else None
     if not sample:
         raise ProtocolError("BFL answered Ready without result.sample", provider=provider)
-    return absolute(sample, base_url)
+    return absolute(sample, base_url, provider)
 
 
 def completed(

@@ -7,10 +7,12 @@ optional so legacy and future answers still parse. Shapes: BFL's submit response
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from providers._lenient import decimal_or_none, float_or_none, int_or_none, text_or_none
 
 
 class _Lenient(BaseModel):
@@ -19,13 +21,7 @@ class _Lenient(BaseModel):
 
 def _decimal_or_none(value: object) -> Decimal | None:
     """A non-negative number, else None: a cost we cannot read falls back to the catalog."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() and number >= 0 else None
+    return decimal_or_none(value)
 
 
 class AsyncResponse(_Lenient):
@@ -36,7 +32,7 @@ class AsyncResponse(_Lenient):
     https://docs.bfl.ai/api-reference (``AsyncResponse``)
     """
 
-    id: str
+    id: str | None = None
     polling_url: str | None = None
     cost: Decimal | None = None
     input_mp: Decimal | None = None
@@ -49,8 +45,10 @@ class AsyncResponse(_Lenient):
 
     @field_validator("id", mode="before")
     @classmethod
-    def _id_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    def _id_text(cls, value: object) -> str | None:
+        """A string or an integer; anything else is absent (the ``id`` of ``polling_url``
+        then names the task, see :func:`providers.bfl.translate.parse_submit`)."""
+        return text_or_none(value)
 
 
 class ResultSample(_Lenient):
@@ -62,6 +60,17 @@ class ResultSample(_Lenient):
     sample: str | None = None
     seed: int | None = None
     duration: float | None = None
+
+    # Secondary: a seed or duration of another type is absent, never a lost (paid) image.
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, value: object) -> int | None:
+        return int_or_none(value)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        return float_or_none(value)
 
 
 class ResultResponse(_Lenient):
@@ -76,6 +85,11 @@ class ResultResponse(_Lenient):
     result: ResultSample | None = None
     progress: float | None = None
     details: Any = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: object) -> str | None:
+        return text_or_none(value)
 
     @field_validator("result", mode="before")
     @classmethod

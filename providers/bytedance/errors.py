@@ -7,7 +7,10 @@ of our key. Error codes as BytePlus ModelArk documents them (our notes, compiled
 Choices where the reference is silent:
 
 * ``InvalidEndpoint.ClosedEndpoint`` (400) is our configuration, not the caller's request:
-  :class:`Unavailable`, so another provider can serve the call.
+  :class:`Unavailable`, so another provider can serve the call. So is a 404
+  (``InvalidEndpoint.NotFound``, ``UnsupportedModel``, ``ModelNotOpen``): the model id is our
+  catalog's, and a model that does not exist or is not enabled for our account is the
+  operator's misconfiguration.
 * ModelArk documents no ``Retry-After``; a 429 without one gets :data:`DEFAULT_RETRY_AFTER_S`
   as a hint (its limits are per minute, so clients should back off rather than hammer).
 * The request id is taken from the ``x-request-id`` header, else from the message's
@@ -38,7 +41,15 @@ from providers.errors import (
 PROVIDER = "seed"
 DEFAULT_RETRY_AFTER_S = 5.0
 QUOTA_CODES = frozenset({"AccountOverdueError"})
-CONFIGURATION_CODES = frozenset({"InvalidEndpoint.ClosedEndpoint"})
+# Our endpoint or model id is closed, unknown or not enabled: the operator's configuration.
+CONFIGURATION_CODES = frozenset(
+    {
+        "InvalidEndpoint.ClosedEndpoint",
+        "InvalidEndpoint.NotFound",
+        "UnsupportedModel",
+        "ModelNotOpen",
+    }
+)
 INTERNAL_CODES = frozenset({"InternalServiceError", "ServiceUnavailable"})
 _REQUEST_ID = re.compile(r"request id:\s*([0-9A-Za-z_-]+)", re.IGNORECASE)
 
@@ -125,9 +136,9 @@ def error_class(status: int | None, code: str | None) -> type[ProviderError]:
         return Unavailable
     if status is None:  # a failed image or a stream-level error
         return InvalidRequest if code in ("InvalidParameter", "MissingParameter") else Unavailable
-    if status in (408, 409) or status >= 500:
+    if status in (404, 408, 409) or status >= 500:  # 404: no such model (or route) for us
         return Unavailable
-    if 400 <= status < 500:  # InvalidParameter, MissingParameter, 404 model not found/enabled
+    if 400 <= status < 500:  # InvalidParameter, MissingParameter
         return InvalidRequest
     return ProtocolError  # 1xx/3xx: not something this API answers
 

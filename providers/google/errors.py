@@ -4,7 +4,8 @@ No I/O, no ``await``, no httpx. Errors as Google's Gemini API documentation desc
 notes, compiled 2026-10).
 
 * A rejected key is a **400** on Google (``details[].reason == "API_KEY_INVALID"``): it is our
-  credential, so :class:`AuthError` (502, falls back), never the caller's 400.
+  credential, so :class:`AuthError` (502, falls back), never the caller's 400. So is every other
+  ``API_KEY_*`` reason (``API_KEY_EXPIRED``, ``API_KEY_SERVICE_BLOCKED``, …), whatever the status.
 * 429 ``RESOURCE_EXHAUSTED`` is :class:`RateLimited` with ``RetryInfo.retryDelay`` (``"34.4s"``)
   as ``retry_after``; but ``limit: 0`` in the message means the key has no quota at all for
   the model (a free-tier key on an image model), which waiting does not cure:
@@ -12,8 +13,8 @@ notes, compiled 2026-10).
 * 400 ``FAILED_PRECONDITION`` (billing not enabled, region not served) is the account's
   configuration, not the request: :class:`InsufficientCredit` too (choice; the reference calls
   it a configuration error).
-* 404 is an unknown or retired model id: :class:`InvalidRequest` (our catalog is wrong; a
-  deterministic failure).
+* 404 (``NOT_FOUND``) is an unknown or retired model id: our catalog's, not the caller's, so
+  :class:`Unavailable` (the operator's misconfiguration; another endpoint may serve the call).
 * Bodies that are not JSON (proxies, Google's HTML 404 page) are mapped by status alone.
 """
 
@@ -38,7 +39,7 @@ from providers.errors import (
 )
 from providers.google.wire import ErrorEnvelope, ErrorStatus
 
-AUTH_REASONS = frozenset({"API_KEY_INVALID"})
+AUTH_REASON_PREFIX = "API_KEY_"  # API_KEY_INVALID, API_KEY_EXPIRED, API_KEY_SERVICE_BLOCKED…
 BAD_KEY_MESSAGE = "API key not valid"
 NO_QUOTA = re.compile(r"\blimit:\s*0\b")
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -92,7 +93,8 @@ def error_class(status: int | None, detail: ErrorStatus | None) -> type[Provider
     reasons = _reasons(detail)
     message = (detail.message or "") if detail else ""
     name = (detail.status or "") if detail else ""
-    if reasons & AUTH_REASONS or (status == 400 and BAD_KEY_MESSAGE in message):
+    bad_key = any(r.startswith(AUTH_REASON_PREFIX) for r in reasons)
+    if bad_key or (status == 400 and BAD_KEY_MESSAGE in message):
         return AuthError
     if status in (401, 403) or name in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return AuthError
@@ -100,8 +102,8 @@ def error_class(status: int | None, detail: ErrorStatus | None) -> type[Provider
         return InsufficientCredit if NO_QUOTA.search(message) else RateLimited
     if name == "FAILED_PRECONDITION":
         return InsufficientCredit
-    if status is None:
-        return Unavailable
+    if status is None or status == 404 or name == "NOT_FOUND":
+        return Unavailable  # 404: a model id from our catalog that Google does not serve
     if status in (408, 409, 499) or status >= 500:
         return Unavailable
     if 400 <= status < 500:

@@ -14,6 +14,11 @@ describes them (our notes, compiled 2026-11).
   ResponsibleAIPolicyViolation``, a ``content_filter_result``, or a 4xx message about content
   policy, as the reference advises) → :class:`ContentModerated` naming the filtered categories.
 * Other 4xx (``unsupported_request_value`` …) → :class:`InvalidRequest`.
+
+The envelope is read leniently: a ``content_filter_result`` that is not an object, or an
+``innererror.code`` that is not text, counts as absent rather than losing the whole envelope.
+Everything copied from it into a message or ``raw`` (``message``, ``details``, category names)
+is redacted like any other upstream text.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ def error_from_detail(
 ) -> ProviderError:
     """Build the error from a parsed ``error`` object; ``status=None``: a 200 carrying one."""
     text = (detail.message or detail.details) if detail else None
-    message = redact(text or fallback, secrets)
+    message = text or fallback
     cls = error_class(status, detail)
     if cls is ContentModerated:
         categories = filtered_categories(detail)
@@ -98,9 +103,13 @@ def error_from_detail(
         message = f"Azure AI content filter{named}: {message}"
     elif status == 404:
         message += " (check the endpoint's base URL and deployment name)"
+    message = redact(message, secrets)  # all of it: Azure's text, details, category names
     raw = None
     if detail is not None:
-        raw = {"error": detail.model_copy(update={"message": message}).model_dump()}
+        details = redact(detail.details, secrets) if detail.details else detail.details
+        raw = {
+            "error": detail.model_copy(update={"message": message, "details": details}).model_dump()
+        }
     return cls(
         message,
         provider=provider,
@@ -158,8 +167,14 @@ def filtered_categories(detail: ErrorDetail | None) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _collect(node: Mapping[str, Any], found: list[str]) -> None:
-    """Walk a (possibly nested) filter result: ``{category: {"filtered": true, …}}``."""
+_MAX_FILTER_DEPTH = 8
+
+
+def _collect(node: Mapping[str, Any], found: list[str], depth: int = 0) -> None:
+    """Walk a (possibly nested) filter result: ``{category: {"filtered": true, …}}``, down to
+    :data:`_MAX_FILTER_DEPTH` levels (Azure nests two; a hostile answer could nest a thousand)."""
+    if depth >= _MAX_FILTER_DEPTH:
+        return
     for name, value in node.items():
         if not isinstance(value, Mapping):
             continue
@@ -167,7 +182,7 @@ def _collect(node: Mapping[str, Any], found: list[str]) -> None:
             severity = value.get("severity")
             found.append(f"{name} ({severity})" if isinstance(severity, str) else name)
         else:
-            _collect(value, found)
+            _collect(value, found, depth + 1)
 
 
 def parse_error(body: bytes) -> ErrorDetail | None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from providers._lenient import count_or_none, int_or_none
 
 DOCS = "https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai"
 
@@ -28,6 +31,13 @@ class MaiUsage(_Lenient):
     num_input_image_tokens: int | None = None
     num_output_tokens: int | None = None
     output_image_tokens: int | None = None  # LiteLLM fixtures: same value as num_output_tokens
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _count(cls, value: object) -> int | None:
+        """``"4160"`` and ``4160.0`` are 4160; a count that cannot be read is absent (the
+        output tokens are then estimated from the image, with a warning)."""
+        return count_or_none(value)
 
 
 class ImageItem(_Lenient):
@@ -53,6 +63,28 @@ class ImagesResponse(_Lenient):
     usage: MaiUsage | None = None
     num_output_tokens: int | None = None
 
+    # Secondary fields: a type we cannot read is absent, never a failed (and paid) answer.
+    # ``data`` (the image itself) stays strict.
+    @field_validator("created", mode="before")
+    @classmethod
+    def _created(cls, value: object) -> int | None:
+        return int_or_none(value)
+
+    @field_validator("model", "size", mode="before")
+    @classmethod
+    def _label(cls, value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    @field_validator("usage", mode="before")
+    @classmethod
+    def _usage_object(cls, value: object) -> object:
+        return value if isinstance(value, dict) else None
+
+    @field_validator("num_output_tokens", mode="before")
+    @classmethod
+    def _legacy_count(cls, value: object) -> int | None:
+        return count_or_none(value)
+
 
 class InnerError(_Lenient):
     """Azure's ``innererror``: ``ResponsibleAIPolicyViolation`` plus per-category results.
@@ -65,6 +97,29 @@ class InnerError(_Lenient):
         default=None,
         validation_alias=AliasChoices("content_filter_result", "content_filter_results"),
     )
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        return _code_text(value)
+
+    @field_validator("content_filter_result", mode="before")
+    @classmethod
+    def _filter_object(cls, value: object) -> object:
+        return _object_or_none(value)
+
+
+def _code_text(value: object) -> str | None:
+    """A code as text (Azure sends strings, numbers or null); nothing readable is None."""
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _object_or_none(value: object) -> object:
+    """A filter result that is not an object (a string, a list, ``true``) is read as absent:
+    the rest of the error envelope must still be read."""
+    return value if isinstance(value, dict) else None
 
 
 class ErrorDetail(_Lenient):
@@ -87,14 +142,24 @@ class ErrorDetail(_Lenient):
     @field_validator("code", mode="before")
     @classmethod
     def _stringify(cls, value: object) -> object:
-        if value is None or value == "":
-            return None
-        return value if isinstance(value, str) else str(value)
+        return _code_text(value)
+
+    @field_validator("content_filter_result", mode="before")
+    @classmethod
+    def _filter_object(cls, value: object) -> object:
+        return _object_or_none(value)
 
     @field_validator("message", "details", mode="before")
     @classmethod
     def _text(cls, value: object) -> object:
-        return value if value is None or isinstance(value, str) else str(value)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict | list):  # structured details: compact JSON, if it writes
+            try:
+                return orjson.dumps(value).decode()
+            except (TypeError, ValueError):  # nested deeper than orjson writes
+                return None
+        return str(value)
 
     @field_validator("innererror", mode="before")
     @classmethod

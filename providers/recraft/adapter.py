@@ -3,7 +3,8 @@
 All mapping lives in :mod:`providers.recraft.translate` and :mod:`providers.recraft.errors`;
 this module sends the request, reads the JSON answer and downloads the result files at once
 (Recraft answers with temporary URLs, reference §2.5). Downloads go only to Recraft's own
-hosts (and the configured base URL's host); our key goes only to Recraft's API host.
+hosts (and the configured base URL's origin) and never carry our key: result URLs are public
+links on a delivery host, whichever host they name.
 """
 
 from __future__ import annotations
@@ -28,16 +29,14 @@ from providers.recraft.translate import (
 from providers.spec import Accepted, GenerateCall, GeneratedImage, GenerationEvent
 
 DEFAULT_BASE_URL = "https://external.api.recraft.ai/v1"
-# Where result URLs may point (exact hosts, https only); the base URL's host is always allowed.
+# Where result URLs may point (exact hosts, https only); the base URL's origin is always allowed.
 IMAGE_HOSTS = ("img.recraft.ai", "external.api.recraft.ai")
-# Hosts that may receive our key besides the base URL's: Recraft's API host, never the CDN.
-KEY_HOSTS = ("external.api.recraft.ai",)
 _MAX_ERROR_BODY = 1024 * 1024
 
 
 def url_policy(base_url: str) -> UrlPolicy:
-    """Result URLs: Recraft's hosts over https, or the base URL's host; the key only to the API."""
-    return UrlPolicy(base_url=base_url, hosts=IMAGE_HOSTS, key_hosts=KEY_HOSTS)
+    """Result URLs: Recraft's hosts over https, or the base URL's origin."""
+    return UrlPolicy(base_url=base_url, hosts=IMAGE_HOSTS)
 
 
 class RecraftAdapter:
@@ -121,7 +120,6 @@ class RecraftAdapter:
             item.url,
             self._policy,
             provider=self.provider,
-            key_headers=self._key_headers,
-            http_timeout=self._timeout,
+            http_timeout=self._timeout,  # no key_headers: the image host gets no credentials
         )
         return make_image(data, content_type, provider=self.provider)

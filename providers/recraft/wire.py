@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from providers._lenient import decimal_or_none, int_or_none, text_or_none
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -38,7 +40,13 @@ class ImageItem(_Lenient):
     @field_validator("image_id", mode="before")
     @classmethod
     def _id_text(cls, value: object) -> str | None:
-        return _text(value)
+        return text_or_none(value)
+
+    @field_validator("revised_prompt", mode="before")
+    @classmethod
+    def _prompt_text(cls, value: object) -> str | None:
+        """Secondary: a ``revised_prompt`` that is not text is absent, the image is kept."""
+        return value if isinstance(value, str) else None
 
 
 class GenerateImageResponse(_Lenient):
@@ -52,6 +60,24 @@ class GenerateImageResponse(_Lenient):
     credits: Decimal | None = None
     data: list[ImageItem] = []
     style_id: str | None = None
+
+    # Secondary fields: a type we cannot read is absent, never a failed (and paid) answer.
+    # Credits we cannot read (a string of words, a negative or non-finite number) leave the
+    # cost to the catalog. ``data`` (the images) stays strict.
+    @field_validator("created", mode="before")
+    @classmethod
+    def _created(cls, value: object) -> int | None:
+        return int_or_none(value)
+
+    @field_validator("credits", mode="before")
+    @classmethod
+    def _credits(cls, value: object) -> Decimal | None:
+        return decimal_or_none(value)
+
+    @field_validator("style_id", mode="before")
+    @classmethod
+    def _style_text(cls, value: object) -> str | None:
+        return text_or_none(value)
 
 
 class ErrorBody(_Lenient):

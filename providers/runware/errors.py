@@ -7,6 +7,9 @@ the reference's own: classify by HTTP status, then by ``code`` (``invalid*``/``m
 ``unsupported*``… are validation). A few codes decide whatever the status: a safety code is a
 moderation refusal, an auth/quota/rate code is what it says (a rejected key is an
 :class:`AuthError` even inside a 400), a provider-side code (``timeoutProvider``…) is transient.
+A model Runware does not know (``modelNotFound``, ``invalidModel``, any validation code on the
+``model`` parameter, or an HTTP 404) is :class:`Unavailable`: the AIR comes from our catalog,
+never from the caller, so it is the operator's misconfiguration and another endpoint may serve.
 
 Runware sends no ``Retry-After`` that the reference knows of; a 429 without one is reported
 with :data:`DEFAULT_RETRY_AFTER_S`, since the SDKs retry 429 after a short backoff.
@@ -53,13 +56,16 @@ PROVIDER_CODES = frozenset(
         "taskFailedOrNotFound",
     }
 )
-NOT_FOUND_CODES = frozenset({"modelNotFound"})
+# The model AIR (our catalog's, never the caller's) is unknown to Runware.
+MODEL_CODES = frozenset({"modelNotFound", "invalidModel", "unknownModel"})
 VALIDATION_PREFIXES = ("invalid", "missing", "unsupported", "unknown", "incompatible")
 DEFAULT_RETRY_AFTER_S = 1.0
 _MAX_TEXT = 300
 
 
-def error_class(status: int | None, code: str | None) -> type[ProviderError]:
+def error_class(
+    status: int | None, code: str | None, parameter: str | None = None
+) -> type[ProviderError]:
     """``status=None``: a per-task error reported inside a 200 answer."""
     if code in SAFETY_CODES:
         return ContentModerated
@@ -71,9 +77,11 @@ def error_class(status: int | None, code: str | None) -> type[ProviderError]:
         return RateLimited
     if code in PROVIDER_CODES:
         return Unavailable
-    if status is not None and (status == 408 or status >= 500):
+    if status is not None and (status in (404, 408) or status >= 500):
         return Unavailable
-    if code in NOT_FOUND_CODES or (code or "").startswith(VALIDATION_PREFIXES):
+    if code in MODEL_CODES or (parameter == "model" and code is not None):
+        return Unavailable
+    if (code or "").startswith(VALIDATION_PREFIXES):
         return InvalidRequest
     if status is None:
         return Unavailable  # an unknown failure of one task: assume it is transient
@@ -101,7 +109,7 @@ def task_error(
     retry_after: float | None = None,
 ) -> ProviderError:
     """The ProviderError for one ``errors`` item (``status=None``: inside a 200)."""
-    cls = error_class(status, error.code)
+    cls = error_class(status, error.code, error.parameter)
     if cls is RateLimited and retry_after is None:
         retry_after = DEFAULT_RETRY_AFTER_S
     message = redact(describe(error), secrets)

@@ -11,7 +11,11 @@ xAI unusual:
 * a bad API key is a **400** "Incorrect API key provided: …": a credential failure
   (:class:`AuthError`, retryable elsewhere), never the caller's 400;
 * 422s (and 415s, and 400s for unparsable JSON) are ``text/plain`` from the JSON extractor;
-* 403 is either an exhausted team (credits, spending limit) or a permission problem.
+* 403 is either an exhausted team (credits, spending limit) or a permission problem;
+* a 404 / ``not_found`` (no such model for our team, or no such route) and the 400 "… is
+  therefore not available on this endpoint" (a model on the wrong endpoint) are about our
+  catalog's model id or our base URL, never the caller's input: :class:`Unavailable`, so
+  another endpoint may serve the call.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 # "Incorrect API key provided: xa***yz." and the like: our credential, not the caller's request.
 _KEY_PROBLEM = re.compile(r"\bapi[\s_-]?key\b", re.IGNORECASE)
 _CREDIT_PROBLEM = re.compile(r"\bcredits?\b|spending limit|billing", re.IGNORECASE)
+_WRONG_ENDPOINT = re.compile(r"not available on this endpoint", re.IGNORECASE)
 _ECHOED_KEY = re.compile(r"(?i)(api key provided:\s*)\S+?(\.?)(?=\s|$)")
 _MAX_TEXT = 500
 
@@ -101,6 +106,8 @@ def error_class(status: int, code: str | None, message: str) -> type[ProviderErr
     tell them apart, by the message (a key problem on a 400, credits on a 403/429)."""
     if status == 408 or status >= 500:
         return Unavailable
+    if status == 404 or code == "not_found" or _WRONG_ENDPOINT.search(message):
+        return Unavailable  # our model id or base URL: the operator's misconfiguration
     about_credit = bool(_CREDIT_PROBLEM.search(message))
     if status == 402 or (
         about_credit

@@ -116,3 +116,53 @@ def test_glob_patterns_match_runs_of_characters() -> None:
                 policy.check(url, provider="p")
         else:
             assert policy.sends_key(policy.check(url, provider="p")) is key
+
+
+@pytest.mark.parametrize(
+    ("url", "checked", "key"),
+    [
+        ("https://api.example.ai/v1/r", True, True),
+        ("https://api.example.ai:443/v1/r", True, True),  # the default port, spelled out
+        ("https://API.example.ai/v1/r", True, True),
+        ("http://api.example.ai/v1/r", False, None),  # the base is https: plain http is not it
+        ("http://api.example.ai:443/v1/r", False, None),
+        ("https://api.example.ai:8443/v1/r", True, False),  # an allowed host, another port
+        ("https://other.example.ai:8443/v1/r", True, False),  # a key host on another port
+    ],
+)
+def test_the_base_origin_is_scheme_host_and_port(url: str, checked: bool, key: bool | None) -> None:
+    if not checked:
+        with pytest.raises(ProtocolError, match="unexpected host"):
+            POLICY.check(url, provider="p")
+    else:
+        assert POLICY.sends_key(POLICY.check(url, provider="p")) is key
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("http://127.0.0.1:9999/r", True),
+        ("http://localhost:9999/r", True),
+        ("http://[::1]:9999/r", True),
+        ("http://127.0.0.1:9998/r", None),  # another local port: another server
+        ("http://localhost/r", None),  # port 80
+        ("https://127.0.0.1:9999/r", None),  # another scheme
+    ],
+)
+def test_a_loopback_base_trusts_its_aliases_on_its_own_scheme_and_port_only(
+    url: str, key: bool | None
+) -> None:
+    policy = UrlPolicy(base_url="http://127.0.0.1:9999/bfl/v1", key_hosts=("*",))
+    if key is None:
+        with pytest.raises(ProtocolError):
+            policy.check(url, provider="p")
+    else:
+        assert policy.sends_key(policy.check(url, provider="p")) is key
+
+
+def test_an_https_base_on_a_custom_port_is_trusted_there_only() -> None:
+    policy = UrlPolicy(base_url="https://gw.internal:8443/bfl")
+    assert policy.sends_key(policy.check("https://gw.internal:8443/r", provider="p"))
+    for url in ("https://gw.internal/r", "http://gw.internal:8443/r"):
+        with pytest.raises(ProtocolError):
+            policy.check(url, provider="p")

@@ -10,12 +10,14 @@ import httpx
 import pytest
 
 from providers._http import (
+    LARGE_JSON_BYTES,
     ServerSentEvent,
     SSEDecoder,
     form_fields,
     iter_sse,
     lift_b64,
     lifted,
+    load_json,
     map_transport_error,
     parse_retry_after,
     read_body,
@@ -237,3 +239,12 @@ def test_lift_b64_finds_keys_not_lookalike_values() -> None:
 )
 def test_lift_b64_declines_what_it_cannot_relay_as_is(body: bytes) -> None:
     assert lift_b64(body, "b64_json") is None
+
+
+@pytest.mark.parametrize("padding", [0, LARGE_JSON_BYTES])  # orjson, then the json module
+def test_deeply_nested_json_is_a_protocol_error(padding: int) -> None:
+    depth = 100_000
+    body = b" " * padding + b"[" * depth + b"]" * depth
+    with pytest.raises(ProtocolError, match="answer"):
+        load_json(body, what="answer", provider="p")
+    assert load_json(b" " * padding + b"[[1]]", what="answer", provider="p") == [[1]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.simulator.bfl_support import KEY, LiveBfl
@@ -147,6 +148,14 @@ def test_pollfail_fails_the_next_polls_then_recovers(bfl: LiveBfl) -> None:
     assert [first.status_code, second.status_code] == [503, 503]
     assert first.json() == {"detail": "Service temporarily unavailable"}
     assert int(first.headers["retry-after"]) >= 1
+    assert bfl.statuses_until_done(answer["polling_url"])[-1]["status"] == "Ready"
+
+
+def test_pollfail_reset_drops_the_next_polls_then_recovers(bfl: LiveBfl) -> None:
+    answer = bfl.task(prompt="a cat [sim:pollfail=reset*2]")
+    for _ in range(2):
+        with pytest.raises(httpx.RemoteProtocolError):
+            bfl.poll(answer["polling_url"]).json()
     assert bfl.statuses_until_done(answer["polling_url"])[-1]["status"] == "Ready"
 
 

@@ -15,6 +15,7 @@ from simulator.recraft_models import PRO_SIZES, V3_SIZES, V4_SIZES
 from tests.servers import ServerThread
 from tests.simulator.recraft_helpers import (
     API_KEY,
+    AUTH,
     LiveRecraft,
     image,
     json_error,
@@ -177,6 +178,15 @@ def test_url_answer_is_served_by_the_image_host(sim: LiveRecraft) -> None:
         assert image(got.content).size == (1344, 768)
     downloads = [e for e in sim.state.log.entries if e["method"] == "GET"]
     assert len(downloads) == 2 and all("authorization" not in e["headers"] for e in downloads)
+
+
+def test_the_image_host_refuses_a_request_carrying_a_key(sim: LiveRecraft) -> None:
+    url = sim.generate(prompt="fox", model="recraftv4").json()["data"][0]["url"]
+    for auth in (AUTH, {"Authorization": "Bearer something-else"}):
+        text_error(httpx.get(url, headers=auth), 403, "forbidden: image URLs take no credentials")
+    assert httpx.get(url).status_code == 200  # still there for a request without one
+    statuses = [(e["status"], e["headers"].get("authorization")) for e in sim.state.log.entries]
+    assert statuses[1:] == [(403, "Bearer <redacted>"), (403, "Bearer <redacted>"), (200, None)]
 
 
 def test_image_format_png(sim: LiveRecraft) -> None:

@@ -29,7 +29,7 @@ from providers.errors import (
 )
 from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent, Progress
 from simulator.bfl import BflSimState, create_app
-from tests.providers.bfl.calls import call, reference
+from tests.providers.bfl.calls import call, endpoint, reference
 from tests.servers import ServerThread
 
 KEY = "bfl-adapter-test-key-0123"
@@ -87,6 +87,8 @@ def done(events: list[GenerationEvent]) -> Completed:
 
 
 async def test_submit_poll_download(adapter: BflAdapter, sim: BflSimState) -> None:
+    # long enough that a first poll delayed by a busy machine still sees Pending and Generating
+    sim.bfl.update({"latency_s": 0.3, "generating_s": 0.3})
     events = await collect(adapter, call("a fox", width=1024, height=768, seed=5))
     accepted = events[0]
     assert isinstance(accepted, Accepted) and accepted.upstream_id
@@ -114,6 +116,21 @@ async def test_wire_traffic_key_only_to_the_api(adapter: BflAdapter, sim: BflSim
     # the signed result, fetched at once and without the key
     assert fetch["path"].startswith("/delivery/results/") and fetch["status"] == 200
     assert "x-key" not in fetch["headers"]
+
+
+async def test_a_polling_url_on_another_local_port_gets_no_key(client: httpx.AsyncClient) -> None:
+    """The same simulator on two ports: its polling_url names the second one. That is not the
+    base URL's origin, so the adapter refuses it rather than send the key there."""
+    app = create_app(api_key=KEY)
+    state: BflSimState = app.state.sim
+    with ServerThread(app, lifespan="off") as first, ServerThread(app, lifespan="off") as second:
+        state.bfl.update({"polling_port": second.port})
+        with pytest.raises(ProtocolError, match="unexpected host") as info:
+            await collect(make(client, f"{first.url}/v1"), call())
+    assert f":{second.port}" in str(info.value) and KEY not in str(info.value)
+    assert [(e["method"], e["headers"]["host"]) for e in state.log.entries] == [
+        ("POST", f"127.0.0.1:{first.port}")
+    ]
 
 
 async def test_references_go_as_input_images(adapter: BflAdapter, sim: BflSimState) -> None:
@@ -174,6 +191,24 @@ async def test_polling_tolerates(adapter: BflAdapter, sim: BflSimState, directiv
         assert Progress("Queued") in events
 
 
+async def test_a_poll_connection_broken_mid_answer_is_retried(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    events = await collect(adapter, call("a fox [sim:pollfail=reset*3]"))
+    assert done(events).images
+    polls = [e for e in sim.log.entries if e["method"] == "GET" and "get_result" in e["path"]]
+    assert len(polls) >= 4  # three dropped, then the answers
+
+
+async def test_broken_poll_connections_count_toward_the_poll_errors(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    error = await fails(adapter, call("a fox [sim:pollfail=reset*9]"))
+    assert type(error) is ProtocolError and error.upstream_request_id
+    polls = [e for e in sim.log.entries if e["method"] == "GET"]
+    assert len(polls) == 4  # the first try and 3 retries, as for a 503
+
+
 async def test_a_poll_429_waits_its_retry_after(adapter: BflAdapter, sim: BflSimState) -> None:
     started = time.monotonic()
     assert done(await collect(adapter, call("a fox [sim:pollfail=429]"))).images
@@ -193,6 +228,24 @@ async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimSt
     assert accepted.charge is not None and accepted.charge.provider_cost_usd == Decimal("0.03")
     polls = [e for e in sim.log.entries if e["method"] == "GET"]
     assert len(polls) == 4  # the first try and 3 retries
+
+
+@pytest.mark.parametrize("status", [404, 422])
+async def test_a_rejected_poll_is_unavailable_and_not_retried(
+    adapter: BflAdapter, sim: BflSimState, status: int
+) -> None:
+    error = await fails(adapter, call(f"a fox [sim:pollfail={status}*9]"))
+    assert type(error) is Unavailable and error.status_code == status
+    assert len([e for e in sim.log.entries if e["method"] == "GET"]) == 1
+
+
+async def test_an_unknown_model_route_is_unavailable_not_the_callers_fault(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    generate = call(endpoint=endpoint(upstream_model="flux-9-nonexistent"))
+    error = await fails(adapter, generate)
+    assert type(error) is Unavailable and error.status_code == 404 and error.retryable
+    assert [(e["method"], e["status"]) for e in sim.log.entries] == [("POST", 404)]
 
 
 async def test_a_poll_auth_failure_is_not_retried(adapter: BflAdapter, sim: BflSimState) -> None:

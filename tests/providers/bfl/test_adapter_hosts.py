@@ -101,11 +101,19 @@ async def test_the_old_azure_delivery_host_is_accepted_without_the_key() -> None
     assert hosts_with_key(fake)[-1] == ("bfldeliveryprod.blob.core.windows.net", False)
 
 
+async def test_a_cluster_on_another_port_is_polled_without_the_key() -> None:
+    fake = FakeBfl(polling_url=f"https://api.eu2.bfl.ai:8443/v1/get_result?id={TASK}", pending=0)
+    await run(adapter_for(fake))
+    seen = [(r.url.port, r.headers.get("x-key") == KEY) for r in fake.seen[:2]]
+    assert seen == [(None, True), (8443, False)]
+
+
 @pytest.mark.parametrize(
     "polling_url",
     [
         f"https://evil.test/v1/get_result?id={TASK}",
         f"http://api.eu2.bfl.ai/v1/get_result?id={TASK}",  # not https
+        f"http://api.bfl.ai/v1/get_result?id={TASK}",  # the base host, but not https
         f"https://api.eu2.bfl.ai.evil.test/v1/get_result?id={TASK}",
     ],
 )

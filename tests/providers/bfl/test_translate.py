@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from providers.bfl.errors import error_from_response, status_error
+from providers.bfl.errors import error_from_response, is_transient, status_error
 from providers.bfl.translate import (
     FAMILIES,
     Submitted,
@@ -353,6 +353,54 @@ def test_failed_tasks_are_retryable_upstream_errors(status: str, kind: type[Prov
     assert type(error) is kind and error.retryable
 
 
+SAMPLE = "https://delivery-eu1.bfl.ai/results/x/sample.jpeg?se=1&sig=2"
+
+
+@pytest.mark.parametrize(
+    ("seed", "duration", "task_id"),
+    [
+        ("1234", "4.8", 42),  # numbers as text, an integer id
+        (12.5, "soon", {"task": "T"}),
+        ([7], True, ["T"]),
+        (10**19, {"s": 4.8}, 3.5),
+    ],
+)
+def test_a_ready_answer_keeps_its_sample_whatever_the_secondary_field_types(
+    seed: Any, duration: Any, task_id: Any
+) -> None:
+    result = {"sample": SAMPLE, "seed": seed, "duration": duration}
+    ready = parse_result(_result(id=task_id, status="Ready", result=result))
+    assert ready.result is not None and ready.result.sample == SAMPLE
+    assert sample_url(ready, base_url=BASE) == SAMPLE
+
+
+def test_readable_secondary_fields_are_still_read() -> None:
+    result = {"sample": SAMPLE, "seed": "1234", "duration": "4.8"}
+    ready = parse_result(_result(id=42, status="Ready", result=result))
+    assert ready.result is not None and (ready.result.seed, ready.result.duration) == (1234, 4.8)
+    assert ready.id == "42"
+
+
+@pytest.mark.parametrize("sample", [123, ["https://x"], {"url": SAMPLE}])
+def test_the_sample_itself_stays_strict(sample: Any) -> None:
+    with pytest.raises(ProtocolError):
+        parse_result(_result(status="Ready", result={"sample": sample}))
+
+
+@pytest.mark.parametrize("task_id", [{"id": "T"}, ["T"], 1.5, None, ""])
+def test_a_submit_id_of_another_type_is_read_from_the_polling_url(task_id: Any) -> None:
+    body = orjson.dumps({**EXAMPLE, "id": task_id})
+    submitted = parse_submit(body, base_url=BASE)
+    assert submitted.id == EXAMPLE["id"] and submitted.polling_url == EXAMPLE["polling_url"]
+    assert submitted.cost_usd == Decimal("0.045")
+
+
+def test_a_submit_answer_naming_no_task_at_all_is_a_protocol_error() -> None:
+    body = orjson.dumps({"id": ["T"], "polling_url": "https://api.us1.bfl.ai/v1/get_result"})
+    with pytest.raises(ProtocolError, match="names no task"):
+        parse_submit(body, base_url=BASE)
+
+
 @pytest.mark.parametrize("body", [b"oops", b'{"id": "T"}', b"[1]"])
 def test_a_broken_poll_answer_is_a_protocol_error(body: bytes) -> None:
     with pytest.raises(ProtocolError):
@@ -373,7 +421,7 @@ def test_a_broken_poll_answer_is_a_protocol_error(body: bytes) -> None:
         (401, {"detail": "Not authenticated"}, AuthError),
         (403, {"detail": "Forbidden"}, AuthError),
         (402, {"detail": "Insufficient credits"}, InsufficientCredit),
-        (404, {"detail": "Not Found"}, InvalidRequest),
+        (404, {"detail": "Not Found"}, Unavailable),  # no such model: our catalog is wrong
         (
             422,
             {
@@ -395,6 +443,61 @@ def test_a_broken_poll_answer_is_a_protocol_error(body: bytes) -> None:
 def test_error_table(status: int, body: dict[str, Any], kind: type[ProviderError]) -> None:
     error = error_from_response(status, orjson.dumps(body), {})
     assert type(error) is kind and error.status_code == status
+
+
+@pytest.mark.parametrize("status", [400, 404, 405, 410, 422])
+def test_a_rejected_poll_is_unavailable_not_the_callers_fault(status: int) -> None:
+    error = error_from_response(status, b'{"detail": "Not Found"}', {}, what="poll")
+    assert type(error) is Unavailable and error.status_code == status
+    assert not is_transient(error)  # the same poll would fail the same way
+    submit = error_from_response(status, b'{"detail": "x"}', {}, what="submit")
+    assert type(submit) is (Unavailable if status == 404 else InvalidRequest)
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
+def test_transient_poll_failures(status: int) -> None:
+    assert is_transient(error_from_response(status, b"{}", {}, what="poll"))
+
+
+DEEP = 100_000
+
+
+def _nested(depth: int, inner: bytes = b'"x"') -> bytes:
+    return b'{"a":' * depth + inner + b"}" * depth
+
+
+@pytest.mark.parametrize("depth", [DEEP, 700])
+def test_deeply_nested_answers_are_protocol_errors_or_read(depth: int) -> None:
+    """Nesting past the recursion limit is a ProtocolError; 700 levels parse, and describing
+    them stops early instead of recursing through all of them."""
+    body = b'{"id": "T", "status": "Error", "details": ' + _nested(depth) + b"}"
+    if depth == DEEP:
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            parse_result(body)
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            parse_submit(b'{"id": "T", "x": ' + _nested(depth) + b"}", base_url=BASE)
+        return
+    error = status_error(parse_result(body))
+    assert type(error) is Unavailable and error.message.endswith("…")
+
+
+@pytest.mark.parametrize("depth", [300, 2000])
+def test_a_deeply_nested_error_detail_still_gives_an_error(depth: int) -> None:
+    # 300: parsed, but too deep for orjson to write back; 2000: too deep to parse at all
+    body = b'{"detail": ' + _nested(depth) + b"}"
+    error = error_from_response(400, body, {})
+    assert type(error) is InvalidRequest and error.status_code == 400
+    listed = error_from_response(422, b'{"detail": [' + b"[" * 300 + b"]" * 300 + b"]}", {})
+    assert type(listed) is InvalidRequest
+
+
+@pytest.mark.parametrize("url", ["http://[::1/v1/get_result", "https://[bad/x"])
+def test_an_unparsable_url_is_a_protocol_error(url: str) -> None:
+    with pytest.raises(ProtocolError, match="invalid"):
+        parse_submit(orjson.dumps({"id": "T", "polling_url": url}), base_url=BASE)
+    ready = parse_result(orjson.dumps({"id": "T", "status": "Ready", "result": {"sample": url}}))
+    with pytest.raises(ProtocolError, match="invalid"):
+        sample_url(ready, base_url=BASE)
 
 
 def test_error_messages_follow_detail_then_message() -> None:

@@ -34,7 +34,7 @@ from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent, P
 from simulator.bytedance import create_app
 from simulator.bytedance_output import watermarked
 from simulator.knobs import SimState
-from tests.providers.bytedance.calls import LITE, PRO, V45, call, endpoint, reference
+from tests.providers.bytedance.calls import LITE, PRO, V40, V45, call, endpoint, reference
 from tests.servers import ServerThread, free_port
 
 KEY = "ark-sim-adapter-test-key"
@@ -305,9 +305,9 @@ async def test_closing_early_cancels_the_upstream_stream(
         ("authenticationerror", AuthError),
         ("accountoverdueerror", InsufficientCredit),
         ("accessdenied", AuthError),
-        ("invalidendpoint.notfound", InvalidRequest),
-        ("unsupportedmodel", InvalidRequest),
-        ("modelnotopen", InvalidRequest),
+        ("invalidendpoint.notfound", Unavailable),
+        ("unsupportedmodel", Unavailable),
+        ("modelnotopen", Unavailable),
         ("ratelimitexceeded.endpointrpmexceeded", RateLimited),
         ("ratelimitexceeded.endpointtpmexceeded", RateLimited),
         ("ratelimitexceeded.endpointipmexceeded", RateLimited),
@@ -323,6 +323,16 @@ async def test_every_error_shape_maps(
         await collect(adapter, call(f"x [sim:error={code}]", stream=stream))
     assert (info.value.code or "").lower() == code
     assert info.value.upstream_request_id and info.value.provider == "seed"
+
+
+async def test_a_model_seedream_does_not_have_is_unavailable_not_the_callers_fault(
+    adapter: SeedreamAdapter,
+) -> None:
+    generate = call(endpoint=endpoint(V40, upstream_model="seedream-0-0-nonexistent"))
+    with pytest.raises(Unavailable) as info:
+        await collect(adapter, generate)
+    assert type(info.value) is Unavailable and info.value.status_code == 404
+    assert info.value.retryable
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,7 @@ async def test_limit_zero_is_insufficient_credit(adapter: GoogleAdapter) -> None
         (400, InvalidRequest),
         (401, AuthError),
         (403, AuthError),
-        (404, InvalidRequest),
+        (404, Unavailable),
         (500, Unavailable),
         (503, Unavailable),
         (504, Unavailable),
@@ -236,9 +236,10 @@ async def test_fail_next_knob(adapter: GoogleAdapter, sim: SimState) -> None:
     assert len((await completed(adapter, call())).images) == 1
 
 
-async def test_unknown_model_is_invalid_request(adapter: GoogleAdapter) -> None:
-    with pytest.raises(InvalidRequest, match="is not found for API version v1beta"):
+async def test_unknown_model_is_unavailable_not_the_callers_fault(adapter: GoogleAdapter) -> None:
+    with pytest.raises(Unavailable, match="is not found for API version v1beta") as info:
         await collect(adapter, call(model="gemini-0-image"))
+    assert type(info.value) is Unavailable and info.value.status_code == 404
 
 
 async def test_lowercase_tier_from_a_bad_catalog_is_refused_upstream(
@@ -252,7 +253,7 @@ async def test_html_404_from_a_wrong_base_url(
     client: httpx.AsyncClient, simulator: tuple[str, SimState]
 ) -> None:
     wrong = GoogleAdapter(client, api_key=KEY, base_url=f"{simulator[0]}/v2")
-    with pytest.raises(InvalidRequest, match="HTML page"):
+    with pytest.raises(Unavailable, match="HTML page"):
         await collect(wrong, call())
 
 

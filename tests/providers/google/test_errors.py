@@ -15,7 +15,8 @@ from providers.errors import (
     RateLimited,
     Unavailable,
 )
-from providers.google.errors import error_from_response, retry_delay
+from providers.google.errors import error_from_response, error_from_status, retry_delay
+from providers.google.wire import ErrorEnvelope
 
 KEY = "AIzaSyA-our-own-secret-key-0123456789xyz"
 
@@ -79,6 +80,28 @@ def test_a_bad_key_without_details_is_recognised_from_the_message() -> None:
     assert isinstance(_map(400, body), AuthError)
 
 
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, "API_KEY_EXPIRED"),
+        (400, "API_KEY_SERVICE_BLOCKED"),
+        (403, "API_KEY_HTTP_REFERRER_BLOCKED"),
+        (400, "API_KEY_IP_ADDRESS_BLOCKED"),
+    ],
+)
+def test_every_api_key_reason_is_an_auth_error(status: int, reason: str) -> None:
+    detail = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}
+    err = _map(status, _envelope(status, "INVALID_ARGUMENT", "Key trouble.", [detail]))
+    assert type(err) is AuthError and err.gateway_status == 502 and err.retryable
+    assert err.code == reason
+
+
+def test_a_not_found_inside_a_200_is_unavailable() -> None:
+    body = _envelope(404, "NOT_FOUND", "models/gemini-0 is not found for API version v1beta")
+    detail = ErrorEnvelope.model_validate(orjson.loads(body)).error
+    assert type(error_from_status(detail, None)) is Unavailable
+
+
 def test_other_400s_are_the_callers() -> None:
     body = _envelope(400, "INVALID_ARGUMENT", "Unsupported aspect ratio: 7:3.")
     err = _map(400, body)
@@ -122,7 +145,7 @@ def test_429_without_retry_info_falls_back_to_the_header() -> None:
     [
         (401, "UNAUTHENTICATED", AuthError),
         (403, "PERMISSION_DENIED", AuthError),
-        (404, "NOT_FOUND", InvalidRequest),
+        (404, "NOT_FOUND", Unavailable),  # a model id from our catalog: not the caller's fault
         (500, "INTERNAL", Unavailable),
         (503, "UNAVAILABLE", Unavailable),
         (504, "DEADLINE_EXCEEDED", Unavailable),
@@ -141,7 +164,7 @@ def test_status_table(status: int, name: str, cls: type[ProviderError]) -> None:
         (
             404,
             b"<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title>",
-            InvalidRequest,
+            Unavailable,
             "HTML page",
         ),
         (

@@ -176,3 +176,54 @@ def test_our_key_never_appears_in_messages() -> None:
     body = {"error": {"code": "401", "message": f"Access denied for key {KEY}."}}
     err = _error(401, body)
     assert KEY not in err.message and KEY not in str(err.raw)
+
+
+@pytest.mark.parametrize("result", ["filtered", ["violence"], True, 3, None])
+@pytest.mark.parametrize("where", ["error", "innererror"])
+def test_a_filter_result_that_is_not_an_object_is_read_as_absent(
+    result: object, where: str
+) -> None:
+    inner: dict[str, object] = {"code": "unsupported_request_value"}
+    error: dict[str, object] = {
+        "code": "unsupported_request_value",
+        "message": "'width' must be at least 768 pixels.",
+        "innererror": inner,
+    }
+    (error if where == "error" else inner)["content_filter_result"] = result
+    err = _error(400, {"error": error}, {"apim-request-id": "r-1"})
+    assert type(err) is InvalidRequest  # the envelope was read: no filter signs in it
+    assert (err.code, err.message) == ("unsupported_request_value", error["message"])
+
+
+def test_a_content_filter_with_an_unreadable_result_is_still_moderation() -> None:
+    body = {"error": {"code": "content_filter", "message": "filtered", "innererror": {
+        "code": {"not": "text"}, "content_filter_result": "violence"}}}  # fmt: skip
+    err = _error(400, body)
+    assert type(err) is ContentModerated and err.message == "Azure AI content filter: filtered"
+
+
+def test_details_copied_into_the_message_and_raw_are_redacted() -> None:
+    only_details = {"error": {"code": "bad", "details": f"key {KEY} is not allowed here"}}
+    err = _error(400, only_details)
+    assert KEY not in err.message and "***" in err.message
+    both = {"error": {"code": "bad", "message": "nope", "details": f"echo: {KEY}"}}
+    err = _error(400, both)
+    assert err.message == "nope" and KEY not in str(err.raw) and "***" in str(err.raw)
+    structured = {"error": {"code": "bad", "details": {"echo": KEY}}}  # details as an object
+    err = _error(400, structured)
+    assert KEY not in err.message and KEY not in str(err.raw)
+
+
+def test_category_names_in_a_filter_message_are_redacted_too() -> None:
+    result = {f"leak-{KEY}": {"filtered": True, "severity": "high"}}
+    body = {"error": {"code": "content_filter", "message": "x", "content_filter_result": result}}
+    err = _error(400, body)
+    assert type(err) is ContentModerated and KEY not in err.message
+
+
+def test_a_deeply_nested_filter_result_is_walked_to_a_bounded_depth() -> None:
+    leaf = b'{"violence": {"filtered": true, "severity": "high"}}'
+    node = b'{"n": ' * 900 + leaf + b"}" * 900  # deeper than orjson writes: built as text
+    body = b'{"error": {"code": "content_filter", "message": "x", "content_filter_result": '
+    err = _error(400, body + node + b"}}")
+    assert type(err) is ContentModerated and err.message == "Azure AI content filter: x"

@@ -239,6 +239,56 @@ def test_missing_usage_is_estimated_from_the_image_with_a_warning() -> None:
     assert "estimated" in done.warnings[0]
 
 
+@pytest.mark.parametrize(
+    ("fields", "tokens"),
+    [
+        ({"created": "2026-11-02T10:00:00Z"}, (5, 6, 1024)),
+        ({"created": 1.5e9, "model": {"id": "x"}, "size": 1024}, (5, 6, 1024)),
+        ({"created": [1], "num_output_tokens": "many"}, (5, 6, 1024)),
+    ],
+)
+def test_secondary_fields_of_another_type_do_not_lose_the_image(
+    fields: dict[str, object], tokens: tuple[int, int, int]
+) -> None:
+    usage = {"num_output_tokens": 1024, "num_input_text_tokens": 5, "num_input_image_tokens": 6}
+    body = _body(data=[{"b64_json": image_b64(1024, 1024)}], usage=usage, **fields)
+    done = parse_response(body, call())
+    assert len(done.images) == 1 and done.images[0].width == 1024
+    got = done.usage
+    assert (got.input_text_tokens, got.input_image_tokens, got.output_image_tokens) == tokens
+
+
+def test_usage_numbers_as_strings_or_floats_are_read_when_whole() -> None:
+    usage = {"num_output_tokens": "1024", "num_input_text_tokens": 5.0, "num_input_image_tokens": 6}
+    done = parse_response(_body(data=[{"b64_json": image_b64(1024, 1024)}], usage=usage), call())
+    got = done.usage
+    assert (got.input_text_tokens, got.input_image_tokens, got.output_image_tokens) == (5, 6, 1024)
+    assert done.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"num_output_tokens": "lots", "num_input_text_tokens": 7.5},
+        {"num_output_tokens": -3, "num_input_text_tokens": True},
+        {"num_output_tokens": {"n": 1}, "num_input_text_tokens": None},
+        ["num_output_tokens", 1020],  # not an object at all
+        "1020",
+    ],
+)
+def test_unreadable_usage_is_estimated_and_the_image_kept(usage: object) -> None:
+    done = parse_response(_body(data=[{"b64_json": image_b64(1360, 768)}], usage=usage), call())
+    assert len(done.images) == 1
+    assert done.usage.output_image_tokens == 1020 and "estimated" in done.warnings[0]
+    assert done.usage.input_text_tokens == 0
+
+
+@pytest.mark.parametrize("item", [{"b64_json": 12345}, {"b64_json": ["iVBOR"]}, "iVBOR"])
+def test_the_image_data_itself_stays_strict(item: object) -> None:
+    with pytest.raises(ProtocolError):
+        parse_response(_body(data=[item], usage={"num_output_tokens": 1}), call())
+
+
 def test_an_empty_image_item_is_the_output_filter() -> None:
     with pytest.raises(ContentModerated, match="output was filtered"):
         parse_response(_body(created=1, data=[{}]), call())

@@ -29,7 +29,7 @@ from providers.errors import (
 from providers.recraft.adapter import RecraftAdapter
 from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent
 from simulator.knobs import SimState
-from tests.providers.recraft.calls import call, endpoint, reference
+from tests.providers.recraft.calls import call, endpoint, raster, reference
 from tests.servers import free_port
 from tests.simulator.recraft_helpers import API_KEY, LiveRecraft, image
 
@@ -93,7 +93,36 @@ async def test_raster_images_are_downloaded_and_described(
     }  # fmt: skip
     downloads = [e for e in sim.log.entries if e["method"] == "GET"]
     assert len(downloads) == 2 and all(e["path"].startswith("/img/") for e in downloads)
+    assert all("authorization" not in e["headers"] for e in downloads)  # the key stays home
+    assert [e["status"] for e in downloads] == [200, 200]
     assert done.upstream_id is not None
+
+
+async def test_no_key_goes_to_recraft_image_hosts_even_the_api_host() -> None:
+    """On Recraft's real host names: the POST carries the key, no image download does, also
+    when a result URL names the API host itself."""
+    png = raster(64, 64)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "POST":
+            data = [
+                {"image_id": "a", "url": "https://img.recraft.ai/a.png"},
+                {"image_id": "b", "url": "https://external.api.recraft.ai/v1/files/b.png"},
+            ]
+            return httpx.Response(200, json={"created": 1, "credits": 80, "data": data})
+        return httpx.Response(200, content=png, headers={"content-type": "image/png"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        adapter = RecraftAdapter(http, api_key=API_KEY)
+        done = await _done(adapter, call(n=2))
+    assert len(done.images) == 2
+    assert [(r.method, r.url.host, "authorization" in r.headers) for r in seen] == [
+        ("POST", "external.api.recraft.ai", True),
+        ("GET", "img.recraft.ai", False),
+        ("GET", "external.api.recraft.ai", False),
+    ]
 
 
 async def test_png_output_format(adapter: RecraftAdapter, sim: SimState) -> None:

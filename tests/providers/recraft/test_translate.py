@@ -228,6 +228,40 @@ def test_b64_items_and_extra_fields() -> None:
 
 
 @pytest.mark.parametrize(
+    ("fields", "credits"),
+    [
+        ({"created": "2026-11-02", "credits": "80"}, Decimal(80)),
+        ({"created": 1.7e9, "credits": 80.0, "style_id": {"id": 1}}, Decimal(80)),
+        ({"created": [1], "credits": "eighty"}, None),
+        ({"created": None, "credits": -80}, None),
+        ({"credits": {"units": 80}}, None),
+        ({"credits": True}, None),
+    ],
+)
+def test_secondary_fields_of_another_type_keep_the_images(
+    fields: dict[str, Any], credits: Decimal | None
+) -> None:
+    data = [
+        {"image_id": "a", "url": "https://img.recraft.ai/a.png", "revised_prompt": {"p": 1}},
+        {"image_id": 7, "b64_json": "AAAA", "revised_prompt": ["p"]},
+    ]
+    answer = parse_answer(orjson.dumps({"data": data, **fields}))
+    assert answer.items == (
+        ResultItem("a", url="https://img.recraft.ai/a.png"),
+        ResultItem("7", b64="AAAA"),
+    )
+    assert answer.credits == credits  # unreadable credits: the catalog prices the call
+
+
+@pytest.mark.parametrize(
+    "item", [{"image_id": "x", "url": 5}, {"image_id": "x", "b64_json": ["AAAA"]}, "x"]
+)
+def test_the_image_data_itself_stays_strict(item: Any) -> None:
+    with pytest.raises(ProtocolError):
+        parse_answer(orjson.dumps({"credits": 40, "data": [item]}))
+
+
+@pytest.mark.parametrize(
     "body",
     [b"{nope", b"[]", b'{"data": []}', b'{"data": [{"image_id": "x"}]}', b'{"data": "x"}'],
 )
@@ -309,12 +343,10 @@ def test_image_to_image_warns_when_the_shape_differs() -> None:
 # --- result URL policy ------------------------------------------------------------------------
 
 
-def test_url_policy_trusts_recraft_hosts_and_keys_only_the_api() -> None:
+def test_url_policy_trusts_recraft_hosts_over_https() -> None:
     policy = url_policy("https://external.api.recraft.ai/v1")
-    cdn = policy.check("https://img.recraft.ai/abc/image.svg", provider="recraft")
-    assert not policy.sends_key(cdn)
-    api = policy.check("https://external.api.recraft.ai/v1/files/x.png", provider="recraft")
-    assert policy.sends_key(api)
+    policy.check("https://img.recraft.ai/abc/image.svg", provider="recraft")
+    policy.check("https://external.api.recraft.ai/v1/files/x.png", provider="recraft")
     for bad in (
         "http://img.recraft.ai/x.png",
         "https://evil.example/x.png",
@@ -323,7 +355,7 @@ def test_url_policy_trusts_recraft_hosts_and_keys_only_the_api() -> None:
         with pytest.raises(ProtocolError):
             policy.check(bad, provider="recraft")
     local = url_policy("http://127.0.0.1:9/recraft/v1")
-    assert local.sends_key(local.check("http://127.0.0.1:9/recraft/img/x.png", provider="recraft"))
+    local.check("http://127.0.0.1:9/recraft/img/x.png", provider="recraft")
 
 
 # --- errors (§4) ------------------------------------------------------------------------------

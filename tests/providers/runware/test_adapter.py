@@ -218,6 +218,7 @@ FAULTS: list[tuple[str, type[ProviderError], str | None]] = [
     ("[sim:malformed]", ProtocolError, None),
     ("[sim:truncate]", ProtocolError, None),
     ("[sim:400]", InvalidRequest, "invalidParameter"),
+    ("[sim:404]", Unavailable, "modelNotFound"),  # our catalog's AIR, not the caller's input
 ]
 
 
@@ -243,16 +244,16 @@ async def test_a_validation_error_is_invalid_request(
     assert err.value.status_code == 400 and "inputs.referenceImages" in err.value.message
 
 
-async def test_an_unknown_air_is_invalid_request(
+async def test_an_unknown_air_is_unavailable_not_the_callers_fault(
     client: httpx.AsyncClient, simulator: tuple[str, RunwareState], sim: RunwareState
 ) -> None:
     generate = GenerateCall(
         endpoint=endpoint(V25_FAST, upstream_model="acme:nope@1"), prompt="a jar"
     )
     adapter = RunwareAdapter(client, api_key=KEY, base_url=simulator[0])
-    with pytest.raises(InvalidRequest) as err:
+    with pytest.raises(Unavailable) as err:  # the AIR is the operator's: another endpoint may do
         await collect(adapter, generate)
-    assert err.value.code == "invalidModel"
+    assert err.value.code == "invalidModel" and err.value.retryable
 
 
 async def test_a_per_task_failure_returns_the_others_and_bills_only_them(

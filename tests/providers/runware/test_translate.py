@@ -19,7 +19,7 @@ from providers.errors import (
     RateLimited,
     Unavailable,
 )
-from providers.runware.errors import error_class, error_from_response
+from providers.runware.errors import error_class, error_from_response, task_error
 from providers.runware.translate import (
     Delivery,
     build_request,
@@ -28,6 +28,7 @@ from providers.runware.translate import (
     parse_answer,
     task_fields,
 )
+from providers.runware.wire import TaskError
 from providers.spec import GenerateCall
 from tests.providers.runware.calls import (
     V2_FAST,
@@ -490,8 +491,12 @@ INVALID_KEY = {
         (400, "unsupportedDimensions", InvalidRequest),
         (400, "unknownParameter", InvalidRequest),
         (400, "incompatibleParameters", InvalidRequest),
-        (400, "invalidModel", InvalidRequest),
-        (404, "modelNotFound", InvalidRequest),
+        (400, "invalidModel", Unavailable),  # the AIR is our catalog's: operator's error
+        (404, "modelNotFound", Unavailable),
+        (None, "modelNotFound", Unavailable),
+        (400, "unknownModel", Unavailable),
+        (404, None, Unavailable),
+        (404, "invalidParameter", Unavailable),
         (400, "somethingNew", InvalidRequest),
         (408, None, Unavailable),
         (500, None, Unavailable),
@@ -506,6 +511,16 @@ INVALID_KEY = {
 )
 def test_error_classes(status: int | None, code: str | None, cls: type) -> None:
     assert error_class(status, code) is cls
+
+
+@pytest.mark.parametrize("status", [400, None])
+def test_a_validation_error_on_the_model_field_is_unavailable(status: int | None) -> None:
+    assert error_class(status, "invalidParameter", "model") is Unavailable
+    assert error_class(status, "invalidParameter", "width") is InvalidRequest
+    item = TaskError.model_validate(
+        {"code": "unsupportedValue", "message": "no such model", "parameter": "model"}
+    )
+    assert type(task_error(item, status)) is Unavailable
 
 
 def test_the_documented_invalid_key_body() -> None:

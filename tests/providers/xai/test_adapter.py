@@ -246,7 +246,7 @@ async def test_bad_key_is_an_auth_error(
         ("x [sim:500]", Unavailable, 500, "internal"),
         ("x [sim:503]", Unavailable, 503, "unavailable"),
         ("x [sim:408]", Unavailable, 408, "deadline_exceeded"),
-        ("x [sim:404]", InvalidRequest, 404, "not_found"),
+        ("x [sim:404]", Unavailable, 404, "not_found"),
     ],
 )
 async def test_error_statuses(
@@ -277,9 +277,10 @@ async def test_unknown_field_is_a_plain_text_422(adapter: XaiAdapter) -> None:
     assert "unknown field `output_format`" in info.value.message
 
 
-async def test_unknown_model(adapter: XaiAdapter) -> None:
-    with pytest.raises(InvalidRequest, match="grok-9"):
+async def test_unknown_model_is_unavailable_not_the_callers_fault(adapter: XaiAdapter) -> None:
+    with pytest.raises(Unavailable, match="grok-9") as info:
         await collect(adapter, call(endpoint=endpoint(upstream_model="grok-9")))
+    assert type(info.value) is Unavailable and info.value.status_code == 404
 
 
 @pytest.mark.parametrize("directive", ["[sim:malformed]", "[sim:truncate]", "[sim:reset]"])

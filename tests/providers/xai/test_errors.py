@@ -67,7 +67,8 @@ def test_our_key_is_redacted_wherever_it_appears() -> None:
     assert KEY not in str(e)
 
 
-def test_wrong_endpoint_400_verbatim_is_invalid_request() -> None:
+def test_wrong_endpoint_400_verbatim_is_unavailable() -> None:
+    """The model id is our catalog's: a model on the wrong endpoint is the operator's error."""
     body = {
         "code": "invalid-argument",
         "error": "The model grok-imagine-image-quality is an image model and is therefore not "
@@ -75,8 +76,19 @@ def test_wrong_endpoint_400_verbatim_is_invalid_request() -> None:
         "https://api.x.ai/v1/images/generations.",
     }
     e = err(400, body)
-    assert type(e) is InvalidRequest and not e.retryable and e.code == "invalid_argument"
+    assert type(e) is Unavailable and e.retryable and e.code == "invalid_argument"
     assert e.message.startswith("The model grok-imagine-image-quality is an image model")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "not_found", "error": "The model grok-9 does not exist."},
+        {"code": "Some requested entity was not found", "error": "No such model."},
+    ],
+)
+def test_not_found_code_is_unavailable_whatever_the_status(body: dict[str, str]) -> None:
+    assert type(err(400, body)) is Unavailable
 
 
 def test_argument_not_supported() -> None:
@@ -130,7 +142,7 @@ def test_429_about_credits_is_insufficient_credit() -> None:
     [
         (401, AuthError),
         (402, InsufficientCredit),
-        (404, InvalidRequest),
+        (404, Unavailable),  # no such model or route: the operator's, not the caller's
         (408, Unavailable),
         (500, Unavailable),
         (502, Unavailable),

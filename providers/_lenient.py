@@ -10,6 +10,9 @@ those fields; the image data itself stays strictly typed.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 # Larger integers are not a count or a timestamp any provider sends: read as unreadable.
 _MAX_INT = 10**18
@@ -68,3 +71,23 @@ def text_or_none(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def object_or_none(value: object) -> object:
+    """A JSON object as is; anything else (a string, a list, ``true``) is absent."""
+    return value if isinstance(value, dict) else None
+
+
+def nonnegative_float_or_none(value: object) -> float | None:
+    """A non-negative finite number as a float (seconds, progress); anything else is None."""
+    number = decimal_or_none(value)
+    return float(number) if number is not None else None
+
+
+# Field types for the wire models: ``created: LenientInt = None`` reads as the function says.
+LenientInt = Annotated[int | None, BeforeValidator(int_or_none)]
+LenientCount = Annotated[int | None, BeforeValidator(count_or_none)]
+LenientFloat = Annotated[float | None, BeforeValidator(float_or_none)]
+LenientSeconds = Annotated[float | None, BeforeValidator(nonnegative_float_or_none)]
+LenientDecimal = Annotated[Decimal | None, BeforeValidator(decimal_or_none)]
+LenientText = Annotated[str | None, BeforeValidator(text_or_none)]

@@ -7,21 +7,22 @@ optional so legacy and future answers still parse. Shapes: BFL's submit response
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
-from providers._lenient import decimal_or_none, float_or_none, int_or_none, text_or_none
+from providers._lenient import (
+    LenientDecimal,
+    LenientFloat,
+    LenientInt,
+    LenientSeconds,
+    LenientText,
+    object_or_none,
+)
 
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-def _decimal_or_none(value: object) -> Decimal | None:
-    """A non-negative number, else None: a cost we cannot read falls back to the catalog."""
-    return decimal_or_none(value)
 
 
 class AsyncResponse(_Lenient):
@@ -32,23 +33,14 @@ class AsyncResponse(_Lenient):
     https://docs.bfl.ai/api-reference (``AsyncResponse``)
     """
 
-    id: str | None = None
+    # An id of another type is absent (the ``id`` of ``polling_url`` then names the task, see
+    # :func:`providers.bfl.translate.parse_submit`); a cost we cannot read falls back to the
+    # catalog.
+    id: LenientText = None
     polling_url: str | None = None
-    cost: Decimal | None = None
-    input_mp: Decimal | None = None
-    output_mp: Decimal | None = None
-
-    @field_validator("cost", "input_mp", "output_mp", mode="before")
-    @classmethod
-    def _number(cls, value: object) -> Decimal | None:
-        return _decimal_or_none(value)
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_text(cls, value: object) -> str | None:
-        """A string or an integer; anything else is absent (the ``id`` of ``polling_url``
-        then names the task, see :func:`providers.bfl.translate.parse_submit`)."""
-        return text_or_none(value)
+    cost: LenientDecimal = None
+    input_mp: LenientDecimal = None
+    output_mp: LenientDecimal = None
 
 
 class ResultSample(_Lenient):
@@ -58,19 +50,9 @@ class ResultSample(_Lenient):
     """
 
     sample: str | None = None
-    seed: int | None = None
-    duration: float | None = None
-
     # Secondary: a seed or duration of another type is absent, never a lost (paid) image.
-    @field_validator("seed", mode="before")
-    @classmethod
-    def _seed(cls, value: object) -> int | None:
-        return int_or_none(value)
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float | None:
-        return float_or_none(value)
+    seed: LenientInt = None
+    duration: LenientFloat = None
 
 
 class ResultResponse(_Lenient):
@@ -80,27 +62,11 @@ class ResultResponse(_Lenient):
     https://docs.bfl.ai/api-reference/utility/get-result (``ResultResponse``)
     """
 
-    id: str | None = None
+    id: LenientText = None
     status: str = Field(validation_alias=AliasChoices("status", "state"))
-    result: ResultSample | None = None
-    progress: float | None = None
+    result: Annotated[ResultSample | None, BeforeValidator(object_or_none)] = None
+    progress: LenientSeconds = None
     details: Any = None
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_text(cls, value: object) -> str | None:
-        return text_or_none(value)
-
-    @field_validator("result", mode="before")
-    @classmethod
-    def _result_object(cls, value: object) -> object:
-        return value if isinstance(value, dict) else None
-
-    @field_validator("progress", mode="before")
-    @classmethod
-    def _progress_number(cls, value: object) -> float | None:
-        number = _decimal_or_none(value)
-        return float(number) if number is not None else None
 
 
 class ErrorBody(_Lenient):
@@ -113,10 +79,4 @@ class ErrorBody(_Lenient):
     detail: Any = None
     message: Any = None
     error: Any = None
-    retry_after: float | None = None
-
-    @field_validator("retry_after", mode="before")
-    @classmethod
-    def _seconds(cls, value: object) -> float | None:
-        number = _decimal_or_none(value)
-        return float(number) if number is not None else None
+    retry_after: LenientSeconds = None

@@ -7,12 +7,12 @@ show (our notes, compiled 2026-11).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from providers._lenient import count_or_none, int_or_none
+from providers._lenient import LenientCount, LenientInt, object_or_none
 
 DOCS = "https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai"
 
@@ -21,23 +21,40 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _code_text(value: object) -> str | None:
+    """A code as text (Azure sends strings, numbers or null); nothing readable is None."""
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+_Label = Annotated[str | None, BeforeValidator(_str_or_none)]
+_Code = Annotated[str | None, BeforeValidator(_code_text)]
+# A filter result that is not an object (a string, a list, ``true``) is read as absent: the
+# rest of the error envelope must still be read.
+_FilterResult = Annotated[
+    dict[str, Any] | None,
+    BeforeValidator(object_or_none),
+    Field(validation_alias=AliasChoices("content_filter_result", "content_filter_results")),
+]
+
+
 class MaiUsage(_Lenient):
     """``usage`` of a response (Vercel AI SDK and LiteLLM fixtures; not in Microsoft's docs).
 
     https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai
     """
 
-    num_input_text_tokens: int | None = None
-    num_input_image_tokens: int | None = None
-    num_output_tokens: int | None = None
-    output_image_tokens: int | None = None  # LiteLLM fixtures: same value as num_output_tokens
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _count(cls, value: object) -> int | None:
-        """``"4160"`` and ``4160.0`` are 4160; a count that cannot be read is absent (the
-        output tokens are then estimated from the image, with a warning)."""
-        return count_or_none(value)
+    # ``"4160"`` and ``4160.0`` are 4160; a count that cannot be read is absent (the output
+    # tokens are then estimated from the image, with a warning).
+    num_input_text_tokens: LenientCount = None
+    num_input_image_tokens: LenientCount = None
+    num_output_tokens: LenientCount = None
+    output_image_tokens: LenientCount = None  # LiteLLM fixtures: same value as num_output_tokens
 
 
 class ImageItem(_Lenient):
@@ -56,34 +73,14 @@ class ImagesResponse(_Lenient):
     https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai
     """
 
-    created: int | None = None
-    model: str | None = None
-    size: str | None = None
-    data: list[ImageItem] | None = None
-    usage: MaiUsage | None = None
-    num_output_tokens: int | None = None
-
     # Secondary fields: a type we cannot read is absent, never a failed (and paid) answer.
     # ``data`` (the image itself) stays strict.
-    @field_validator("created", mode="before")
-    @classmethod
-    def _created(cls, value: object) -> int | None:
-        return int_or_none(value)
-
-    @field_validator("model", "size", mode="before")
-    @classmethod
-    def _label(cls, value: object) -> str | None:
-        return value if isinstance(value, str) else None
-
-    @field_validator("usage", mode="before")
-    @classmethod
-    def _usage_object(cls, value: object) -> object:
-        return value if isinstance(value, dict) else None
-
-    @field_validator("num_output_tokens", mode="before")
-    @classmethod
-    def _legacy_count(cls, value: object) -> int | None:
-        return count_or_none(value)
+    created: LenientInt = None
+    model: _Label = None
+    size: _Label = None
+    data: list[ImageItem] | None = None
+    usage: Annotated[MaiUsage | None, BeforeValidator(object_or_none)] = None
+    num_output_tokens: LenientCount = None
 
 
 class InnerError(_Lenient):
@@ -92,34 +89,8 @@ class InnerError(_Lenient):
     https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter
     """
 
-    code: str | None = None
-    content_filter_result: dict[str, Any] | None = Field(
-        default=None,
-        validation_alias=AliasChoices("content_filter_result", "content_filter_results"),
-    )
-
-    @field_validator("code", mode="before")
-    @classmethod
-    def _stringify(cls, value: object) -> object:
-        return _code_text(value)
-
-    @field_validator("content_filter_result", mode="before")
-    @classmethod
-    def _filter_object(cls, value: object) -> object:
-        return _object_or_none(value)
-
-
-def _code_text(value: object) -> str | None:
-    """A code as text (Azure sends strings, numbers or null); nothing readable is None."""
-    if value is None or value == "" or isinstance(value, dict | list):
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def _object_or_none(value: object) -> object:
-    """A filter result that is not an object (a string, a list, ``true``) is read as absent:
-    the rest of the error envelope must still be read."""
-    return value if isinstance(value, dict) else None
+    code: _Code = None
+    content_filter_result: _FilterResult = None
 
 
 class ErrorDetail(_Lenient):
@@ -128,26 +99,13 @@ class ErrorDetail(_Lenient):
     https://learn.microsoft.com/azure/foundry/foundry-models/how-to/use-foundry-models-mai
     """
 
-    code: str | None = None
+    code: _Code = None
     message: str | None = None
     details: str | None = None
     innererror: InnerError | None = Field(
         default=None, validation_alias=AliasChoices("innererror", "inner_error", "innerError")
     )
-    content_filter_result: dict[str, Any] | None = Field(
-        default=None,
-        validation_alias=AliasChoices("content_filter_result", "content_filter_results"),
-    )
-
-    @field_validator("code", mode="before")
-    @classmethod
-    def _stringify(cls, value: object) -> object:
-        return _code_text(value)
-
-    @field_validator("content_filter_result", mode="before")
-    @classmethod
-    def _filter_object(cls, value: object) -> object:
-        return _object_or_none(value)
+    content_filter_result: _FilterResult = None
 
     @field_validator("message", "details", mode="before")
     @classmethod

@@ -8,12 +8,11 @@ Response and errors as Recraft's API documentation shows them (notes compiled 20
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
-from providers._lenient import decimal_or_none, int_or_none, text_or_none
+from providers._lenient import LenientDecimal, LenientInt, LenientText
 
 
 class _Lenient(BaseModel):
@@ -26,27 +25,22 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def _str_or_none(value: object) -> str | None:
+    """A ``revised_prompt`` that is not text is absent; the image is kept."""
+    return value if isinstance(value, str) else None
+
+
 class ImageItem(_Lenient):
     """One item of ``data``: ``image_id`` plus ``url`` (the default) or ``b64_json``.
 
     https://www.recraft.ai/docs/api-reference/endpoints (schema ``Image``)
     """
 
-    image_id: str | None = None
+    # Secondary fields: a type we cannot read is absent, never a failed (and paid) answer.
+    image_id: LenientText = None
     url: str | None = None
     b64_json: str | None = None
-    revised_prompt: str | None = None
-
-    @field_validator("image_id", mode="before")
-    @classmethod
-    def _id_text(cls, value: object) -> str | None:
-        return text_or_none(value)
-
-    @field_validator("revised_prompt", mode="before")
-    @classmethod
-    def _prompt_text(cls, value: object) -> str | None:
-        """Secondary: a ``revised_prompt`` that is not text is absent, the image is kept."""
-        return value if isinstance(value, str) else None
+    revised_prompt: Annotated[str | None, BeforeValidator(_str_or_none)] = None
 
 
 class GenerateImageResponse(_Lenient):
@@ -56,28 +50,13 @@ class GenerateImageResponse(_Lenient):
     https://www.recraft.ai/docs/api-reference/endpoints (schema ``GenerateImageResponse``)
     """
 
-    created: int | None = None
-    credits: Decimal | None = None
-    data: list[ImageItem] = []
-    style_id: str | None = None
-
     # Secondary fields: a type we cannot read is absent, never a failed (and paid) answer.
     # Credits we cannot read (a string of words, a negative or non-finite number) leave the
     # cost to the catalog. ``data`` (the images) stays strict.
-    @field_validator("created", mode="before")
-    @classmethod
-    def _created(cls, value: object) -> int | None:
-        return int_or_none(value)
-
-    @field_validator("credits", mode="before")
-    @classmethod
-    def _credits(cls, value: object) -> Decimal | None:
-        return decimal_or_none(value)
-
-    @field_validator("style_id", mode="before")
-    @classmethod
-    def _style_text(cls, value: object) -> str | None:
-        return text_or_none(value)
+    created: LenientInt = None
+    credits: LenientDecimal = None
+    data: list[ImageItem] = []
+    style_id: LenientText = None
 
 
 class ErrorBody(_Lenient):

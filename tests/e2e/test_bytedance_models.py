@@ -245,17 +245,7 @@ def test_a_stream_cut_after_its_images_is_an_error_that_bills_them(
         "stream": True,
         "provider": ONLY_SEED,
     }
-    with httpx.stream(
-        "POST",
-        f"{sim_gateway.url}/api/v1/images",
-        json=body,
-        headers={"authorization": f"Bearer {MASTER_KEY}"},
-        timeout=60,
-    ) as resp:
-        assert resp.status_code == 200
-        gid = resp.headers["x-generation-id"]
-        payloads = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
-    events = [orjson.loads(p) for p in payloads[:-1]]
+    gid, events = _stream_events(sim_gateway.url, body)
     assert [e["type"] for e in events] == [
         "image_generation.partial_image",
         "image_generation.partial_image",
@@ -279,17 +269,7 @@ def test_a_later_streamed_batch_failing_keeps_the_images_already_made(
         "stream": True,
         "provider": ONLY_SEED,
     }
-    with httpx.stream(
-        "POST",
-        f"{sim_gateway.url}/api/v1/images",
-        json=body,
-        headers={"authorization": f"Bearer {MASTER_KEY}"},
-        timeout=60,
-    ) as resp:
-        assert resp.status_code == 200
-        gid = resp.headers["x-generation-id"]
-        payloads = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
-    events = [orjson.loads(p) for p in payloads[:-1]]
+    gid, events = _stream_events(sim_gateway.url, body)
     types = [e["type"] for e in events]
     assert types == ["image_generation.partial_image"] * 4 + ["image_generation.completed"] * 4
     calls = [
@@ -356,3 +336,18 @@ def test_many_references_shrink_the_images_per_call(
     ) == [1, 2]
     assert all(len(c["image"]) == 13 for c in calls)
     assert result.usage is not None and Decimal(str(result.usage.cost)) == 3 * Decimal("0.03")
+
+
+def _stream_events(url: str, body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """A streamed generation's id and its events (the final ``[DONE]`` left out)."""
+    with httpx.stream(
+        "POST",
+        f"{url}/api/v1/images",
+        json=body,
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        timeout=60,
+    ) as resp:
+        assert resp.status_code == 200
+        gid = resp.headers["x-generation-id"]
+        payloads = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+    return gid, [orjson.loads(p) for p in payloads[:-1]]

@@ -155,12 +155,25 @@ class Executor:
         self._balances: dict[int, Balance] = {}
         self.accepted = False  # some upstream call was accepted by its provider
         self.in_flight = False  # some upstream call was sent: the provider may bill for it
-        # What the provider said up front it bills for the current attempt's calls (summed
-        # over concurrent calls, e.g. BFL's one task per image); reset per attempt.
-        self.known_charge: Usage | None = None
+        # What the provider said up front it bills for the current attempt's calls, by call
+        # (e.g. BFL's one task per image); reset per attempt. A call that then fails with a
+        # charge leaves it: its cost moved to ``failed_cost``.
+        self._announced: dict[str, Usage] = {}
         # What failed calls cost: billed by their provider although they produced no result.
         self.failed_cost = Decimal(0)
         self._failed_notes: list[str] = []
+
+    @property
+    def known_charge(self) -> Usage | None:
+        """What the provider said up front it bills for the current attempt's calls still
+        running or done (summed over concurrent calls); None when none said."""
+        charges = list(self._announced.values())
+        if not charges:
+            return None
+        total = charges[0]
+        for charge in charges[1:]:
+            total = total + charge
+        return total
 
     async def _call_events(
         self, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
@@ -178,14 +191,13 @@ class Executor:
             call = _call(self.plan, endpoint, norm, n, stream)
             try:
                 async with aclosing(adapter.run(call)) as events:
-                    async for item in self._relay(endpoint, events):
+                    async for item in self._relay(endpoint, events, token):
                         if isinstance(item, Completed):
                             completed = item
                         else:
                             yield item
             except ProviderError as exc:
-                if exc.charge is not None:
-                    self._spent(endpoint, norm, exc.charge)
+                self._call_failed(endpoint, norm, token, exc)
                 raise
         if completed is None:
             raise ProviderError("upstream ended without a result", provider=endpoint.provider_slug)
@@ -199,7 +211,10 @@ class Executor:
         return note
 
     async def _relay(
-        self, endpoint: EndpointSpec, events: AsyncGenerator[GenerationEvent, None]
+        self,
+        endpoint: EndpointSpec,
+        events: AsyncGenerator[GenerationEvent, None],
+        token: str = "",
     ) -> AsyncGenerator[Partial | Completed, None]:
         """Adapter events → partials (numbered across calls) and the result; note the rest."""
         async for event in events:
@@ -211,10 +226,20 @@ class Executor:
             elif isinstance(event, Accepted):
                 self.accepted = True
                 if event.charge is not None:
-                    known = self.known_charge
-                    self.known_charge = event.charge if known is None else known + event.charge
+                    known = self._announced.get(token)
+                    self._announced[token] = event.charge if known is None else known + event.charge
             elif isinstance(event, Progress) and self.on_progress is not None:
                 self.on_progress(Note(endpoint.provider_slug, event.status))
+
+    def _call_failed(
+        self, endpoint: EndpointSpec, norm: Normalized, token: str, exc: ProviderError
+    ) -> None:
+        """A call failed: what its provider bills for it (``exc.charge``) joins ``failed_cost``
+        and replaces what the call announced up front, so a client leaving later is not
+        charged for it twice."""
+        if exc.charge is not None:
+            self._spent(endpoint, norm, exc.charge)
+            self._announced.pop(token, None)
 
     def _spent(self, endpoint: EndpointSpec, norm: Normalized, charge: Usage) -> None:
         """A failed call the provider bills anyway: its cost joins the request's."""
@@ -312,7 +337,7 @@ class Executor:
                 continue
             self.attempts += 1
             self.last_endpoint = endpoint
-            self.known_charge = None
+            self._announced.clear()
             results: list[Completed] = []
             try:
                 if stream and endpoint.supports_streaming:

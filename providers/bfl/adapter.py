@@ -20,6 +20,9 @@ them (our notes, compiled 2026-10).
 * **Result**: ``result.sample`` is downloaded at once (it expires after 10 minutes) with
   :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL's origin) and never with
   our key: a signed delivery URL needs none.
+* **Charge on failure**: every failure after BFL accepted the task carries the ``cost`` BFL
+  stated at submit as its ``charge`` (billing at the stated cost is our choice: BFL does not
+  say whether failed tasks are billed).
 * **Cancellation**: closing the generator (the client went away) stops at the next
   suspension point; no further request is made. BFL has no cancel endpoint.
 """
@@ -131,13 +134,13 @@ class BflAdapter:
         one ``Completed``. Every failure is a ``ProviderError`` carrying the task id."""
         deadline = _Deadline(self._timeout.read or DEFAULT_DEADLINE_S, self._clock)
         task_id: str | None = None
+        charge: Usage | None = None
         try:
             request = build_submit(call)
             submitted = await self._submit(request.path, request.json)
             task_id = submitted.id
             # BFL states its charge at submit: a caller that leaves now is settled at it, and
             # the polling stops at once.
-            charge = None
             if submitted.cost_usd is not None:
                 charge = Usage(images=call.n, provider_cost_usd=submitted.cost_usd)
             yield Accepted(task_id, charge)
@@ -161,6 +164,13 @@ class BflAdapter:
             exc.provider = exc.provider or self.provider
             if exc.upstream_request_id is None:
                 exc.upstream_request_id = task_id
+            # Whether BFL bills a task that then fails (moderated, Error/Failed, never Ready in
+            # time, result not downloadable) is not documented; it states the cost when it
+            # takes the task, so we take the honest default that a submitted task is billed at
+            # that stated cost whatever becomes of it. Failures before the submit was accepted
+            # carry no charge (``charge`` is still None then).
+            if exc.charge is None:
+                exc.charge = charge
             raise
 
     async def _submit(self, path: str, body: dict[str, object]) -> Submitted:

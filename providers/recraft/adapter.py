@@ -23,6 +23,7 @@ from providers.recraft.translate import (
     build_request,
     completed,
     decode_b64,
+    failed_charge,
     make_image,
     parse_answer,
 )
@@ -89,13 +90,16 @@ class RecraftAdapter:
                     body = await read_body(response)
             answer = parse_answer(body, provider=self.provider)
             images, failures = await self._fetch_all(answer)
+            if not images:  # Recraft made (and billed) the images: the error says what it billed
+                failures[0].charge = failed_charge(call, answer)
+                raise failures[0]
             yield completed(call, answer, images, failures)
         except ProviderError as exc:
             exc.provider = exc.provider or self.provider
             raise
 
     async def _fetch_all(self, answer: Answer) -> tuple[list[GeneratedImage], list[ProviderError]]:
-        """Every result file, concurrently; all failing is the first failure."""
+        """Every result file, concurrently: the ones that arrived and the failures."""
         outcomes = await asyncio.gather(
             *(self._fetch(item) for item in answer.items), return_exceptions=True
         )
@@ -106,8 +110,6 @@ class RecraftAdapter:
                 failures.append(outcome)
             elif isinstance(outcome, BaseException):
                 raise outcome
-        if not images:
-            raise failures[0]
         return images, failures
 
     async def _fetch(self, item: ResultItem) -> GeneratedImage:

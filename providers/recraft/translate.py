@@ -15,7 +15,9 @@ Choices where the reference is unsure or silent:
   there and defaults to :data:`DEFAULT_STRENGTH` when the caller gives none.
 * ``credits`` (API units charged, 1 000 units = $1, "authoritative for the call", §5) is
   reported as the provider's cost when it is positive and every image arrived; otherwise the
-  catalog prices what was delivered.
+  catalog prices what was delivered. When no file at all can be fetched, positive ``credits``
+  are still what Recraft billed: the error carries them (:func:`failed_charge`); without
+  ``credits`` the failure carries no charge.
 """
 
 from __future__ import annotations
@@ -284,6 +286,20 @@ def completed(
     )
     return Completed(
         images=tuple(images), usage=usage, upstream_id=answer.upstream_id, warnings=tuple(warnings)
+    )
+
+
+def failed_charge(call: GenerateCall, answer: Answer) -> Usage | None:
+    """What Recraft billed for an answer none of whose files could be fetched: its positive
+    ``credits``, as the Usage :func:`completed` builds for a full delivery (so pricing gives
+    the same cost); None when the answer states no charge."""
+    if answer.credits is None or answer.credits <= 0:
+        return None
+    return Usage(
+        images=len(answer.items),
+        input_images=len(call.input_images),
+        input_pixels=sum(_pixels(ref.data) for ref in call.input_images),
+        provider_cost_usd=answer.credits / UNITS_PER_USD,
     )
 
 

@@ -185,12 +185,26 @@ def test_an_option_outside_the_allowlist_is_a_400_without_upstream_call(
     assert sims.sim("bfl").log.entries == []
 
 
-def test_moderation_is_a_403_at_no_cost(
-    sim_gateway: ServerThread, sims: SimServer, sdk: Sdk
+@pytest.mark.parametrize("directive", ["[sim:moderate]", "[sim:moderate=output]"])
+def test_a_moderated_task_is_a_403_billed_at_its_submit_cost(
+    sim_gateway: ServerThread, sims: SimServer, sdk: Sdk, directive: str
 ) -> None:
+    # BFL took the task and stated its cost (3 credits for FLUX.2 [pro] at 1 MP); the gateway
+    # records a submitted task as billed at that cost even when it ends moderated.
     with pytest.raises(or_errors.OpenRouterError) as info:
-        sdk.generate("flux.2-pro", prompt="a storm [sim:moderate]")
+        sdk.generate("flux.2-pro", prompt=f"a storm {directive}", size="1024x1024")
     assert info.value.status_code == 403
     assert "Protected Content" in str(info.value.body)
+    (submit,) = [e for e in sims.sim("bfl").log.entries if e["method"] == "POST"]
+    assert submit["status"] == 200
+    row = generation(sim_gateway.url, sdk.ids[-1])
+    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == Decimal("0.03")
+
+
+def test_a_rejected_submit_costs_nothing(
+    sim_gateway: ServerThread, sims: SimServer, sdk: Sdk
+) -> None:
+    with pytest.raises(or_errors.OpenRouterError):
+        sdk.generate("flux.2-pro", prompt="a storm [sim:422]", size="1024x1024")
     row = generation(sim_gateway.url, sdk.ids[-1])
     assert row["status"] == "failed" and Decimal(row["cost_usd"]) == 0

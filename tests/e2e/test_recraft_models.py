@@ -207,3 +207,37 @@ def test_reference_goes_to_image_to_image(
     assert Decimal(generation(sim_gateway.url, captured.generation_id)["cost_usd"]) == Decimal(
         "0.08"
     )
+
+
+def test_no_file_fetched_is_a_failure_billed_at_the_reported_credits(
+    sims: SimServer, sim_gateway: ServerThread
+) -> None:
+    # Recraft answered (and charged 123 units = $0.123) but both result URLs are already gone
+    resp = httpx.post(
+        f"{sim_gateway.url}/api/v1/images",
+        json={
+            "model": "recraft/recraft-v4",
+            "prompt": "gone [sim:credits=123] [sim:expired]",
+            "n": 2,
+            "provider": {"only": ["recraft"], "allow_fallbacks": False},
+        },
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        timeout=60,
+    )
+    assert resp.status_code == 502, resp.text
+    row = generation(sim_gateway.url, resp.headers["x-generation-id"])
+    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == Decimal("0.123")
+
+
+def test_one_file_fetched_keeps_that_image_at_its_catalog_price(
+    sdk: OpenRouter, captured: Captured, sims: SimServer, sim_gateway: ServerThread
+) -> None:
+    result = sdk.images.generate(
+        model="recraft/recraft-v4",
+        prompt="half [sim:expired=1]",
+        n=2,
+        provider={"only": ["recraft"], "allow_fallbacks": False},
+    )
+    assert len(result.data) == 1
+    row = generation(sim_gateway.url, captured.generation_id)
+    assert row["status"] == "succeeded" and Decimal(row["cost_usd"]) == Decimal("0.04")

@@ -177,6 +177,13 @@ async def test_no_cost_in_the_answer_leaves_pricing_to_the_catalog(
     assert done(await collect(adapter, call())).usage.provider_cost_usd is None
 
 
+async def test_a_failed_task_without_a_stated_cost_carries_no_charge(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    sim.bfl.update({"report_cost": False})
+    assert (await fails(adapter, call("a fox [sim:moderate]"))).charge is None
+
+
 # -- polling tolerance -----------------------------------------------------------------------
 
 
@@ -226,6 +233,7 @@ async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimSt
     assert accepted.upstream_id == info.value.upstream_request_id  # the task id rides on the error
     # BFL states its charge at submit (3 credits for FLUX.2 [pro] at 1 MP)
     assert accepted.charge is not None and accepted.charge.provider_cost_usd == Decimal("0.03")
+    assert info.value.charge == accepted.charge  # the task was taken, and billed, at submit
     polls = [e for e in sim.log.entries if e["method"] == "GET"]
     assert len(polls) == 4  # the first try and 3 retries
 
@@ -276,6 +284,10 @@ async def test_terminal_statuses(
     assert isinstance(events[0], Accepted) and error.upstream_request_id == events[0].upstream_id
     if kind is ContentModerated:
         assert "Protected Content" in error.message
+    # a submitted task is billed at the cost BFL stated for it (3 credits), whatever its end
+    assert isinstance(events[0], Accepted) and events[0].charge is not None
+    assert error.charge == events[0].charge
+    assert error.charge.images == 1 and error.charge.provider_cost_usd == Decimal("0.03")
     assert not [e for e in sim.log.entries if e["path"].startswith("/delivery")]
 
 
@@ -288,6 +300,7 @@ async def test_the_deadline_is_the_read_timeout(
     elapsed = time.monotonic() - started
     assert isinstance(error, UpstreamTimeout) and "Pending" in error.message
     assert 0.4 <= elapsed < 1.0
+    assert error.charge is not None and error.charge.provider_cost_usd == Decimal("0.03")
 
 
 async def test_result_url_must_be_fetched_before_it_expires(
@@ -298,6 +311,7 @@ async def test_result_url_must_be_fetched_before_it_expires(
     sim.bfl.update({"result_ttl_s": 0.0})
     error = await fails(adapter, call())
     assert isinstance(error, ProtocolError) and error.status_code == 403
+    assert error.charge is not None and error.charge.provider_cost_usd == Decimal("0.03")
 
 
 # -- cancellation ----------------------------------------------------------------------------
@@ -359,6 +373,7 @@ async def test_submit_errors(
 ) -> None:
     error = await fails(adapter, call(f"a fox {directive}"))
     assert type(error) is kind and error.status_code == status
+    assert error.charge is None  # no task was taken: nothing billed
     if kind is RateLimited:
         assert error.retry_after is not None and error.retry_after >= 1
     assert [e["method"] for e in sim.log.entries] == ["POST"]

@@ -183,6 +183,19 @@ async def test_reported_credits_are_the_cost(adapter: RecraftAdapter, sim: SimSt
     assert done.usage.provider_cost_usd == Decimal("0.123")
 
 
+async def test_no_file_fetched_carries_the_reported_credits(
+    adapter: RecraftAdapter, sim: SimState
+) -> None:
+    with pytest.raises(ProtocolError) as info:
+        await _events(adapter, call(prompt="x [sim:credits=123] [sim:expired]", n=2))
+    assert info.value.charge is not None and info.value.charge.images == 2
+    assert info.value.charge.provider_cost_usd == Decimal("0.123")
+    # nothing charged, nothing billed
+    with pytest.raises(ProtocolError) as info:
+        await _events(adapter, call(prompt="x [sim:credits=0] [sim:expired]", n=2))
+    assert info.value.charge is None
+
+
 # --- result URLs ------------------------------------------------------------------------------
 
 
@@ -193,8 +206,12 @@ async def test_a_url_on_a_foreign_host_is_refused(adapter: RecraftAdapter, sim: 
 
 
 async def test_expired_urls(adapter: RecraftAdapter, sim: SimState) -> None:
-    with pytest.raises(ProtocolError, match="HTTP 404"):
+    with pytest.raises(ProtocolError, match="HTTP 404") as info:
         await _events(adapter, call(prompt="x [sim:expired]", n=2))
+    # Recraft made and billed both images (2 x 40 units, recraftv4): the error says so
+    assert info.value.charge is not None
+    assert info.value.charge.images == 2
+    assert info.value.charge.provider_cost_usd == Decimal("0.08")
     done = await _done(adapter, call(prompt="x [sim:expired=1]", n=2))
     assert len(done.images) == 1 and done.usage.images == 1
     assert done.usage.provider_cost_usd is None  # the catalog prices what arrived

@@ -1,0 +1,44 @@
+"""What a call the provider announced a charge for, and which then failed billed, adds up to.
+
+BFL states each task's cost when it takes it (``Accepted.charge``); a task that then fails
+carries the same charge on its error. The executor counts it once: in ``failed_cost``, no
+longer in ``known_charge`` (which settles a client that leaves while other calls still run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from decimal import Decimal
+from typing import Any
+
+from app.catalog import load_catalog
+from app.generation.normalize import normalize
+from app.generation.request import ImageGenerationRequest
+from app.generation.service import Executor
+from providers.errors import ContentModerated
+from providers.spec import Accepted, GenerationEvent, Usage
+
+CHARGE = Usage(images=1, provider_cost_usd=Decimal("0.03"))
+
+
+async def _accepted() -> AsyncGenerator[GenerationEvent, None]:
+    yield Accepted("task", CHARGE)
+
+
+async def test_a_failed_call_moves_its_announced_charge_to_the_failed_cost() -> None:
+    model = load_catalog().get("black-forest-labs/flux.2-pro")
+    assert model is not None
+    endpoint = model.endpoints[0]
+    norm = normalize(ImageGenerationRequest(model=model.id, prompt="x"), endpoint)
+    executor = Executor(state=None, plan=None)  # type: ignore[arg-type]
+    for token in ("a", "b"):  # two tasks, each announced at 3 credits
+        relayed: list[Any] = [e async for e in executor._relay(endpoint, _accepted(), token)]
+        assert relayed == []
+    assert executor.known_charge == CHARGE + CHARGE
+
+    executor._call_failed(endpoint, norm, "a", ContentModerated("moderated", charge=CHARGE))
+    assert executor.failed_cost == Decimal("0.03")
+    assert executor.known_charge == CHARGE  # only the task still running
+
+    executor._call_failed(endpoint, norm, "b", ContentModerated("moderated"))  # no charge
+    assert executor.failed_cost == Decimal("0.03") and executor.known_charge == CHARGE

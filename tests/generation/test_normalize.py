@@ -1,6 +1,6 @@
 """Table-driven tests of descriptor-driven normalization.
 
-The endpoints below mirror each provider's documented rules (reference/providers/*.md); they are
+The endpoints below mirror each provider's documented rules (its published API docs); they are
 built here on purpose, so these tests do not depend on the shipped models.toml files.
 """
 

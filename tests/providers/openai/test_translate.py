@@ -1,4 +1,4 @@
-"""translate.py against payloads from the OpenAI reference (reference/providers/openai.md)."""
+"""translate.py against payloads from OpenAI's published Images API reference."""
 
 from __future__ import annotations
 

@@ -116,6 +116,9 @@ FAULTS = [
     ("[sim:malformed]", 502),
     ("[sim:truncate]", 502),
 ]
+# BFL states a task's cost when it accepts it and bills it whatever the task's fate: a task that
+# times out or is moderated after submit is charged that cost, the same as a success.
+BILLED_AFTER_SUBMIT = {("bfl", "[sim:sleep=3]"), ("bfl", "[sim:moderate]")}
 
 
 @pytest.mark.parametrize(("directive", "status"), FAULTS, ids=[f[0] for f in FAULTS])
@@ -134,7 +137,12 @@ def test_upstream_faults_map_to_openrouter_statuses(
         assert error["metadata"]["provider_name"] == _endpoint(case).provider_name
     row = generation(sim_gateway.url, resp.headers["x-generation-id"])
     assert row["status"] == "failed"
-    assert Decimal(row["cost_usd"]) == 0
+    expected = Decimal(0)
+    if (case.adapter, directive) in BILLED_AFTER_SUBMIT:
+        success = _post(sim_gateway, _body(case, "a calm sea"))
+        expected = Decimal(str(success.json()["usage"]["cost"]))
+        assert expected > 0
+    assert Decimal(row["cost_usd"]) == expected
 
 
 @pytest.mark.parametrize(

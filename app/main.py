@@ -28,7 +28,7 @@ from app.api import (
     openai_images,
     quote,
 )
-from app.api.fast import FastImages
+from app.api.fast import FastDoors
 from app.api.web import install_web
 from app.billing.ledger import LedgerWriter
 from app.billing.spool import Spool, spool_directory
@@ -199,7 +199,7 @@ def create_app(settings: Settings | None = None, *, simulate: bool | None = None
     for router in routers:
         app.include_router(router)
     install_web(app)
-    app.add_middleware(FastImages)  # innermost: the generation door's short path
+    app.add_middleware(FastDoors)  # innermost: the JSON generation doors' short path
     app.add_middleware(CatchAll)
     app.add_middleware(
         RequestGuard,

@@ -1,5 +1,5 @@
-"""The generation door's short path takes only valid JSON requests; the rest go to the router
-unchanged (so every error keeps its answer)."""
+"""The JSON generation doors' short path takes only valid JSON requests, with each route's own
+model and endpoint; the rest go to the router unchanged (so every error keeps its answer)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.routing import APIRoute
 
-from app.api.fast import FastImages, _validated
+from app.api import chat, images, openai_images
+from app.api.fast import DOORS, FastDoors, _validated
 from app.auth import SCOPE_KEY
+from app.generation.request import ImageGenerationRequest
 
 
 def _scope(content_type: bytes | None = b"application/json", **extra: Any) -> dict[str, Any]:
@@ -32,7 +35,9 @@ VALID = {"model": "openai/gpt-image-1.5", "prompt": "a cat"}
 
 
 def test_a_valid_json_request_is_taken() -> None:
-    request = _validated(_scope(b"application/json; charset=utf-8"), _message(VALID))
+    request = _validated(
+        ImageGenerationRequest, _scope(b"application/json; charset=utf-8"), _message(VALID)
+    )
     assert request is not None and request.prompt == "a cat"
 
 
@@ -52,7 +57,7 @@ def test_a_valid_json_request_is_taken() -> None:
 def test_anything_else_is_left_to_the_router(
     scope: dict[str, Any], message: dict[str, Any]
 ) -> None:
-    assert _validated(scope, message) is None
+    assert _validated(ImageGenerationRequest, scope, message) is None
 
 
 async def test_the_router_gets_the_body_it_would_have_had() -> None:
@@ -75,10 +80,25 @@ async def test_the_router_gets_the_body_it_would_have_had() -> None:
         return next(messages, None) or await receive()
 
     # a valid body but no authenticated principal in the scope: the router decides
-    await FastImages(router)(_scope(state={SCOPE_KEY: None}), once, send)
+    await FastDoors(router)(_scope(state={SCOPE_KEY: None}), once, send)
     assert seen == [first, {"type": "http.disconnect"}]
 
 
 def test_integers_are_read_as_the_router_reads_them() -> None:
     body = b'{"model": "m/x", "prompt": "p", "seed": 123456789012345678901234567890}'
-    assert _validated(_scope(), _message(body)) is None  # a Python int past 64 bits: refused
+    assert (
+        _validated(ImageGenerationRequest, _scope(), _message(body)) is None
+    )  # a Python int past 64 bits: refused
+
+
+def test_each_short_path_is_its_routes_own_model_and_endpoint() -> None:
+    routes = {
+        route.path: route
+        for router in (images.router, openai_images.router, chat.router)
+        for route in router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    }
+    for path, (model, endpoint) in DOORS.items():
+        route = routes[path]
+        assert route.endpoint is endpoint, path
+        assert route.body_field is not None and route.body_field.field_info.annotation is model

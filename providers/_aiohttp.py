@@ -168,7 +168,7 @@ class LeanClient(httpx.AsyncClient):
     auth, redirects are not followed, no hooks). This path builds the same request (the
     client's headers, then the call's; compact UTF-8 JSON; the call's timeout) from a cached
     parsed URL and hands it to the transport mounted for that URL, proxies included.
-    Anything else (form data, files, params, cookies, per-call auth...) takes httpx's path.
+    Anything else (form data, files, params, cookies, auth, event hooks...) takes httpx's path.
     """
 
     _MAX_URLS = 512
@@ -201,6 +201,8 @@ class LeanClient(httpx.AsyncClient):
             and isinstance(timeout, httpx.Timeout | httpx._client.UseClientDefault)
             and self._base_url == _NO_BASE
             and not self.cookies
+            and self.auth is None
+            and not any(self.event_hooks.values())
             and not any(value is not None for value in kwargs.values())
         )
         if not lean:

@@ -108,3 +108,19 @@ async def test_no_cookie_is_kept_and_a_set_cookie_takes_httpx_path(
         async with client.stream("POST", f"{url}/x", json={}) as response:
             await response.aread()
     assert (b"cookie", b"session=s1") in seen[-1]["headers"]
+
+
+async def test_a_client_with_auth_or_hooks_takes_httpx_path(echo: tuple[str, Seen]) -> None:
+    url, seen = echo
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(str(request.url))
+
+    async with _client(LeanClient) as client:
+        client.auth = httpx.BasicAuth("u", "p")
+        client.event_hooks = {"request": [hook], "response": []}
+        async with client.stream("POST", f"{url}/hooked", json={}) as response:
+            await response.aread()
+    assert hooked == [f"{url}/hooked"]
+    assert any(name == b"authorization" for name, _ in seen[-1]["headers"])

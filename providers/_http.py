@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, Mapping
+import secrets
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -21,6 +22,7 @@ import httpx
 import orjson
 
 from providers.errors import ProtocolError, ProviderError, Unavailable, UpstreamTimeout
+from providers.spec import B64Flow
 
 # Generous by design: image models can think for minutes before the first byte, and a stream
 # may be silent between partial images. Connect fails fast so fallback can kick in.
@@ -69,6 +71,7 @@ class SSEDecoder:
         self._scanned = 0  # bytes of _buf already known to hold no line ending
         self._skip_lf = False  # the previous chunk ended in \r: drop a leading \n
         self._started = False  # a UTF-8 BOM is stripped from the very first chunk
+        self._looked = False  # the pending line was already examined by pending_value()
         self._reset_event()
 
     def _reset_event(self) -> None:
@@ -101,11 +104,52 @@ class SSEDecoder:
             start = pos = end + width
             if event is not None:
                 events.append(event)
-        del buf[:start]
+        if start:
+            del buf[:start]
+            self._looked = False  # a new line is pending
         self._scanned = len(buf)
         if len(buf) > self._max_line:
             raise ProtocolError(f"SSE line longer than {self._max_line} bytes")
         return events
+
+    def pending_value(self, needle: bytes, min_bytes: int, window: int = 2048) -> int | None:
+        """Where the string value of ``needle`` (a quoted key) starts in the pending, unfinished
+        line, when that line is an event's first ``data:`` line holding at least ``min_bytes``
+        and the value's closing quote has not arrived; else None. The key must be within the
+        line's first ``window`` bytes. Each line is examined once, when it first qualifies.
+        """
+        buf = self._buf
+        if self._looked or len(buf) < min_bytes:
+            return None
+        self._looked = True
+        if self._data or not buf.startswith(b"data:"):
+            return None
+        at = buf.find(needle, 0, window)
+        if at < 0:
+            return None
+        i, size = at + len(needle), len(buf)
+        while i < size and buf[i] in _WS:
+            i += 1
+        if i >= size or buf[i] != 0x3A:  # ':'
+            return None
+        i += 1
+        while i < size and buf[i] in _WS:
+            i += 1
+        if i >= size or buf[i] != 0x22:  # '"'
+            return None
+        start = i + 1
+        if size - start < min_bytes // 2 or buf.find(b'"', start) >= 0:
+            return None
+        return start
+
+    def split_pending(self, start: int) -> tuple[bytes, bytes]:
+        """Cut the pending line at ``start``: (the line before it, the text from it on). The
+        line before stays pending; what is fed next continues it."""
+        buf = self._buf
+        head = bytes(buf[start:])
+        del buf[start:]
+        self._scanned = len(buf)
+        return bytes(buf), head
 
     def _line_at(self, buf: bytearray, start: int, end: int) -> ServerSentEvent | None:
         """The line ``buf[start:end]``, decoded without copying a multi-megabyte value twice."""
@@ -191,6 +235,83 @@ async def iter_sse(
         if done_sentinel is not None and event.data.strip() == done_sentinel:
             return
         yield event
+
+
+# A value this large, still arriving, is relayed while it arrives (see iter_sse_flowing).
+FLOW_MIN_BYTES = 64 * 1024
+# Where a flowed value stood in its event's JSON, once the event is complete (unguessable).
+FLOW_MARK = "#flow-" + secrets.token_hex(8)
+_FLOW_MARK_BYTES = FLOW_MARK.encode()
+
+
+def flowable(text: bytes) -> bool:
+    """Base64 text that can be written into a JSON string as it is (see :func:`lift_b64`)."""
+    return text.isascii() and text.find(b"\\") < 0 and text.find(b"\n") < 0 and text.find(b"\r") < 0
+
+
+async def iter_sse_flowing(
+    response: httpx.Response,
+    *,
+    key: str,
+    wants: Callable[[bytes], bool],
+    done_sentinel: str | None = "[DONE]",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    min_bytes: int = FLOW_MIN_BYTES,
+) -> AsyncGenerator[ServerSentEvent | B64Flow, None]:
+    """:func:`iter_sse`, with large base64 values relayed while they arrive.
+
+    When an event's first ``data:`` line has brought ``min_bytes`` and the string value of
+    ``key`` has begun but not ended, and ``wants(line so far)`` agrees, a :class:`B64Flow` is
+    yielded at once and fed with each following piece of the value as it comes off the socket.
+    Its closing quote ends the flow; the event is then parsed as usual and yielded, the value
+    reading :data:`FLOW_MARK`. Only the value is streamed: the rest of the event is small and
+    read whole. A value that turns out not to be plain base64 text, or a stream that ends or
+    fails inside it, fails the flow and raises (:class:`ProtocolError` or the transport error).
+    """
+    decoder = SSEDecoder(max_line_bytes=max_line_bytes)
+    needle = b'"' + key.encode() + b'"'
+    flow: B64Flow | None = None
+
+    def done(event: ServerSentEvent) -> bool:
+        return done_sentinel is not None and event.data.strip() == done_sentinel
+
+    try:
+        async for chunk in response.aiter_bytes():
+            if flow is not None:
+                end = chunk.find(b'"')
+                piece = chunk if end < 0 else chunk[:end]
+                if not flowable(piece):
+                    raise ProtocolError("a streamed image is not plain base64 text")
+                flow.feed(piece)
+                if flow.size > max_line_bytes:
+                    raise ProtocolError(f"SSE line longer than {max_line_bytes} bytes")
+                if end < 0:
+                    continue
+                flow.end()
+                flow = None
+                chunk = _FLOW_MARK_BYTES + chunk[end:]
+            for event in decoder.feed(chunk):
+                if done(event):
+                    return
+                yield event
+            start = decoder.pending_value(needle, min_bytes)
+            if start is not None:
+                line, head = decoder.split_pending(start)
+                if wants(line) and head[:64].translate(None, _B64_TEXT) == b"" and flowable(head):
+                    flow = B64Flow(head)
+                    yield flow
+                else:
+                    decoder.feed(head)  # not for us: the line goes on as it was
+        if flow is not None:
+            raise ProtocolError("the stream ended inside an image")
+        for event in decoder.close():
+            if done(event):
+                return
+            yield event
+    except BaseException as exc:
+        if flow is not None:
+            flow.fail(exc)
+        raise
 
 
 async def read_body(response: httpx.Response, *, limit: int = DEFAULT_MAX_BODY_BYTES) -> bytes:

@@ -14,7 +14,9 @@ Nothing in this module does I/O; ``app`` imports it, adapters import it, it impo
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -346,10 +348,86 @@ class Progress:
     status: str
 
 
+class FlowBroken(Exception):
+    """The provider's stream failed while a :class:`B64Flow` was being relayed."""
+
+
+class B64Flow:
+    """The base64 text of an image that is still arriving: a large partial image relayed
+    cut-through, each piece passed on as it comes off the provider's socket.
+
+    The adapter reading the provider's stream calls :meth:`feed` with each piece, then
+    :meth:`end` (or :meth:`fail`), and never waits for the reader: pieces queue here without
+    bound (one image's text at most, as when it is read whole), so a response that stops
+    reading or never starts cannot stall the generation. The response iterates
+    :meth:`chunks` once, or calls :meth:`discard` when it will not. Every piece is ASCII
+    base64 text without a quote, backslash or line break, so it can be written inside a JSON
+    string as it is. ``head`` is what had arrived when the flow began (at least the start of
+    the image, enough to tell its format).
+    """
+
+    __slots__ = ("_chunks", "_dropped", "_ended", "_error", "_wake", "head", "size")
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+        self.size = len(head)
+        self._chunks: deque[bytes] = deque((head,))
+        self._ended = False
+        self._error: BaseException | None = None
+        self._dropped = False
+        self._wake = asyncio.Event()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if chunk and not self._dropped:
+            self._chunks.append(chunk)
+            self._wake.set()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wake.set()
+
+    def fail(self, exc: BaseException) -> None:
+        if not self._ended:
+            self._error = exc
+            self.end()
+
+    def discard(self) -> None:
+        """Nobody will read this flow: drop what has arrived and what will."""
+        self._dropped = True
+        self._chunks.clear()
+
+    def joined(self) -> bytes:
+        """The whole text of an ended flow that nobody has read (tests, fallbacks)."""
+        if not self._ended or self._error is not None:
+            raise FlowBroken("the flow has not ended well")
+        return b"".join(self._chunks)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The pieces in order, as they arrive; :class:`FlowBroken` if the stream failed."""
+        while True:
+            while self._chunks:
+                yield self._chunks.popleft()
+            if self._ended:
+                if self._error is not None:
+                    raise FlowBroken(str(self._error) or type(self._error).__name__)
+                return
+            self._wake.clear()
+            await self._wake.wait()
+
+    def __repr__(self) -> str:
+        return f"B64Flow(size={self.size}, ended={self._ended})"
+
+
 @dataclass(frozen=True, slots=True)
 class PartialImage:
     index: int
-    b64: str | bytes  # as GeneratedImage.b64
+    # as GeneratedImage.b64, or a B64Flow when a large partial is relayed while it arrives
+    b64: str | bytes | B64Flow
     media_type: str = "image/png"
 
 

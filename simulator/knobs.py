@@ -63,6 +63,11 @@ class Knobs:
     """Streaming: close the stream after the partial images, before any completion event."""
     partial_delay_s: float = 0.0
     """Streaming: delay before each stream event."""
+    partial_split_s: float = 0.0
+    """Streaming: send each partial image event in two writes, the first ending halfway through
+    its base64, this many seconds apart (an image arriving over a slow link); 0: one write."""
+    cut_partial: bool = False
+    """Streaming: close the stream halfway through the first partial image event."""
     emit_done: bool = False
     """Streaming: append ``data: [DONE]`` after the last event."""
     retry_after_s: float = 0.02
@@ -93,7 +98,7 @@ class Knobs:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in {"latency_s", "partial_delay_s", "retry_after_s"}:
+    if name in {"latency_s", "partial_delay_s", "partial_split_s", "retry_after_s"}:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ValueError(f"{name} must be a non-negative number")
         return float(value)

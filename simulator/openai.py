@@ -151,8 +151,13 @@ class _Simulator:
         )
         input_sizes = inputs.sizes if inputs else []
         if job.stream:
+            pieces: list[str] = []
+            entry["partial_pieces"] = pieces
             plan = StreamPlan(
                 partial_delay_s=knobs.partial_delay_s,
+                split_s=knobs.partial_split_s,
+                cut_partial=knobs.cut_partial,
+                pieces=pieces,
                 truncate=knobs.truncate_stream or directives.truncate,
                 emit_done=knobs.emit_done or directives.done,
                 error=refusal,

@@ -45,9 +45,18 @@ class StreamPlan:
     """How this particular stream should behave (from knobs and directives)."""
 
     partial_delay_s: float = 0.0
+    split_s: float = 0.0  # > 0: each partial event in two writes, this far apart
+    cut_partial: bool = False  # close halfway through the first partial event
     truncate: bool = False
     emit_done: bool = False
     error: OpenAIError | None = None
+    # "head"/"tail" appended as each half of a split partial event is handed to the server
+    pieces: list[str] | None = None
+
+
+def _note(plan: StreamPlan, piece: str) -> None:
+    if plan.pieces is not None:
+        plan.pieces.append(piece)
 
 
 async def image_events(
@@ -70,7 +79,7 @@ async def image_events(
         for partial in range(job.partial_images):
             await asyncio.sleep(plan.partial_delay_s)
             data = await render(index, (partial + 1) / (job.partial_images + 1))
-            yield sse(
+            frame = sse(
                 f"{prefix}.partial_image",
                 {
                     "type": f"{prefix}.partial_image",
@@ -80,6 +89,18 @@ async def image_events(
                     "partial_image_index": partial,
                 },
             )
+            if not (plan.split_s or plan.cut_partial):
+                yield frame
+                continue
+            value_at = frame.index(b'"b64_json":"') + len(b'"b64_json":"')
+            cut = value_at + (frame.index(b'"', value_at) - value_at) // 2
+            yield frame[:cut]
+            _note(plan, "head")
+            if plan.cut_partial:
+                return
+            await asyncio.sleep(plan.split_s)
+            yield frame[cut:]
+            _note(plan, "tail")
         if plan.truncate:
             return
         if plan.error is not None:

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -50,6 +50,7 @@ from app.generation.service import (
 )
 from app.request_log import note
 from app.state import AppState
+from providers.spec import B64Flow, FlowBroken
 
 log = logging.getLogger("imagegate.serving")
 _END = object()
@@ -426,15 +427,33 @@ async def _buffered(run: Run, door: Door, ex: Exchange, keepalive: float) -> Res
     return StreamingResponse(body(), media_type="application/json", headers=_headers(gid))
 
 
-def _sse_frame(item: object, run: Run, door: Door, ex: Exchange) -> list[bytes]:
+# Stands in for a flowing image while its event is rendered; found again by identity.
+_FLOW_SLOT = bytes(bytearray(b"flow"))
+
+
+def _sse_partial(partial: Partial, door: Door, ex: Exchange) -> list[bytes | B64Flow]:
+    """A partial image's event. A flowing image is rendered around a stand-in, which is then
+    replaced by the flow itself, so its text is written out while it arrives."""
+    flow = partial.b64
+    if not isinstance(flow, B64Flow):
+        frame = door.sse_partial(partial, ex)
+        return list(_pieces(frame)) if frame else []
+    frame = door.sse_partial(replace(partial, b64=_FLOW_SLOT), ex)
+    pieces = _pieces(frame) if frame else []
+    if not any(p is _FLOW_SLOT for p in pieces):  # the door shows no partials
+        flow.discard()
+        return []
+    return [flow if p is _FLOW_SLOT else p for p in pieces]
+
+
+def _sse_frame(item: object, run: Run, door: Door, ex: Exchange) -> list[bytes | B64Flow]:
     if item is None:
         return [door.sse_keepalive()]
     if isinstance(item, Note):
         frame = door.sse_progress(item, ex)
         return [frame] if frame else []
     if isinstance(item, Partial):
-        partial = door.sse_partial(item, ex)
-        return _pieces(partial) if partial else []
+        return _sse_partial(item, door, ex)
     run.record(item)
     if isinstance(item, Outcome):
         return [piece for event in door.sse_outcome(item, ex) for piece in _pieces(event)]
@@ -460,7 +479,19 @@ async def _sse(
                 item = await run.next(wait)
             while item is not _END:
                 for frame in _sse_frame(item, run, door, ex):
-                    yield frame
+                    if not isinstance(frame, B64Flow):
+                        yield frame
+                        continue
+                    try:
+                        async for chunk in frame.chunks():
+                            yield chunk
+                    except FlowBroken:
+                        # The provider failed inside an image already half sent: that event
+                        # cannot be completed or taken back, so the stream ends here, without
+                        # [DONE] (an unfinished event is dropped by SSE clients). The
+                        # generation's failure is recorded as usual.
+                        run.record(await run.result(keepalive or None))
+                        return
                 item = await run.next(wait)
             yield door.sse_done()
         finally:

@@ -29,6 +29,7 @@ from app.state import AppState
 from providers.errors import ContentModerated, ProviderError, RateLimited
 from providers.spec import (
     Accepted,
+    B64Flow,
     Completed,
     EndpointSpec,
     GenerateCall,
@@ -49,7 +50,7 @@ def new_generation_id() -> str:
 @dataclass(frozen=True, slots=True)
 class Partial:
     index: int
-    b64: str | bytes  # as GeneratedImage.b64
+    b64: str | bytes | B64Flow  # as PartialImage.b64
     media_type: str
 
 

@@ -13,16 +13,17 @@ from contextlib import AbstractAsyncContextManager, aclosing
 
 import httpx
 
-from providers._http import DEFAULT_TIMEOUT, iter_sse, read_body, transport_errors
+from providers._http import DEFAULT_TIMEOUT, iter_sse_flowing, read_body, transport_errors
 from providers.errors import ProviderError
 from providers.openai.errors import error_from_response
 from providers.openai.translate import (
     StreamAccumulator,
     UpstreamRequest,
     build_request,
+    is_partial_start,
     parse_images_response,
 )
-from providers.spec import Accepted, GenerateCall, GenerationEvent
+from providers.spec import Accepted, B64Flow, GenerateCall, GenerationEvent
 
 # Error bodies are small; cap what we read so a misbehaving server cannot make us buffer GBs.
 _MAX_ERROR_BODY = 1024 * 1024
@@ -108,8 +109,13 @@ class OpenAIAdapter:
         acc = StreamAccumulator(
             call, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
         )
-        async with aclosing(iter_sse(response)) as events:
+        # A large partial image is relayed while it arrives (a B64Flow), not once it is whole.
+        stream = iter_sse_flowing(response, key="b64_json", wants=is_partial_start)
+        async with aclosing(stream) as events:
             async for sse in events:
+                if isinstance(sse, B64Flow):
+                    yield acc.flowing(sse)
+                    continue
                 partial = acc.feed(sse.data)
                 del sse  # likewise: the event's text is parsed, do not hold it across the yield
                 if partial is not None:

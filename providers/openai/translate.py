@@ -8,13 +8,21 @@ API reference describes them (our notes, compiled 2026-11).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 
-from providers._http import LARGE_JSON_BYTES, form_fields, lift_b64, lifted, load_json
+from providers._http import (
+    FLOW_MARK,
+    LARGE_JSON_BYTES,
+    form_fields,
+    lift_b64,
+    lifted,
+    load_json,
+)
 from providers._media import (
     b64_image_dimensions,
     extension_for,
@@ -31,7 +39,15 @@ from providers.openai.wire import (
     ImageUsage,
     StreamEvent,
 )
-from providers.spec import Completed, GenerateCall, GeneratedImage, InputImage, PartialImage, Usage
+from providers.spec import (
+    B64Flow,
+    Completed,
+    GenerateCall,
+    GeneratedImage,
+    InputImage,
+    PartialImage,
+    Usage,
+)
 
 GENERATIONS_PATH = "/images/generations"
 EDITS_PATH = "/images/edits"
@@ -251,6 +267,17 @@ def output_usage(images: list[GeneratedImage], call: GenerateCall) -> Usage:
 # --------------------------------------------------------------------------------------------
 
 
+# The start of a partial-image event, up to its b64_json value (``type`` comes first, §5.1).
+_PARTIAL_START = re.compile(
+    rb'^data: ?\{\s*"type"\s*:\s*"image_(?:generation|edit)\.partial_image"'
+)
+
+
+def is_partial_start(line: bytes) -> bool:
+    """Whether an event line cut before its ``b64_json`` value is a partial image's."""
+    return _PARTIAL_START.match(line) is not None
+
+
 class StreamAccumulator:
     """Folds the SSE ``data:`` payloads of one streaming call into events.
 
@@ -275,11 +302,24 @@ class StreamAccumulator:
         self._images: list[GeneratedImage] = []
         self._tokens = Usage()
         self._partials = 0
+        self._flowing = False  # a partial relayed cut-through whose event is not complete yet
 
     @property
     def done(self) -> bool:
         """All ``n`` images have completed: no need to read further."""
         return len(self._images) >= self._call.n
+
+    def flowing(self, flow: B64Flow) -> PartialImage:
+        """A partial image whose base64 is still arriving (relayed as it does); its event,
+        once complete, comes to :meth:`feed` with the value reading ``FLOW_MARK``."""
+        self._flowing = True
+        self._partials += 1
+        media_type = (
+            sniff_b64_media_type(flow.head)
+            or media_type_for_format(self._call.output_format)
+            or "image/png"
+        )
+        return PartialImage(index=self._partials - 1, b64=flow, media_type=media_type)
 
     def feed(self, data: str) -> PartialImage | None:
         """Consume one ``data:`` payload; a partial image is returned for relaying."""
@@ -301,6 +341,11 @@ class StreamAccumulator:
                 fallback="upstream reported an error mid-stream",
             )
         kind = event.type.rpartition(".")[2]  # image_generation.* and image_edit.* alike
+        flowed, self._flowing = self._flowing, False
+        if flowed != (event.b64_json == FLOW_MARK) or (flowed and kind != "partial_image"):
+            raise self._protocol(f"{event.type} event does not match the image relayed from it")
+        if flowed:
+            return None  # relayed while it arrived
         if kind not in ("partial_image", "completed"):
             return None
         b64 = lifted(event.b64_json, blobs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -134,6 +135,54 @@ def test_stream_relays_events_before_completion(
     first_partial = next(t for t, p in payloads if p["type"] == "image_generation.partial_image")
     completed = next(t for t, p in payloads if p["type"] == "image_generation.completed")
     assert completed - first_partial >= 0.5, "partials were buffered until the end"
+
+
+def _stream_request(gateway: ServerThread, api_key: str, prompt: str) -> Any:
+    return httpx.stream(
+        "POST",
+        f"{gateway.url}/api/v1/images",
+        json={"model": MODEL, "prompt": prompt, "stream": True, "quality": "low"},
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+
+
+def test_a_large_partial_image_is_relayed_while_it_arrives(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """Cut-through: the first half of a 4 MB partial image reaches the client while the
+    provider has not yet sent the second half (it waits seconds between the two)."""
+    sim_a.state.knobs.update({"fixed_image": "noise", "partial_split_s": 5.0})
+    received = bytearray()
+    with _stream_request(gateway, api_key, "split partials") as resp:
+        assert resp.status_code == 200
+        for chunk in resp.iter_raw():
+            received += chunk
+            at = received.find(b'"b64_json":"')
+            if at >= 0 and len(received) - at > 1_000_000:
+                break
+        pieces = list(sim_a.requests[-1]["partial_pieces"])
+    assert pieces == ["head"], "the partial was held until the provider had sent all of it"
+    assert b'"type":"image_generation.partial_image"' in received
+
+
+def test_an_upstream_cut_inside_a_relayed_partial_ends_the_stream_and_is_recorded(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """A provider stream that breaks halfway through a partial image already being relayed:
+    that event cannot be finished, so the stream ends without [DONE] (SSE clients drop an
+    unfinished event) and the generation is recorded as failed, at no cost."""
+    sim_a.state.knobs.update({"fixed_image": "noise", "cut_partial": True})
+    with _stream_request(gateway, api_key, "cut inside") as resp:
+        assert resp.status_code == 200
+        gid = resp.headers["x-generation-id"]
+        body = resp.read()
+    assert b'"type":"image_generation.partial_image"' in body
+    assert b"[DONE]" not in body
+    assert not body.endswith(b"\n\n"), "the unfinished event must not be dispatched"
+    record = generation(gateway.url, gid)
+    assert record["status"] == "failed"
+    assert Decimal(str(record["total_cost"])) == 0
 
 
 def test_slow_generation_with_sdk_defaults_makes_one_upstream_call(

@@ -10,11 +10,13 @@ import httpx
 import pytest
 
 from providers._http import (
+    FLOW_MARK,
     LARGE_JSON_BYTES,
     ServerSentEvent,
     SSEDecoder,
     form_fields,
     iter_sse,
+    iter_sse_flowing,
     lift_b64,
     lifted,
     load_json,
@@ -25,6 +27,7 @@ from providers._http import (
     transport_errors,
 )
 from providers.errors import ProtocolError, Unavailable, UpstreamTimeout
+from providers.spec import B64Flow, FlowBroken
 
 
 def decode(chunks: list[bytes]) -> list[ServerSentEvent]:
@@ -122,6 +125,112 @@ async def test_iter_sse_without_done_ends_at_eof() -> None:
     assert [e.data async for e in iter_sse(response)] == ["1", "2"]
     response = httpx.Response(200, content=_chunks(b"data: [DONE]\n"))
     assert [e.data async for e in iter_sse(response)] == []
+
+
+# A large partial image event between two small ones, as OpenAI frames them.
+BIG_B64 = (b"iVBORw0KGgo" + b"ABCD+/09" * 40_000)[:300_001]
+FLOW_STREAM = (
+    b"event: image_generation.partial_image\n"
+    b'data: {"type":"image_generation.partial_image","b64_json":"'
+    + BIG_B64
+    + b'","partial_image_index":0}\n\n'
+    b'data: {"type":"other","b64_json":"' + BIG_B64 + b'"}\n\n'
+    b'data: {"type":"image_generation.completed","b64_json":"iVBO"}\n\n'
+)
+
+
+def _is_partial(line: bytes) -> bool:
+    return b'"image_generation.partial_image"' in line
+
+
+async def _flowing(parts: list[bytes]) -> list[ServerSentEvent | B64Flow]:
+    response = httpx.Response(200, content=_chunks(*parts))
+    stream = iter_sse_flowing(response, key="b64_json", wants=_is_partial)
+    return [item async for item in stream]
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096, 65536, 100_000, len(FLOW_STREAM)])
+async def test_iter_sse_flowing_streams_a_large_wanted_value(size: int) -> None:
+    """Whatever the chunking: one flow carrying exactly the value's text, then that event with
+    the value reading FLOW_MARK; an unwanted large value (type "other") is read whole."""
+    parts = [FLOW_STREAM[i : i + size] for i in range(0, len(FLOW_STREAM), size)]
+    items = await _flowing(parts)
+    flows = [i for i in items if isinstance(i, B64Flow)]
+    events = [i for i in items if isinstance(i, ServerSentEvent)]
+    if size >= len(FLOW_STREAM):  # arrived whole: nothing left to stream
+        assert not flows
+        assert BIG_B64.decode() in events[0].data
+    else:
+        assert len(flows) == 1 and items[0] is flows[0]
+        assert flows[0].joined() == BIG_B64
+        assert events[0].data == (
+            '{"type":"image_generation.partial_image","b64_json":"'
+            + FLOW_MARK
+            + '","partial_image_index":0}'
+        )
+    assert [e.event for e in events] == ["image_generation.partial_image", None, None]
+    assert BIG_B64.decode() in events[1].data
+    assert events[2].data.endswith('"iVBO"}')
+
+
+async def test_a_flow_is_fed_before_its_event_has_arrived() -> None:
+    """The point of a flow: it is handed out, holding the value's first pieces, while the rest
+    of the event is still in transit (here: not yet produced by the source)."""
+    quarter = len(FLOW_STREAM) // 4
+    flows: list[B64Flow] = []
+    held_early: list[int] = []
+
+    async def source() -> AsyncIterator[bytes]:
+        yield FLOW_STREAM[:quarter]
+        held_early.append(flows[0].size if flows else 0)
+        yield FLOW_STREAM[quarter:]
+
+    response = httpx.Response(200, content=source())
+    async for item in iter_sse_flowing(response, key="b64_json", wants=_is_partial):
+        if isinstance(item, B64Flow):
+            flows.append(item)
+    assert held_early[0] > 0
+    assert flows[0].joined() == BIG_B64
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b'\\u0041rest"}\n\n',  # an escape inside the value: not plain base64
+        b'\xc3\xa9"}\n\n',  # non-ASCII
+        b'\nmore"}\n\n',  # the line ends inside the string
+        b"",  # the stream ends inside the value
+    ],
+)
+async def test_a_flow_that_goes_wrong_fails_and_raises(tail: bytes) -> None:
+    head = b'data: {"type":"image_generation.partial_image","b64_json":"' + BIG_B64
+    response = httpx.Response(200, content=_chunks(head, tail))
+    flows: list[B64Flow] = []
+    with pytest.raises(ProtocolError):
+        async for item in iter_sse_flowing(response, key="b64_json", wants=_is_partial):
+            if isinstance(item, B64Flow):
+                flows.append(item)
+    assert len(flows) == 1 and flows[0].ended
+    with pytest.raises(FlowBroken):
+        async for _ in flows[0].chunks():
+            pass
+
+
+async def test_a_small_or_late_value_is_not_flowed() -> None:
+    """Below the threshold, or with the key far into the line, events are read whole."""
+    small = b'data: {"type":"image_generation.partial_image","b64_json":"iVBORw0KGgo"}\n\n'
+    padded = (
+        b'data: {"type":"image_generation.partial_image","pad":"'
+        + b"x" * 5000
+        + b'","b64_json":"'
+        + BIG_B64
+        + b'"}\n\n'
+    )
+    for body in (small, padded):
+        parts = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+        items = await _flowing(parts)
+        assert [type(i) for i in items] == [ServerSentEvent]
+        assert FLOW_MARK not in items[0].data
 
 
 async def test_read_body_limit() -> None:

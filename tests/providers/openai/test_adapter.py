@@ -32,7 +32,14 @@ from providers.errors import (
     UpstreamTimeout,
 )
 from providers.openai.adapter import OpenAIAdapter
-from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent, PartialImage
+from providers.spec import (
+    Accepted,
+    B64Flow,
+    Completed,
+    GenerateCall,
+    GenerationEvent,
+    PartialImage,
+)
 from simulator.knobs import SimState
 from simulator.openai import create_app
 from tests.providers.openai.calls import call, endpoint, image_b64, reference
@@ -75,8 +82,10 @@ async def collect(adapter: OpenAIAdapter, generate: GenerateCall) -> list[Genera
     return [event async for event in adapter.run(generate)]
 
 
-def decode(b64: str) -> Image.Image:
-    image = Image.open(io.BytesIO(base64.b64decode(b64)))
+def decode(b64: str | bytes | B64Flow) -> Image.Image:
+    """A relayed image; a large partial arrives as a flow (here ended, as the call ran out)."""
+    text = b64.joined() if isinstance(b64, B64Flow) else b64
+    image = Image.open(io.BytesIO(base64.b64decode(text)))
     image.load()
     return image
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from providers.errors import ProtocolError, ProviderError, Unavailable, UpstreamTimeout
-from providers.spec import B64Flow
+from providers.spec import B64Flow, B64Pieces, B64Text
 
 # Generous by design: image models can think for minutes before the first byte, and a stream
 # may be silent between partial images. Connect fails fast so fallback can kick in.
@@ -316,6 +316,14 @@ async def iter_sse_flowing(
 
 async def read_body(response: httpx.Response, *, limit: int = DEFAULT_MAX_BODY_BYTES) -> bytes:
     """Read a streamed response body, refusing one larger than ``limit`` bytes."""
+    return b"".join(await read_chunks(response, limit=limit))
+
+
+async def read_chunks(
+    response: httpx.Response, *, limit: int = DEFAULT_MAX_BODY_BYTES
+) -> list[bytes]:
+    """A streamed response body as the buffers it arrived in (see :func:`lift_b64_pieces`),
+    refusing one larger than ``limit`` bytes."""
     parts: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -323,7 +331,7 @@ async def read_body(response: httpx.Response, *, limit: int = DEFAULT_MAX_BODY_B
         if size > limit:
             raise ProtocolError(f"response body larger than {limit} bytes")
         parts.append(chunk)
-    return b"".join(parts)
+    return parts
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,7 +536,92 @@ def lift_b64(body: bytes, key: str) -> tuple[Any, list[bytes]] | None:
         return None
 
 
-def lifted(value: str | None, blobs: list[bytes]) -> str | bytes | None:
+def _value_start(buf: bytearray, needle: bytes, pos: int) -> tuple[int, int]:
+    """(start of the next string value of the key ``needle`` in ``buf`` from ``pos``, -1) or
+    (-1, where to look again once more text has been appended)."""
+    size = len(buf)
+    while (at := buf.find(needle, pos)) >= 0:
+        i = at + len(needle)
+        while i < size and buf[i] in _WS:
+            i += 1
+        if i < size and buf[i] == 0x3A:  # ':'
+            i += 1
+            while i < size and buf[i] in _WS:
+                i += 1
+            if i < size and buf[i] == 0x22:  # '"': a string value starts
+                return i + 1, -1
+        if i >= size:
+            return -1, at  # cut short: look at this key again with more text
+        pos = at + 1  # a value that is not a string, or the text was not a key
+    return -1, max(pos, size - len(needle) + 1)
+
+
+def _plain_b64_piece(piece: bytes) -> bool:
+    return piece.isascii() and piece.find(b"\\") < 0
+
+
+def lift_b64_pieces(chunks: Sequence[bytes], key: str) -> tuple[Any, list[B64Pieces]] | None:
+    """:func:`lift_b64` over a body still in the buffers it arrived in: each value is kept as
+    those buffers (the first and last cut at the value's ends), so a multi-megabyte image is
+    neither joined into one copy of the body nor sliced out of it. The rest of the document
+    (small) is gathered and parsed. Same checks and same None as :func:`lift_b64`.
+    """
+    needle = b'"' + key.encode() + b'"'
+    skeleton = bytearray()
+    blobs: list[B64Pieces] = []
+    value: list[bytes] | None = None
+    scan = 0
+    for chunk in chunks:
+        if value is not None:
+            end = chunk.find(b'"')
+            piece = chunk if end < 0 else chunk[:end]
+            if not _plain_b64_piece(piece):
+                return None
+            if piece:
+                value.append(piece)
+            if end < 0:
+                continue
+            if not _b64_start_ok(value):
+                return None
+            blobs.append(B64Pieces(tuple(value)))
+            value = None
+            chunk = chunk[end:]
+        skeleton += chunk
+        while value is None:
+            start, scan = _value_start(skeleton, needle, scan)
+            if start < 0:
+                break
+            mark = f"{LIFT_MARK}{len(blobs)}".encode()
+            end = skeleton.find(b'"', start)
+            text = bytes(skeleton[start:] if end < 0 else skeleton[start:end])
+            if not _plain_b64_piece(text):
+                return None
+            if end < 0:  # the value goes on in the next buffers
+                value = [text] if text else []
+                del skeleton[start:]
+                skeleton += mark
+                scan = len(skeleton)
+                break
+            if not _b64_start_ok([text]):
+                return None
+            blobs.append(B64Pieces((text,)))
+            skeleton[start:end] = mark
+            scan = start + len(mark)
+    if value is not None or not blobs:
+        return None
+    try:
+        return orjson.loads(skeleton), blobs
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _b64_start_ok(pieces: list[bytes]) -> bool:
+    """The alphabet check :func:`lift_b64` makes, on the first 64 characters."""
+    head = b"".join(pieces)[:64] if len(pieces[0]) < 64 else pieces[0][:64]
+    return not head.translate(None, _B64_TEXT)
+
+
+def lifted(value: str | None, blobs: Sequence[bytes | B64Pieces]) -> B64Text | None:
     """A field's value after :func:`lift_b64`: the lifted bytes for its mark, else itself."""
     if blobs and value and value[0] == LIFT_MARK and value[1:].isdigit():
         index = int(value[1:])

@@ -12,6 +12,8 @@ import re
 import struct
 from urllib.parse import unquote_to_bytes
 
+from providers.spec import B64Pieces, B64Text
+
 PNG = "image/png"
 JPEG = "image/jpeg"
 WEBP = "image/webp"
@@ -79,9 +81,14 @@ def _looks_like_svg(head: bytes) -> bool:
     return text.startswith((b"<?xml", b"<!--", b"<!doctype svg")) and b"<svg" in text
 
 
-def b64_head(b64: str | bytes, chars: int = _B64_HEADER_CHARS) -> bytes:
+def plain_b64(b64: B64Text) -> str | bytes:
+    """Base64 text in one piece (pieces kept apart for relaying are joined)."""
+    return b64.joined() if isinstance(b64, B64Pieces) else b64
+
+
+def b64_head(b64: B64Text, chars: int = _B64_HEADER_CHARS) -> bytes:
     """Decode only the first ``chars`` characters (rounded down to a multiple of 4)."""
-    head = b64[: chars + 64]
+    head = b64.prefix(chars + 64) if isinstance(b64, B64Pieces) else b64[: chars + 64]
     text = head.decode("ascii", "replace") if isinstance(head, bytes) else head
     prefix = "".join(text.split())[:chars]  # tolerate wrapped base64
     prefix = prefix[: len(prefix) - len(prefix) % 4]
@@ -91,7 +98,7 @@ def b64_head(b64: str | bytes, chars: int = _B64_HEADER_CHARS) -> bytes:
         return b""
 
 
-def sniff_b64_media_type(b64: str | bytes) -> str | None:
+def sniff_b64_media_type(b64: B64Text) -> str | None:
     """Sniff a base64 payload from its first bytes without decoding the rest."""
     return sniff_media_type(b64_head(b64, 8192))
 
@@ -119,7 +126,7 @@ def image_dimensions(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def b64_image_dimensions(b64: str | bytes) -> tuple[int, int] | None:
+def b64_image_dimensions(b64: B64Text) -> tuple[int, int] | None:
     """Dimensions of a base64 image: decode a prefix, the whole payload only if needed."""
     dims = image_dimensions(b64_head(b64))
     if dims is None and len(b64) > _B64_HEADER_CHARS:
@@ -176,9 +183,10 @@ def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------------------------
 
 
-def to_data_url(b64: str | bytes, media_type: str) -> str:
+def to_data_url(b64: B64Text, media_type: str) -> str:
     """``data:<media_type>;base64,<b64>`` (the payload is used as given)."""
-    text = b64.decode("ascii") if isinstance(b64, bytes) else b64
+    plain = plain_b64(b64)
+    text = plain.decode("ascii") if isinstance(plain, bytes) else plain
     return f"data:{media_type};base64,{text}"
 
 

@@ -323,12 +323,41 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
-class GeneratedImage:
-    """A finished image. ``b64`` is relayed as the provider sent it whenever possible: as
-    ``bytes`` (ASCII base64 text) when it was lifted out of a large answer without decoding
-    (see ``providers._http.lift_b64``), else as ``str``."""
+class B64Pieces:
+    """Base64 text kept in the pieces it arrived in off the socket, never joined: a large image
+    lifted out of a buffered answer (``providers._http.lift_b64_pieces``) and relayed as the
+    same buffers. Each piece is ASCII base64 text without a quote or backslash."""
 
-    b64: str | bytes
+    pieces: tuple[bytes, ...]
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.pieces)
+
+    def prefix(self, size: int) -> bytes:
+        """The first ``size`` bytes (fewer if the text is shorter)."""
+        out = bytearray()
+        for piece in self.pieces:
+            if len(out) >= size:
+                break
+            out += piece[: size - len(out)]
+        return bytes(out)
+
+    def joined(self) -> bytes:
+        return b"".join(self.pieces)
+
+
+# Base64 text of an image as relayed: ``str`` when parsed from JSON, ``bytes`` when lifted
+# out of a large answer without decoding (``providers._http.lift_b64``), ``B64Pieces`` when
+# lifted out of a buffered answer without even joining it.
+B64Text = str | bytes | B64Pieces
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """A finished image. ``b64`` is relayed as the provider sent it whenever possible (see
+    :data:`B64Text`)."""
+
+    b64: B64Text
     media_type: str
     width: int | None = None
     height: int | None = None
@@ -427,7 +456,7 @@ class B64Flow:
 class PartialImage:
     index: int
     # as GeneratedImage.b64, or a B64Flow when a large partial is relayed while it arrives
-    b64: str | bytes | B64Flow
+    b64: B64Text | B64Flow
     media_type: str = "image/png"
 
 

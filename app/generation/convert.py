@@ -18,7 +18,7 @@ import io
 
 from PIL import Image
 
-from providers._media import media_type_for_format
+from providers._media import media_type_for_format, plain_b64
 from providers.errors import ProtocolError
 from providers.spec import GeneratedImage
 
@@ -36,7 +36,7 @@ def convert_image(
     image: GeneratedImage, output_format: str, compression: int | None
 ) -> GeneratedImage:
     """Re-encode one image (blocking). JPEG drops alpha onto white; quality from compression."""
-    with Image.open(io.BytesIO(base64.b64decode(image.b64))) as src:
+    with Image.open(io.BytesIO(base64.b64decode(plain_b64(image.b64)))) as src:
         src.load()
         img: Image.Image = src
         if output_format == "jpeg" and img.mode in ("RGBA", "LA", "P"):

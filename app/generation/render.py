@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from app.generation.service import Outcome, Partial
+from providers.spec import B64Pieces
 
 # A JSON body, or the pieces of one to be sent in order: multi-megabyte base64 images that
 # arrived as bytes are spliced in as they are, never copied into a re-serialized document.
@@ -17,10 +18,10 @@ _MARK = secrets.token_hex(12)  # unguessable: no text in a payload can collide w
 
 def dumps(payload: Any) -> Body:
     """``orjson.dumps``, where every ``bytes`` value (base64 text) is spliced in unescaped."""
-    blobs: list[bytes] = []
+    blobs: list[bytes | B64Pieces] = []
 
     def blob(value: object) -> str:
-        if isinstance(value, bytes):
+        if isinstance(value, bytes | B64Pieces):
             blobs.append(value)
             return f"{_MARK}{len(blobs) - 1}"
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
@@ -33,7 +34,11 @@ def dumps(payload: Any) -> Body:
     for i, value in enumerate(blobs):  # orjson calls blob() in output order
         mark = f'"{_MARK}{i}"'.encode()
         at = out.index(mark, cut) + 1
-        parts += (out[cut:at], value)
+        parts.append(out[cut:at])
+        if isinstance(value, bytes):
+            parts.append(value)
+        else:
+            parts += value.pieces
         cut = at + len(mark) - 2
     parts.append(out[cut:])
     return parts

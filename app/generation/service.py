@@ -30,6 +30,7 @@ from providers.errors import ContentModerated, ProviderError, RateLimited
 from providers.spec import (
     Accepted,
     B64Flow,
+    B64Text,
     Completed,
     EndpointSpec,
     GenerateCall,
@@ -50,7 +51,7 @@ def new_generation_id() -> str:
 @dataclass(frozen=True, slots=True)
 class Partial:
     index: int
-    b64: str | bytes | B64Flow  # as PartialImage.b64
+    b64: B64Text | B64Flow  # as PartialImage.b64
     media_type: str
 
 

@@ -13,7 +13,13 @@ from contextlib import AbstractAsyncContextManager, aclosing
 
 import httpx
 
-from providers._http import DEFAULT_TIMEOUT, iter_sse_flowing, read_body, transport_errors
+from providers._http import (
+    DEFAULT_TIMEOUT,
+    iter_sse_flowing,
+    read_body,
+    read_chunks,
+    transport_errors,
+)
 from providers.errors import ProviderError
 from providers.openai.errors import error_from_response
 from providers.openai.translate import (
@@ -99,11 +105,12 @@ class OpenAIAdapter:
         self, response: httpx.Response, call: GenerateCall, upstream_id: str | None
     ) -> AsyncGenerator[GenerationEvent, None]:
         if not _is_event_stream(response):  # buffered, or a compatible server ignoring `stream`
-            body = await read_body(response)
+            # the buffers as they arrived: large images are relayed in them, never joined
+            chunks = await read_chunks(response)
             completed = parse_images_response(
-                body, call, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
+                chunks, call, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
             )
-            del body  # megabytes of raw JSON, not to be kept alive while the images are relayed
+            del chunks  # what was not lifted is not to be kept alive while images are relayed
             yield completed
             return
         acc = StreamAccumulator(

@@ -20,6 +20,7 @@ from providers._http import (
     LARGE_JSON_BYTES,
     form_fields,
     lift_b64,
+    lift_b64_pieces,
     lifted,
     load_json,
 )
@@ -41,6 +42,8 @@ from providers.openai.wire import (
 )
 from providers.spec import (
     B64Flow,
+    B64Pieces,
+    B64Text,
     Completed,
     GenerateCall,
     GeneratedImage,
@@ -157,14 +160,15 @@ def image_files(images: tuple[InputImage, ...]) -> tuple[FileField, ...]:
 
 
 def parse_images_response(
-    body: bytes,
+    body: bytes | list[bytes],
     call: GenerateCall,
     *,
     provider: str = "openai",
     upstream_id: str | None = None,
     secrets: tuple[str, ...] = (),
 ) -> Completed:
-    """A 2xx ``ImagesResponse`` body → :class:`Completed` (base64 relayed untouched)."""
+    """A 2xx ``ImagesResponse`` body (or the buffers it arrived in) → :class:`Completed`
+    (base64 relayed untouched)."""
     protocol = partial(ProtocolError, provider=provider, upstream_request_id=upstream_id)
     obj, blobs = _parse(body, what="images response", provider=provider)
     try:
@@ -194,9 +198,17 @@ def parse_images_response(
     return Completed(images=tuple(images), usage=usage, upstream_id=upstream_id, warnings=warnings)
 
 
-def _parse(body: bytes | str, *, what: str, provider: str) -> tuple[Any, list[bytes]]:
-    """The JSON document, with large base64 images lifted out as bytes (never re-parsed or
-    re-serialized: relayed as they came)."""
+def _parse(
+    body: bytes | str | list[bytes], *, what: str, provider: str
+) -> tuple[Any, list[bytes] | list[B64Pieces]]:
+    """The JSON document, with large base64 images lifted out (never re-parsed or
+    re-serialized: relayed as they came); from a body in buffers, as those buffers."""
+    if isinstance(body, list):
+        if sum(len(c) for c in body) >= LARGE_JSON_BYTES:
+            pieces = lift_b64_pieces(body, "b64_json")
+            if pieces is not None:
+                return pieces
+        body = b"".join(body)
     if len(body) >= LARGE_JSON_BYTES:
         found = lift_b64(body.encode() if isinstance(body, str) else body, "b64_json")
         if found is not None:
@@ -205,7 +217,7 @@ def _parse(body: bytes | str, *, what: str, provider: str) -> tuple[Any, list[by
 
 
 def make_image(
-    b64: str | bytes, output_format: str | None, size: str | None, call: GenerateCall
+    b64: B64Text, output_format: str | None, size: str | None, call: GenerateCall
 ) -> GeneratedImage:
     """Size from the resolved ``WxH``, else from the image header (``auto`` says nothing)."""
     media_type = image_media_type(b64, output_format, call)
@@ -214,7 +226,7 @@ def make_image(
     return GeneratedImage(b64=b64, media_type=media_type, width=width, height=height)
 
 
-def image_media_type(b64: str | bytes, output_format: str | None, call: GenerateCall) -> str:
+def image_media_type(b64: B64Text, output_format: str | None, call: GenerateCall) -> str:
     """Resolved format, else magic bytes, else the requested format, else PNG."""
     return (
         media_type_for_format(output_format)

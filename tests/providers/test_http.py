@@ -18,6 +18,7 @@ from providers._http import (
     iter_sse,
     iter_sse_flowing,
     lift_b64,
+    lift_b64_pieces,
     lifted,
     load_json,
     map_transport_error,
@@ -27,7 +28,7 @@ from providers._http import (
     transport_errors,
 )
 from providers.errors import ProtocolError, Unavailable, UpstreamTimeout
-from providers.spec import B64Flow, FlowBroken
+from providers.spec import B64Flow, B64Pieces, FlowBroken
 
 
 def decode(chunks: list[bytes]) -> list[ServerSentEvent]:
@@ -348,6 +349,62 @@ def test_lift_b64_finds_keys_not_lookalike_values() -> None:
 )
 def test_lift_b64_declines_what_it_cannot_relay_as_is(body: bytes) -> None:
     assert lift_b64(body, "b64_json") is None
+
+
+LOOKALIKES = (
+    b'{"created": 1, "data": [{"b64_json" :\n "QUJD", "x": 1}, {"b64_json":"RA=="}],'
+    b' "note": "\\"b64_json\\": \\"no\\"", "b64_json": null}'
+)
+
+
+def _split(body: bytes, size: int) -> list[bytes]:
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 11, 64, 10_000])
+def test_lift_b64_pieces_agrees_with_lift_b64_whatever_the_buffers(size: int) -> None:
+    big = (b"iVBORw0KGgo" + b"QUJD" * 50_000)[:200_003]
+    bodies = [
+        LOOKALIKES,
+        b'{"created":1,"data":[{"b64_json":"' + big + b'"},{"b64_json":"' + big[::-1] + b'"}],'
+        b'"usage":{"total_tokens":3}}',
+    ]
+    for body in bodies:
+        expected = lift_b64(body, "b64_json")
+        found = lift_b64_pieces(_split(body, size), "b64_json")
+        assert expected is not None and found is not None
+        (doc, blobs), (doc_p, pieces) = expected, found
+        assert doc_p == doc
+        assert [p.joined() for p in pieces] == blobs
+        assert [lifted(item["b64_json"], pieces) for item in doc_p["data"]] == pieces
+
+
+def test_lift_b64_pieces_keeps_the_buffers_it_was_given() -> None:
+    """The point: the middle buffers of a value are relayed as the very objects that arrived."""
+    middle = [b"QUJD" * 1000 for _ in range(3)]
+    chunks = [b'{"data":[{"b64_json":"iVBO', *middle, b'RA=="}]}']
+    found = lift_b64_pieces(chunks, "b64_json")
+    assert found is not None
+    (piece,) = found[1]
+    assert isinstance(piece, B64Pieces)
+    assert all(a is b for a, b in zip(piece.pieces[1:4], middle, strict=True))
+    assert piece.prefix(6) == b"iVBORw"[:4] + b"QU" and len(piece) == 4 + 12000 + 4
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [{"b64_json": "QU\\/JD"}]}',  # an escape
+        '{"data": [{"b64_json": "QUJ\u00e9"}]}'.encode(),  # not ASCII
+        b'{"data": [{"b64_json": "Q#JD"}]}',  # not base64 at its start
+        b'{"data": [{"b64_json": "QUJD"}]',  # invalid JSON around it
+        b'{"data": [{"b64_json": "QUJD',  # cut inside the value
+        b'{"data": [{"url": "https://x"}]}',  # nothing to lift
+    ],
+)
+@pytest.mark.parametrize("size", [1, 4, 1000])
+def test_lift_b64_pieces_declines_what_lift_b64_declines(body: bytes, size: int) -> None:
+    assert lift_b64_pieces(_split(body, size), "b64_json") is None
 
 
 @pytest.mark.parametrize("padding", [0, LARGE_JSON_BYTES])  # orjson, then the json module

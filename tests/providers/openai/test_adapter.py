@@ -35,6 +35,8 @@ from providers.openai.adapter import OpenAIAdapter
 from providers.spec import (
     Accepted,
     B64Flow,
+    B64Pieces,
+    B64Text,
     Completed,
     GenerateCall,
     GenerationEvent,
@@ -82,9 +84,10 @@ async def collect(adapter: OpenAIAdapter, generate: GenerateCall) -> list[Genera
     return [event async for event in adapter.run(generate)]
 
 
-def decode(b64: str | bytes | B64Flow) -> Image.Image:
-    """A relayed image; a large partial arrives as a flow (here ended, as the call ran out)."""
-    text = b64.joined() if isinstance(b64, B64Flow) else b64
+def decode(b64: B64Text | B64Flow) -> Image.Image:
+    """A relayed image: a large partial arrives as a flow (here ended, as the call ran out), a
+    large buffered image as the pieces it arrived in."""
+    text = b64.joined() if isinstance(b64, B64Flow | B64Pieces) else b64
     image = Image.open(io.BytesIO(base64.b64decode(text)))
     image.load()
     return image

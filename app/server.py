@@ -34,6 +34,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = CorkedTransport(transport, self.loop)  # type: ignore[assignment]
         if self.header_timeout_s is None:
             self.header_timeout_s = _configured_timeout()
         self._arm()
@@ -59,12 +60,72 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if isinstance(self.transport, CorkedTransport):
+            self.transport.hold_next()
         if not self.transport.is_closing():
             self._arm()  # the next request on this connection has the same deadline
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+
+class CorkedTransport:
+    """A connection's transport that sends a response's head together with its body.
+
+    uvicorn writes a response's head and its body in two calls: two syscalls and two TCP
+    segments for every small answer (a loopback send is among the most expensive things the
+    gateway does per request). Here the first write of each response (its head, armed by
+    :meth:`hold_next`) is held and goes out with the next write as one ``writelines`` (one
+    ``writev``, nothing joined); a head with no body after it leaves on the loop's next turn.
+    Closing sends what is held first; anything else is the real transport's.
+    """
+
+    __slots__ = ("_held", "_hold", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._hold = True
+
+    def hold_next(self) -> None:
+        self._hold = True
+
+    def write(self, data: bytes) -> None:
+        if self._hold:
+            self._hold = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+        elif self._held is not None:
+            held, self._held = self._held, None
+            self._transport.writelines((held, data))
+        else:
+            self._transport.write(data)
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def get_write_buffer_size(self) -> int:
+        held = len(self._held) if self._held is not None else 0
+        return self._transport.get_write_buffer_size() + held
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, abort, ...
+        return getattr(self._transport, name)
 
 
 @functools.cache

@@ -24,8 +24,17 @@ class ServerThread:
     def __init__(self, app: Any, *, lifespan: str = "on") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        from app.server import server_options
+
+        # the gateway's own protocol (header deadline, head and body sent together), as
+        # `imagegate serve` runs it; the deadline bound here so no settings are read
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan=lifespan,
+            **server_options(30.0),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -91,6 +91,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=log_config,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        access_log=False,  # the imagegate.request line is the access log
         **server_options(),
     )
     _Server(config).run(sockets=[sock])
@@ -117,6 +118,7 @@ def _serve_workers(
         log_config=log_config,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        access_log=False,  # the imagegate.request line is the access log
         **server_options(),
     )
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+_STATUSES = ("succeeded", "failed", "cancelled")
 
 
 class Metrics:
@@ -34,6 +36,22 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._cache: dict[tuple[str, str], tuple[Any, ...]] = {}
+
+    def _children(self, model: str, provider: str) -> tuple[Any, ...]:
+        """The labelled series of one model and provider (``labels()`` validates and locks on
+        every call; the children it returns are stable, so they are looked up once)."""
+        key = (model, provider)
+        found = self._cache.get(key)
+        if found is None:
+            found = (
+                {s: self.generations.labels(model, provider, s) for s in _STATUSES},
+                self.images.labels(model, provider),
+                self.cost.labels(model, provider),
+                self.latency.labels(provider),
+            )
+            self._cache[key] = found
+        return found
 
     def record(
         self,
@@ -46,11 +64,15 @@ class Metrics:
         seconds: float,
     ) -> None:
         label = provider or "none"
-        self.generations.labels(model, label, status).inc()
+        if status not in _STATUSES:
+            self.generations.labels(model, label, status).inc()
+            return
+        generations, image_count, usd, latency = self._children(model, label)
+        generations[status].inc()
         if status == "succeeded":
-            self.images.labels(model, label).inc(images)
-            self.cost.labels(model, label).inc(float(cost))
-            self.latency.labels(label).observe(seconds)
+            image_count.inc(images)
+            usd.inc(float(cost))
+            latency.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +47,7 @@ class RequestFacts:
     cost_usd: Decimal | None = None
 
 
+_FACTS = tuple(f.name for f in fields(RequestFacts))  # (asdict() deep-copies: 60 µs a line)
 _current: ContextVar[RequestFacts | None] = ContextVar("imagegate_request", default=None)
 
 
@@ -109,7 +110,7 @@ class RequestLog:
                 "path": path,
                 "status": status,
                 "latency_ms": latency_ms,
-                **asdict(facts),
+                **{name: getattr(facts, name) for name in _FACTS},
             }
             log.info(
                 "%s %s %d %dms",

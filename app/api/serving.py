@@ -249,8 +249,12 @@ class Run:
 
     async def next(self, wait_s: float | None) -> object | None:
         """The next item, or None if ``wait_s`` passed first (the task keeps running)."""
+        if not self.queue.empty():  # no timer, no task: most items are already waiting
+            return self.queue.get_nowait()
         try:
-            return await asyncio.wait_for(self.queue.get(), wait_s)
+            # asyncio.timeout, not wait_for: wait_for wraps the get in a task of its own
+            async with asyncio.timeout(wait_s):
+                return await self.queue.get()
         except TimeoutError:
             return None
 

@@ -336,17 +336,18 @@ def test_lift_b64_finds_keys_not_lookalike_values() -> None:
     assert lifted("#7", blobs) == "#7" and lifted("#1", []) == "#1"
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"data": [{"b64_json": "QU\\/JD"}]}',  # an escape
-        '{"data": [{"b64_json": "QUJ\u00e9"}]}'.encode(),  # not ASCII
-        b'{"data": [{"b64_json": "Q#JD"}]}',  # not base64 at its start
-        b'{"data": [{"b64_json": "QUJD"}]',  # invalid JSON around it
-        b'{"data": [{"b64_json": "QUJD',  # cut inside the value
-        b'{"data": [{"url": "https://x"}]}',  # nothing to lift
-    ],
-)
+# What lifting declines: relayed as it is, these would not be plain base64 text in valid JSON.
+UNLIFTABLE = [
+    b'{"data": [{"b64_json": "QU\\/JD"}]}',  # an escape
+    '{"data": [{"b64_json": "QUJ\u00e9"}]}'.encode(),  # not ASCII
+    b'{"data": [{"b64_json": "Q#JD"}]}',  # not base64 at its start
+    b'{"data": [{"b64_json": "QUJD"}]',  # invalid JSON around it
+    b'{"data": [{"b64_json": "QUJD',  # cut inside the value
+    b'{"data": [{"url": "https://x"}]}',  # nothing to lift
+]
+
+
+@pytest.mark.parametrize("body", UNLIFTABLE)
 def test_lift_b64_declines_what_it_cannot_relay_as_is(body: bytes) -> None:
     assert lift_b64(body, "b64_json") is None
 
@@ -391,17 +392,7 @@ def test_lift_b64_pieces_keeps_the_buffers_it_was_given() -> None:
     assert piece.prefix(6) == b"iVBORw"[:4] + b"QU" and len(piece) == 4 + 12000 + 4
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"data": [{"b64_json": "QU\\/JD"}]}',  # an escape
-        '{"data": [{"b64_json": "QUJ\u00e9"}]}'.encode(),  # not ASCII
-        b'{"data": [{"b64_json": "Q#JD"}]}',  # not base64 at its start
-        b'{"data": [{"b64_json": "QUJD"}]',  # invalid JSON around it
-        b'{"data": [{"b64_json": "QUJD',  # cut inside the value
-        b'{"data": [{"url": "https://x"}]}',  # nothing to lift
-    ],
-)
+@pytest.mark.parametrize("body", UNLIFTABLE)
 @pytest.mark.parametrize("size", [1, 4, 1000])
 def test_lift_b64_pieces_declines_what_lift_b64_declines(body: bytes, size: int) -> None:
     assert lift_b64_pieces(_split(body, size), "b64_json") is None

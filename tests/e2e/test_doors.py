@@ -239,6 +239,40 @@ def test_openai_sdk_streams_partial_and_completed_events(oai: openai.OpenAI) -> 
     assert kinds[-1] == "image_generation.completed"
 
 
+def test_large_partial_images_relayed_while_they_arrive_reach_every_door_whole(
+    oai: openai.OpenAI, sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    """4 MB partials are passed on piece by piece (cut-through): what each SDK gets is still
+    the whole image, the very text the provider sent; chat completions show none of them."""
+    sims.sim("openai").knobs.update({"fixed_image": "noise"})
+    kinds: list[str] = []
+    texts: set[str] = set()
+    for event in oai.images.generate(
+        model=MODEL, prompt="noise", size="1024x1024", quality="low", stream=True
+    ):
+        kinds.append(event.type)
+        texts.add(event.b64_json)
+    assert kinds.count("image_generation.partial_image") == 2
+    (noise,) = texts  # the fixed picture: partials and final image are the same text
+    assert len(noise) > 4_000_000 and _image(noise).size == (1024, 1024)
+    with OpenRouter(api_key=MASTER_KEY, server_url=f"{sim_gateway.url}/api/v1") as client:
+        events = list(
+            client.images.generate(model=MODEL, prompt="noise", quality="low", stream=True)
+        )
+    partials = [e for e in events if getattr(e, "type", None) == "image_generation.partial_image"]
+    assert len(partials) == 2 and all(p.b64_json == noise for p in partials)
+    chat = _chat_body(stream=True)
+    with httpx.stream(
+        "POST", f"{sim_gateway.url}/api/v1/chat/completions", json=chat, headers=AUTH, timeout=60
+    ) as resp:
+        lines = [line for line in resp.iter_lines() if line.startswith("data: ")]
+    chunks = [orjson.loads(line[6:]) for line in lines[:-1]]
+    images = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("images")]
+    assert len(images) == 1
+    url = images[0]["choices"][0]["delta"]["images"][0]["image_url"]["url"]
+    assert url.split(",", 1)[1] == noise
+
+
 def test_openai_sdk_sees_openai_shaped_errors(
     oai: openai.OpenAI, sim_gateway: ServerThread
 ) -> None:

@@ -322,13 +322,28 @@ class Usage:
         )
 
 
-@dataclass(frozen=True, slots=True)
 class B64Pieces:
     """Base64 text kept in the pieces it arrived in off the socket, never joined: a large image
     lifted out of a buffered answer (``providers._http.lift_b64_pieces``) and relayed as the
-    same buffers. Each piece is ASCII base64 text without a quote or backslash."""
+    same buffers. Each piece is ASCII base64 text without a quote or backslash.
 
-    pieces: tuple[bytes, ...]
+    Deliberately not a dataclass: orjson serializes dataclasses itself, field by field, and
+    would never hand this to the renderer's ``default`` that splices the pieces in.
+    """
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: tuple[bytes, ...]) -> None:
+        self.pieces = pieces
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, B64Pieces) and other.pieces == self.pieces
+
+    def __hash__(self) -> int:
+        return hash(self.pieces)
+
+    def __repr__(self) -> str:
+        return f"B64Pieces({len(self.pieces)} pieces, {len(self)} bytes)"
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.pieces)

@@ -239,14 +239,22 @@ def test_openai_sdk_streams_partial_and_completed_events(oai: openai.OpenAI) -> 
     assert kinds[-1] == "image_generation.completed"
 
 
-def test_large_partial_images_relayed_while_they_arrive_reach_every_door_whole(
+def test_large_images_reach_every_door_whole(
     oai: openai.OpenAI, sim_gateway: ServerThread, sims: SimServer
 ) -> None:
-    """4 MB partials are passed on piece by piece (cut-through): what each SDK gets is still
-    the whole image, the very text the provider sent; chat completions show none of them."""
+    """4 MB images are never re-parsed: partials are passed on piece by piece (cut-through) and
+    buffered answers go out in the buffers they arrived in. What each SDK gets is still the
+    whole image, the very text the provider sent, as a JSON string; chat shows no partials."""
     sims.sim("openai").knobs.update({"fixed_image": "noise"})
+    try:
+        _large_images_through_every_door(oai, sim_gateway)
+    finally:
+        sims.reset()  # tests that do not reset the simulators come after this one
+
+
+def _large_images_through_every_door(oai: openai.OpenAI, sim_gateway: ServerThread) -> None:
     kinds: list[str] = []
-    texts: set[str] = set()
+    texts: set[str | None] = set()
     for event in oai.images.generate(
         model=MODEL, prompt="noise", size="1024x1024", quality="low", stream=True
     ):
@@ -254,13 +262,23 @@ def test_large_partial_images_relayed_while_they_arrive_reach_every_door_whole(
         texts.add(event.b64_json)
     assert kinds.count("image_generation.partial_image") == 2
     (noise,) = texts  # the fixed picture: partials and final image are the same text
-    assert len(noise) > 4_000_000 and _image(noise).size == (1024, 1024)
+    assert isinstance(noise, str) and len(noise) > 4_000_000
+    assert _image(noise).size == (1024, 1024)
+    buffered = oai.images.generate(model=MODEL, prompt="noise", size="1024x1024", quality="low")
+    assert buffered.data and buffered.data[0].b64_json == noise
     with OpenRouter(api_key=MASTER_KEY, server_url=f"{sim_gateway.url}/api/v1") as client:
         events = list(
             client.images.generate(model=MODEL, prompt="noise", quality="low", stream=True)
         )
+        result = client.images.generate(model=MODEL, prompt="noise", quality="low")
     partials = [e for e in events if getattr(e, "type", None) == "image_generation.partial_image"]
     assert len(partials) == 2 and all(p.b64_json == noise for p in partials)
+    assert [image.b64_json for image in result.data] == [noise]
+    for url in (_chat_streamed_url(sim_gateway), _chat_buffered_url(sim_gateway)):
+        assert url.split(",", 1)[1] == noise
+
+
+def _chat_streamed_url(sim_gateway: ServerThread) -> str:
     chat = _chat_body(stream=True)
     with httpx.stream(
         "POST", f"{sim_gateway.url}/api/v1/chat/completions", json=chat, headers=AUTH, timeout=60
@@ -268,9 +286,21 @@ def test_large_partial_images_relayed_while_they_arrive_reach_every_door_whole(
         lines = [line for line in resp.iter_lines() if line.startswith("data: ")]
     chunks = [orjson.loads(line[6:]) for line in lines[:-1]]
     images = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("images")]
-    assert len(images) == 1
-    url = images[0]["choices"][0]["delta"]["images"][0]["image_url"]["url"]
-    assert url.split(",", 1)[1] == noise
+    assert len(images) == 1  # no partial shown as an image
+    url: str = images[0]["choices"][0]["delta"]["images"][0]["image_url"]["url"]
+    return url
+
+
+def _chat_buffered_url(sim_gateway: ServerThread) -> str:
+    resp = httpx.post(
+        f"{sim_gateway.url}/api/v1/chat/completions",
+        json=_chat_body(),
+        headers=AUTH,
+        timeout=60,
+    )
+    assert resp.status_code == 200, resp.text
+    url: str = resp.json()["choices"][0]["message"]["images"][0]["image_url"]["url"]
+    return url
 
 
 def test_openai_sdk_sees_openai_shaped_errors(

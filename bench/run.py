@@ -15,6 +15,7 @@ The generated section of the report sits between markers, so notes around it sur
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import platform
 import signal
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -81,6 +83,21 @@ class Measurement:
         if len(xs) == 1:
             return xs[0]
         return statistics.quantiles(xs, n=100, method="inclusive")[p - 1]
+
+
+def check_answer(target: Target, route: Route) -> None:
+    """One request answered in full and checked before a route is timed: a well-formed
+    images response whose first image is a base64 string that decodes to a PNG. The load
+    generator does not parse what it times, so a wrong answer would otherwise go unseen."""
+    headers = dict(h.split(": ", 1) for h in route.headers)
+    body = {**route.body, "prompt": "bench check"}
+    url = f"http://127.0.0.1:{target.server.port}{route.path}"
+    answer = httpx.post(url, json=body, headers=headers, timeout=120)
+    if answer.status_code != 200:
+        raise SystemExit(f"{route.label}: HTTP {answer.status_code}: {answer.text[:300]}")
+    image = answer.json()["data"][0].get("b64_json")
+    if not isinstance(image, str) or not base64.b64decode(image).startswith(b"\x89PNG"):
+        raise SystemExit(f"{route.label}: the answer's image is not base64 PNG text")
 
 
 class Bench:
@@ -143,6 +160,7 @@ class Bench:
               memory: bool = True, only_c16: bool = False) -> None:  # fmt: skip
         counts = self.counts[payload]
         for route in target.routes:
+            check_answer(target, route)
             if not only_c16:
                 self.measure(target, route, payload, "c1", 1, counts.c1)
             self.measure(target, route, payload, "c16", 16, counts.c16)

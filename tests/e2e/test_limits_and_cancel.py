@@ -69,6 +69,38 @@ def test_a_client_leaving_after_partials_is_billed_what_the_provider_charges(
     assert sim_a.requests[0]["stream"] == "finished"
 
 
+def test_a_client_leaving_inside_a_partial_relayed_cut_through_is_billed_in_full(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """The client leaves while a 4 MB partial image is half relayed (the provider sends it in
+    two halves, seconds apart): the gateway still reads the provider's stream to its end in the
+    background, the half-sent image included, and records the job's real cost."""
+    sim_a.state.knobs.update({"fixed_image": "noise", "partial_split_s": 0.5})
+    received = 0
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/api/v1/images",
+        json={"model": MODEL, "prompt": "leave mid-image", "stream": True, "quality": "low"},
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    ) as resp:
+        gid = resp.headers["x-generation-id"]
+        for chunk in resp.iter_raw():
+            received += len(chunk)
+            if received > 1_000_000:
+                break  # inside the first partial: its second half has not been sent yet
+        assert sim_a.requests[0]["partial_pieces"] == ["head"]
+    record = generation(gateway.url, gid, api_key, wait_s=15)
+    assert record["status"] == "cancelled", record
+    assert record["images"] == 1
+    assert Decimal(record["cost_usd"]) >= Decimal(472) * Decimal("0.000032")
+    deadline = time.monotonic() + 10
+    while sim_a.requests[0].get("stream") == "open" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sim_a.requests[0]["stream"] == "finished"
+    assert sim_a.requests[0]["partial_pieces"] == ["head", "tail", "head", "tail"]
+
+
 def test_a_finished_generation_the_client_never_received_is_still_billed(
     gateway: ServerThread, api_key: str, sim_a: Sim
 ) -> None:

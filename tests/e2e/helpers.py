@@ -10,6 +10,7 @@ import httpx
 from PIL import Image
 
 from tests.conftest import MASTER_KEY
+from tests.e2e.conftest import MODEL
 
 
 def decode(b64: str) -> Image.Image:
@@ -59,3 +60,15 @@ def token_cost(
     """Hand-computed cost from per-million-token rates."""
     text_in, image_in, out = (Decimal(r) / Decimal(1_000_000) for r in rates)
     return prompt_text * text_in + prompt_image * image_in + image_out * out
+
+
+def stream_images(gateway_url: str, key: str, prompt: str) -> Any:
+    """``POST /api/v1/images`` with ``stream: true`` (gpt-image-1.5, low), as a context manager
+    for reading the raw event stream."""
+    return httpx.stream(
+        "POST",
+        f"{gateway_url}/api/v1/images",
+        json={"model": MODEL, "prompt": prompt, "stream": True, "quality": "low"},
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+    )

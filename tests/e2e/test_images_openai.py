@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 from openrouter import OpenRouter
 
 from tests.e2e.conftest import IMAGE_IN, IMAGE_OUT, MODEL, SIM_KEY, TEXT_IN, Sim
-from tests.e2e.helpers import decode, generation, png_data_url, post, token_cost
+from tests.e2e.helpers import (
+    decode,
+    generation,
+    png_data_url,
+    post,
+    stream_images,
+    token_cost,
+)
 from tests.servers import ServerThread
 
 RATES = (TEXT_IN, IMAGE_IN, IMAGE_OUT)
@@ -137,16 +143,6 @@ def test_stream_relays_events_before_completion(
     assert completed - first_partial >= 0.5, "partials were buffered until the end"
 
 
-def _stream_request(gateway: ServerThread, api_key: str, prompt: str) -> Any:
-    return httpx.stream(
-        "POST",
-        f"{gateway.url}/api/v1/images",
-        json={"model": MODEL, "prompt": prompt, "stream": True, "quality": "low"},
-        headers={"authorization": f"Bearer {api_key}"},
-        timeout=30,
-    )
-
-
 def test_a_large_partial_image_is_relayed_while_it_arrives(
     gateway: ServerThread, api_key: str, sim_a: Sim
 ) -> None:
@@ -154,7 +150,7 @@ def test_a_large_partial_image_is_relayed_while_it_arrives(
     provider has not yet sent the second half (it waits seconds between the two)."""
     sim_a.state.knobs.update({"fixed_image": "noise", "partial_split_s": 5.0})
     received = bytearray()
-    with _stream_request(gateway, api_key, "split partials") as resp:
+    with stream_images(gateway.url, api_key, "split partials") as resp:
         assert resp.status_code == 200
         for chunk in resp.iter_raw():
             received += chunk
@@ -173,7 +169,7 @@ def test_an_upstream_cut_inside_a_relayed_partial_ends_the_stream_and_is_recorde
     that event cannot be finished, so the stream ends without [DONE] (SSE clients drop an
     unfinished event) and the generation is recorded as failed, at no cost."""
     sim_a.state.knobs.update({"fixed_image": "noise", "cut_partial": True})
-    with _stream_request(gateway, api_key, "cut inside") as resp:
+    with stream_images(gateway.url, api_key, "cut inside") as resp:
         assert resp.status_code == 200
         gid = resp.headers["x-generation-id"]
         body = resp.read()

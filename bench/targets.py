@@ -86,17 +86,21 @@ def ensure_runtime() -> str:
     pyproject.toml); the source tree itself is put on PYTHONPATH."""
     import tomllib
 
-    python = RUNTIME_VENV / "bin" / "python"
-    stamp = RUNTIME_VENV / ".installed"
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    wanted = "\n".join(deps)
+    _ensure_venv(RUNTIME_VENV, deps, "\n".join(deps))
+    return str(RUNTIME_VENV / "bin" / "python")
+
+
+def _ensure_venv(venv: Path, pip_args: list[str], wanted: str) -> None:
+    """``venv`` with ``pip install pip_args`` done, unless its stamp already says ``wanted``."""
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return str(python)
+        return
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(RUNTIME_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *deps], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *pip_args], check=True)
     stamp.write_text(wanted)
-    return str(python)
 
 
 def _pg(sql: str) -> None:
@@ -150,17 +154,9 @@ def start_imagegate(
 
 def ensure_litellm() -> Path:
     """LiteLLM's proxy in its own virtualenv, versions pinned in litellm-requirements.txt."""
-    binary = LITELLM_VENV / "bin" / "litellm"
-    stamp = LITELLM_VENV / ".installed"
     wanted = LITELLM_REQUIREMENTS.read_text()
-    if binary.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return binary
-    if not (LITELLM_VENV / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
-    pip = [str(LITELLM_VENV / "bin" / "pip"), "install", "-q"]
-    subprocess.run([*pip, "-r", str(LITELLM_REQUIREMENTS)], check=True)
-    stamp.write_text(wanted)
-    return binary
+    _ensure_venv(LITELLM_VENV, ["-r", str(LITELLM_REQUIREMENTS)], wanted)
+    return LITELLM_VENV / "bin" / "litellm"
 
 
 def litellm_version() -> str:

@@ -124,21 +124,10 @@ class SSEDecoder:
         self._looked = True
         if self._data or not buf.startswith(b"data:"):
             return None
-        at = buf.find(needle, 0, window)
-        if at < 0:
+        start, _ = _value_start(buf, needle, 0)
+        if start < 0 or start > window:
             return None
-        i, size = at + len(needle), len(buf)
-        while i < size and buf[i] in _WS:
-            i += 1
-        if i >= size or buf[i] != 0x3A:  # ':'
-            return None
-        i += 1
-        while i < size and buf[i] in _WS:
-            i += 1
-        if i >= size or buf[i] != 0x22:  # '"'
-            return None
-        start = i + 1
-        if size - start < min_bytes // 2 or buf.find(b'"', start) >= 0:
+        if len(buf) - start < min_bytes // 2 or buf.find(b'"', start) >= 0:
             return None
         return start
 
@@ -245,8 +234,9 @@ _FLOW_MARK_BYTES = FLOW_MARK.encode()
 
 
 def flowable(text: bytes) -> bool:
-    """Base64 text that can be written into a JSON string as it is (see :func:`lift_b64`)."""
-    return text.isascii() and text.find(b"\\") < 0 and text.find(b"\n") < 0 and text.find(b"\r") < 0
+    """Base64 text that can be written into a JSON string as it is (see :func:`lift_b64`), and
+    into an SSE ``data:`` line: no line break either."""
+    return _plain_b64_piece(text) and text.find(b"\n") < 0 and text.find(b"\r") < 0
 
 
 async def iter_sse_flowing(
@@ -297,7 +287,7 @@ async def iter_sse_flowing(
             start = decoder.pending_value(needle, min_bytes)
             if start is not None:
                 line, head = decoder.split_pending(start)
-                if wants(line) and head[:64].translate(None, _B64_TEXT) == b"" and flowable(head):
+                if wants(line) and _b64_start_ok([head]) and flowable(head):
                     flow = B64Flow(head)
                     yield flow
                 else:
@@ -503,26 +493,12 @@ def lift_b64(body: bytes, key: str) -> tuple[Any, list[bytes]] | None:
     pieces: list[bytes] = []
     blobs: list[bytes] = []
     cut = pos = 0
-    size = len(body)
-    while (at := body.find(needle, pos)) >= 0:
-        i = at + len(needle)
-        while i < size and body[i] in _WS:
-            i += 1
-        if i >= size or body[i] != 0x3A:  # the text is a value, not a key: scan on
-            pos = at + 1
-            continue
-        i += 1
-        while i < size and body[i] in _WS:
-            i += 1
-        if i >= size or body[i] != 0x22:  # null, a number...: left to the parser
-            pos = i
-            continue
-        start = i + 1
+    while (start := _value_start(body, needle, pos)[0]) >= 0:
         end = body.find(b'"', start)
         if end < 0:
             return None
         value = body[start:end]
-        if not value.isascii() or value.find(b"\\") >= 0 or value[:64].translate(None, _B64_TEXT):
+        if not _plain_b64_piece(value) or not _b64_start_ok([value]):
             return None
         pieces += (body[cut:start], f"{LIFT_MARK}{len(blobs)}".encode())
         blobs.append(value)
@@ -536,9 +512,11 @@ def lift_b64(body: bytes, key: str) -> tuple[Any, list[bytes]] | None:
         return None
 
 
-def _value_start(buf: bytearray, needle: bytes, pos: int) -> tuple[int, int]:
+def _value_start(buf: bytes | bytearray, needle: bytes, pos: int) -> tuple[int, int]:
     """(start of the next string value of the key ``needle`` in ``buf`` from ``pos``, -1) or
-    (-1, where to look again once more text has been appended)."""
+    (-1, where to look again once more text has been appended). A key whose value is not a
+    string (null, a number) is passed over, as is the key's text inside another string (it
+    would be escaped there)."""
     size = len(buf)
     while (at := buf.find(needle, pos)) >= 0:
         i = at + len(needle)
@@ -557,6 +535,8 @@ def _value_start(buf: bytearray, needle: bytes, pos: int) -> tuple[int, int]:
 
 
 def _plain_b64_piece(piece: bytes) -> bool:
+    """What keeps the gateway's JSON valid when the text is spliced in as it is (see
+    :func:`lift_b64`): ASCII, no backslash (a quote ends the value where it is found)."""
     return piece.isascii() and piece.find(b"\\") < 0
 
 
@@ -617,7 +597,7 @@ def lift_b64_pieces(chunks: Sequence[bytes], key: str) -> tuple[Any, list[B64Pie
 
 def _b64_start_ok(pieces: list[bytes]) -> bool:
     """The alphabet check :func:`lift_b64` makes, on the first 64 characters."""
-    head = b"".join(pieces)[:64] if len(pieces[0]) < 64 else pieces[0][:64]
+    head = pieces[0][:64] if pieces and len(pieces[0]) >= 64 else b"".join(pieces)[:64]
     return not head.translate(None, _B64_TEXT)
 
 

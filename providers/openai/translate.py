@@ -326,11 +326,8 @@ class StreamAccumulator:
         once complete, comes to :meth:`feed` with the value reading ``FLOW_MARK``."""
         self._flowing = True
         self._partials += 1
-        media_type = (
-            sniff_b64_media_type(flow.head)
-            or media_type_for_format(self._call.output_format)
-            or "image/png"
-        )
+        # the event's output_format comes after its image: the format is told from the bytes
+        media_type = image_media_type(flow.head, None, self._call)
         return PartialImage(index=self._partials - 1, b64=flow, media_type=media_type)
 
     def feed(self, data: str) -> PartialImage | None:

@@ -369,6 +369,7 @@ def test_lift_b64_pieces_agrees_with_lift_b64_whatever_the_buffers(size: int) ->
         LOOKALIKES,
         b'{"created":1,"data":[{"b64_json":"' + big + b'"},{"b64_json":"' + big[::-1] + b'"}],'
         b'"usage":{"total_tokens":3}}',
+        b'{"data":[{"b64_json":""}]}',  # an empty value, its quotes in different buffers
     ]
     for body in bodies:
         expected = lift_b64(body, "b64_json")

@@ -20,7 +20,7 @@ from openrouter import OpenRouter
 
 from app.catalog import load_catalog
 from tests.conftest import MASTER_KEY, SimServer
-from tests.e2e.helpers import decode, generation, png_data_url
+from tests.e2e.helpers import decode, generation, png_data_url, post
 from tests.servers import ServerThread
 
 CATALOG = load_catalog()
@@ -213,17 +213,13 @@ def test_no_file_fetched_is_a_failure_billed_at_the_reported_credits(
     sims: SimServer, sim_gateway: ServerThread
 ) -> None:
     # Recraft answered (and charged 123 units = $0.123) but both result URLs are already gone
-    resp = httpx.post(
-        f"{sim_gateway.url}/api/v1/images",
-        json={
-            "model": "recraft/recraft-v4",
-            "prompt": "gone [sim:credits=123] [sim:expired]",
-            "n": 2,
-            "provider": {"only": ["recraft"], "allow_fallbacks": False},
-        },
-        headers={"authorization": f"Bearer {MASTER_KEY}"},
-        timeout=60,
-    )
+    body = {
+        "model": "recraft/recraft-v4",
+        "prompt": "gone [sim:credits=123] [sim:expired]",
+        "n": 2,
+        "provider": {"only": ["recraft"], "allow_fallbacks": False},
+    }
+    resp = post(sim_gateway.url, MASTER_KEY, body)
     assert resp.status_code == 502, resp.text
     row = generation(sim_gateway.url, resp.headers["x-generation-id"])
     assert row["status"] == "failed" and Decimal(row["cost_usd"]) == Decimal("0.123")

@@ -44,7 +44,8 @@ from app.openapi import install_openapi
 from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.request_log import RequestLog
 from app.state import AppState
-from providers._aiohttp import AiohttpTransport, LeanClient
+from providers._h1 import H1Transport
+from providers._lean import LeanClient
 
 log = logging.getLogger("imagegate")
 
@@ -87,11 +88,11 @@ def no_cookies() -> CookieJar:
 
 def _http_client() -> httpx.AsyncClient:
     # One shared client: pooled connections to each provider. Per-call timeouts are set by
-    # the adapters (image generation reads can take minutes). httpx's API on aiohttp's pool:
-    # see providers/_aiohttp.py for why.
+    # the adapters (image generation reads can take minutes). httpx's API on the gateway's own
+    # HTTP/1.1 pool: see providers/_h1.py for why.
     return LeanClient(
         timeout=httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0),
-        transport=AiohttpTransport(limit=512),
+        transport=H1Transport(limit=512),
         follow_redirects=False,
         headers={"user-agent": "imagegate/0.1"},
         cookies=no_cookies(),

@@ -513,6 +513,7 @@ class H1Transport(httpx.AsyncBaseTransport):
         transport.write(head)
         async for part in _parts(stream):
             if conn.closed or conn.headers_done:  # answered (or gone) before the body was sent
+                conn.extra = True  # the rest of the body is not sent: never reuse it
                 return
             if not part:
                 continue

@@ -56,9 +56,10 @@ class Script:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
-                body = await _read_body(reader, head)
+                answer = self.answers[min(len(self.requests) + 1, len(self.answers)) - 1]
+                early = answer[:1] == ["early"]  # answer before reading the body
+                body = b"" if early else await _read_body(reader, head)
                 self.requests.append((head, body))
-                answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
                 for action in answer:
                     if isinstance(action, bytes):
                         writer.write(action.replace(b"%d", str(len(self.requests)).encode()))
@@ -71,6 +72,8 @@ class Script:
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
                         writer.transport.abort()
                         return
+                    elif action == "early":
+                        continue
                     elif action == "hang":
                         await asyncio.sleep(3600)
         except asyncio.CancelledError:  # the test is over
@@ -283,6 +286,25 @@ async def test_a_streamed_request_body_is_sent_part_by_part(chunked: bool) -> No
     head, received = server.requests[0]
     assert received == b"".join(parts)
     assert (b"Transfer-Encoding: chunked" in head) is chunked
+
+
+async def test_a_connection_answered_before_its_body_was_sent_is_not_reused() -> None:
+    sent: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        for n in range(400):
+            sent.append(n)
+            yield b"x" * 65536
+            await asyncio.sleep(0)
+
+    too_large = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 3\r\n\r\nbig"
+    async with serving(["early", too_large], [OK]) as server, _client() as client:
+        headers = {"Content-Length": str(400 * 65536)}
+        answer = await client.post(server.url, content=body(), headers=headers)
+        assert (answer.status_code, answer.text) == (413, "big")
+        assert len(sent) < 400  # the rest of the body was never sent
+        assert (await client.get(server.url)).text == "ok"
+    assert server.connections == 2
 
 
 async def test_head_takes_httpx_transport_and_tls_works(tmp_path: Path) -> None:

@@ -197,27 +197,38 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
-    async def wait(self, limit_s: float | None) -> None:
-        """Until more of the answer arrives, the connection ends or ``limit_s`` passes (a
-        timer handle rather than ``asyncio.timeout``: no task bookkeeping on the hot path)."""
-        waiter = self._waiter = self.loop.create_future()
-        timer = None if limit_s is None else self.loop.call_later(limit_s, _expire, waiter)
+    async def wait(self, limit_s: float | None, request: httpx.Request) -> None:
+        """Until more of the answer arrives or the connection ends; ``httpx.ReadTimeout``
+        after ``limit_s``."""
+        self._waiter = self.loop.create_future()
         try:
-            await waiter
+            await self._within(self._waiter, limit_s)
+        except TimeoutError:
+            raise httpx.ReadTimeout("the provider sent nothing in time", request=request) from None
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
 
-    async def drain(self, limit_s: float | None) -> None:
+    async def drain(self, limit_s: float | None, request: httpx.Request) -> None:
+        """Until the socket takes more of the request or the connection ends;
+        ``httpx.WriteTimeout`` after ``limit_s``."""
         if not self._write_paused or self.closed:
             return
-        waiter = self._drain = self.loop.create_future()
+        self._drain = self.loop.create_future()
+        try:
+            await self._within(self._drain, limit_s)
+        except TimeoutError:
+            message = "the provider did not take the request body in time"
+            raise httpx.WriteTimeout(message, request=request) from None
+        finally:
+            self._drain = None
+
+    async def _within(self, waiter: asyncio.Future[None], limit_s: float | None) -> None:
+        """``await waiter``, TimeoutError after ``limit_s`` (a timer handle rather than
+        ``asyncio.timeout``: no task bookkeeping on the hot path)."""
         timer = None if limit_s is None else self.loop.call_later(limit_s, _expire, waiter)
         try:
             await waiter
         finally:
-            self._drain = None
             if timer is not None:
                 timer.cancel()
 
@@ -399,12 +410,7 @@ class _Body(httpx.AsyncByteStream):
                 return
             if conn.closed or conn.error is not None:
                 raise _ended(conn, self._request, mid_body=True)
-            try:
-                await conn.wait(self._timeout)
-            except TimeoutError:
-                raise httpx.ReadTimeout(
-                    "the provider sent nothing more in time", request=self._request
-                ) from None
+            await conn.wait(self._timeout, self._request)
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
@@ -479,12 +485,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             while not conn.headers_done:
                 if conn.closed or conn.error is not None:
                     raise _ended(conn, request, mid_body=False)
-                try:
-                    await conn.wait(read_timeout)
-                except TimeoutError:
-                    raise httpx.ReadTimeout(
-                        "the provider did not answer in time", request=request
-                    ) from None
+                await conn.wait(read_timeout, request)
         except BaseException:
             pool.close(conn)
             raise
@@ -521,12 +522,7 @@ class H1Transport(httpx.AsyncBaseTransport):
                 transport.writelines((b"%x\r\n" % len(part), part, b"\r\n"))
             else:
                 transport.write(part)
-            try:
-                await conn.drain(limit_s)
-            except TimeoutError:
-                raise httpx.WriteTimeout(
-                    "the provider did not take the request body in time", request=request
-                ) from None
+            await conn.drain(limit_s, request)
         if chunked and not conn.closed:
             transport.write(b"0\r\n\r\n")
 

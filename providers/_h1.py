@@ -240,6 +240,15 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
+    def drop_unread(self) -> None:
+        """Forget what the consumer left unread of a complete answer (it would stay in
+        memory while the connection waits in the pool)."""
+        self.chunks.clear()
+        self.buffered = 0
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+
     def begin(self) -> None:
         """A new request on this connection."""
         self._reset()
@@ -343,6 +352,7 @@ class _Pool:
             self.close(conn)
             return
         conn.parser = None
+        conn.drop_unread()
         conn.idle_since = time.monotonic()
         self.idle.setdefault(conn.key, []).append(conn)
         if self._sweep is None:

@@ -148,6 +148,31 @@ async def test_a_connection_the_answer_spoils_is_not_reused(answer: bytes) -> No
     assert server.connections == 2
 
 
+async def test_an_answer_left_unread_is_dropped_and_its_connection_reused() -> None:
+    size = _h1._HIGH_WATER // 2  # arrives whole without pausing
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size
+    transport = H1Transport()
+    async with serving([answer]) as server:
+        response = await transport.handle_async_request(httpx.Request("GET", server.url))
+        body = response.stream
+        assert isinstance(body, _h1._Body)
+        conn = body._conn
+        assert conn is not None
+        async for _ in body:
+            break  # the consumer stops after one buffer
+        for _ in range(500):  # until the whole answer is in
+            if conn.complete:
+                break
+            await asyncio.sleep(0.01)
+        assert conn.complete and conn.chunks  # in, and partly unread
+        await body.aclose()
+        assert (conn.buffered, len(conn.chunks)) == (0, 0)
+        again = await transport.handle_async_request(httpx.Request("GET", server.url))
+        assert len(await again.aread()) == size
+        await transport.aclose()
+    assert server.connections == 1
+
+
 async def test_chunked_until_close_and_interim_answers_are_read_whole() -> None:
     chunked = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"

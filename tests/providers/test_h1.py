@@ -112,6 +112,16 @@ async def serving(
         await asyncio.gather(*script.handlers, return_exceptions=True)
 
 
+async def _raw_get(transport: H1Transport, url: str) -> tuple[_h1._Body, _h1._Connection]:
+    """A GET straight through the transport: the answer's body and its connection."""
+    response = await transport.handle_async_request(httpx.Request("GET", url))
+    body = response.stream
+    assert isinstance(body, _h1._Body)
+    conn = body._conn
+    assert conn is not None
+    return body, conn
+
+
 def _client(**kwargs: Any) -> httpx.AsyncClient:
     timeout = kwargs.pop("timeout", httpx.Timeout(5.0))
     return httpx.AsyncClient(transport=H1Transport(**kwargs), timeout=timeout)
@@ -153,11 +163,7 @@ async def test_an_answer_left_unread_is_dropped_and_its_connection_reused() -> N
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size
     transport = H1Transport()
     async with serving([answer]) as server:
-        response = await transport.handle_async_request(httpx.Request("GET", server.url))
-        body = response.stream
-        assert isinstance(body, _h1._Body)
-        conn = body._conn
-        assert conn is not None
+        body, conn = await _raw_get(transport, server.url)
         async for _ in body:
             break  # the consumer stops after one buffer
         for _ in range(500):  # until the whole answer is in
@@ -278,11 +284,7 @@ async def test_reading_pauses_while_the_consumer_is_behind() -> None:
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size
     transport = H1Transport()
     async with serving([answer]) as server:
-        response = await transport.handle_async_request(httpx.Request("GET", server.url))
-        body = response.stream
-        assert isinstance(body, _h1._Body)
-        conn = body._conn
-        assert conn is not None
+        body, conn = await _raw_get(transport, server.url)
         received = 0
         most_buffered = 0
         async for chunk in body:

@@ -45,7 +45,7 @@ from app.ratelimit import Limiter, MemoryLimiter, RedisLimiter, ResilientLimiter
 from app.request_log import RequestLog
 from app.state import AppState
 from providers._h1 import H1Transport
-from providers._lean import LeanClient
+from providers._lean import LeanClient, environment_proxies
 
 log = logging.getLogger("imagegate")
 
@@ -93,6 +93,7 @@ def _http_client() -> httpx.AsyncClient:
     return LeanClient(
         timeout=httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=30.0),
         transport=H1Transport(limit=512),
+        mounts=environment_proxies(),  # HTTPS_PROXY and friends, as httpx reads them
         follow_redirects=False,
         headers={"user-agent": "imagegate/0.1"},
         cookies=no_cookies(),

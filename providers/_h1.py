@@ -24,17 +24,20 @@ What it does:
 * reading from the provider pauses while more than ``_HIGH_WATER`` bytes wait for the
   consumer (a slow client downstream never makes the gateway buffer a whole stream);
 * failures raised as the httpx exceptions httpcore raises for the same event: a connection
-  closed before the answer or mid-body is ``RemoteProtocolError``, a reset ``ReadError`` /
-  ``WriteError``, a malformed answer ``RemoteProtocolError``, so fallback and error messages
-  do not depend on the transport.
+  closed before the answer or mid-body is ``RemoteProtocolError``, a reset ``ReadError``
+  (while writing too: the transport learns of it when the socket is gone), a malformed
+  answer ``RemoteProtocolError``, so fallback and error messages do not depend on the
+  transport.
 
 What it leaves to httpx's own transport: ``HEAD`` and ``CONNECT`` (their answers have no body
-whatever the headers say), and any scheme but http and https. Proxies from the environment
-are honoured by the proxy transports httpx mounts itself. HTTP/2 is not spoken.
+whatever the headers say), and any scheme but http and https. Proxies are httpx's proxy
+transports, mounted on the client (``providers._lean.environment_proxies``). HTTP/2 is not
+spoken.
 
-A connection is reused only when its answer was read to the end, the provider did not ask to
-close it, and nothing arrived after the answer; a request is never retried on another
-connection (the calls are POSTs: a retry could bill twice).
+A connection is reused only when its answer arrived to the end (what the consumer left
+unread is dropped), the provider did not ask to close it, nothing arrived after the answer
+and the request body was all sent; a request is never retried on another connection (the
+calls are POSTs: a retry could bill twice).
 """
 
 from __future__ import annotations

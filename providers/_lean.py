@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import orjson
+from httpx._utils import get_environment_proxies
 
 
 class LeanClient(httpx.AsyncClient):
@@ -114,3 +115,14 @@ class LeanClient(httpx.AsyncClient):
 
 
 _NO_BASE = httpx.URL("")
+
+
+def environment_proxies() -> dict[str, httpx.AsyncBaseTransport | None]:
+    """``mounts`` for the proxies the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, ``NO_PROXY``), read as httpx reads them. httpx honours them by itself only
+    when it builds its own transport; a client given a transport (the gateway's) needs them
+    mounted. A ``NO_PROXY`` pattern maps to None: the client's own transport."""
+    return {
+        pattern: None if url is None else httpx.AsyncHTTPTransport(proxy=url)
+        for pattern, url in get_environment_proxies().items()
+    }

@@ -159,3 +159,25 @@ async def test_an_upload_is_freed_when_its_call_ends(echo: tuple[str, Seen]) -> 
             assert calls() - before == set()
     finally:
         gc.enable()
+
+
+async def test_the_gateway_client_goes_through_the_environment_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx honours HTTP(S)_PROXY by itself only when it builds its own transport: the
+    gateway's client, built on its own transport, mounts them."""
+    from app.main import _http_client
+    from tests.providers.test_h1 import OK, serving
+
+    async with serving([OK]) as proxy, serving([OK]) as direct:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with _http_client() as client:
+            async with client.stream("POST", "http://provider.example/v1/x", json={}) as r:
+                assert await r.aread() == b"ok"
+            direct_url = direct.url.replace("localhost", "127.0.0.1")
+            async with client.stream("POST", f"{direct_url}/v1/y", json={}) as r:
+                assert await r.aread() == b"ok"
+    assert proxy.requests[0][0].startswith(b"POST http://provider.example/v1/x HTTP/1.1\r\n")
+    assert direct.requests[0][0].startswith(b"POST /v1/y HTTP/1.1\r\n")
+    assert len(proxy.requests) == 1

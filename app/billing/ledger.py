@@ -3,11 +3,12 @@
 :class:`LedgerWriter` takes finished records (``submit`` never blocks and never touches the
 database) and one background task writes them in batches: rows that arrive while a batch is
 being written, and those that arrive within ``LINGER_S`` (50 ms) of the first, share one
-transaction (one row costs ~1.5 ms of CPU alone, ~100 µs in a batch of 30). A row that settles a
-credit hold cuts the linger short, so held credit is released at once. Rows are inserted with
-one bulk, idempotent ``INSERT … ON CONFLICT DO NOTHING RETURNING id``, and only the rows really
-inserted settle their credit holds and add to their keys' usage: a row written twice (a replay,
-a retry after a lost answer) is counted once.
+transaction (one row costs ~1.5 ms of CPU alone, 30-60 µs in a batch of 40). A row that
+settles a credit hold cuts the linger short, so held credit is released at once. Rows are
+inserted with one bulk, idempotent ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING id``
+whose rows come from one parameter per column (Postgres) or per batch (SQLite), and only the
+rows really inserted settle their credit holds and add to their keys' usage: a row written
+twice (a replay, a retry after a lost answer) is counted once.
 
 When the database cannot be reached, rows go to a durable local spool (:mod:`app.billing.spool`:
 JSON lines, fsync'd) instead of being dropped, and while the spool holds rows every new row is
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -28,7 +30,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, select
+import orjson
+from sqlalchemy import JSON, Table, TextClause, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -82,20 +85,78 @@ _COLUMNS = tuple(f.name for f in fields(GenerationRecord) if f.name != "hold_id"
 
 
 @functools.cache
-def _insert_statement(dialect: str) -> Any:
-    """One statement per dialect, built once: SQLAlchemy caches its compiled form and sends
-    a batch as one executemany (``insertmanyvalues``) instead of compiling a multi-row VALUES
-    clause for every batch size."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _unnest_statement() -> tuple[TextClause, tuple[tuple[str, bool], ...]]:
+    """Postgres: one statement for a batch of any length, its columns passed as arrays.
+
+    The multi-row ``INSERT … VALUES`` that SQLAlchemy builds for a batch costs it ~80 µs of
+    CPU per row (its per-row parameter processing), and its SQL text changes with the number
+    of rows. ``INSERT … SELECT * FROM unnest(…)`` takes one array per column: one statement,
+    prepared once per connection, whose rows the driver encodes in C. Returns the statement
+    and, per column, its name and whether it is JSON (sent as text, as SQLAlchemy sends it).
+    """
     table = Generation.__table__
     assert isinstance(table, Table)
-    return insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    columns = [c for c in table.columns if c.name in _COLUMNS]
+    names = ", ".join(c.name for c in columns)
+    arrays = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in columns)
+    sql = (  # built from the table's own column names and types: no caller text in it
+        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        "ON CONFLICT (id) DO NOTHING RETURNING id"
+    )
+    return text(sql), tuple((c.name, isinstance(c.type, JSON)) for c in columns)
+
+
+@functools.cache
+def _json_each_statement() -> tuple[TextClause, tuple[tuple[str, Any], ...]]:
+    """SQLite: one statement for a batch of any length, its rows passed as one JSON array.
+
+    The same reason as :func:`_unnest_statement` (SQLAlchemy's per-row work, ~55 µs of the
+    event loop's CPU per row), the same shape: ``json_each`` turns the array into rows. Each
+    value is first put through SQLAlchemy's own bind processor for its column on SQLite, so
+    every column is stored exactly as SQLAlchemy stores it (timestamps' text form, money as
+    decimal text, booleans as 0/1, JSON as text). Returns the statement and, per column, its
+    name and bind processor (or None).
+    """
+    table = Generation.__table__
+    assert isinstance(table, Table)
+    dialect = sqlite.dialect()
+    columns = [c for c in table.columns if c.name in _COLUMNS]
+    names = ", ".join(c.name for c in columns)
+    values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+    sql = (  # built from the table's own column names: no caller text in it
+        f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(:rows) "  # noqa: S608
+        "WHERE true ON CONFLICT (id) DO NOTHING RETURNING id"  # WHERE: SQLite's upsert syntax
+    )
+    processors = tuple(
+        (c.name, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in columns
+    )
+    return text(sql), processors
 
 
 async def _insert(session: AsyncSession, records: Sequence[GenerationRecord]) -> set[str]:
     """Insert the rows that do not exist yet; the ids this call really inserted."""
-    stmt = _insert_statement(session.get_bind().dialect.name)
-    result = await session.execute(stmt, [r.row() for r in records])
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt, columns = _unnest_statement()
+        params = {
+            name: [json.dumps(getattr(r, name)) for r in records]
+            if is_json
+            else [getattr(r, name) for r in records]
+            for name, is_json in columns
+        }
+        result = await session.execute(stmt, params)
+    else:  # SQLite, the only other backend
+        stmt, processors = _json_each_statement()
+        rows = [
+            [
+                process(value) if process is not None and value is not None else value
+                for name, process in processors
+                for value in (getattr(r, name),)
+            ]
+            for r in records
+        ]
+        result = await session.execute(stmt, {"rows": orjson.dumps(rows).decode()})
     return {row[0] for row in result.all()}
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.billing.ledger import GenerationRecord, LedgerWriter, write
@@ -137,3 +138,83 @@ async def test_a_row_written_again_in_a_later_batch_is_not_billed_again(
     async with sessions() as session:
         key = await session.get(ApiKey, key_id)
     assert key is not None and key.usage_usd == Decimal("0.875")
+
+
+async def test_every_column_of_a_batch_reads_back_as_written(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Postgres batches go out as one array per column: every column, null or not, of rows
+    that differ in each, reads back exactly (money to the last digit, aware timestamps, JSON)."""
+    key_id = await _key(sessions)
+    created = datetime(2026, 12, 2, 10, 0, 0, 123456, tzinfo=UTC)
+    full = GenerationRecord(
+        id=f"gen-test-{secrets.token_hex(8)}",
+        api_key_id=key_id,
+        model="openai/gpt-image-1.5",
+        provider="openai",
+        status="failed",
+        created_at=created,
+        completed_at=created + timedelta(seconds=3),
+        request_params={"size": "1024x1024", "n": 2, "nested": {"a": [1, "é", None]}},
+        error_code=429,
+        error_message="quota ' \" \\ exceeded",
+        streamed=True,
+        images=2,
+        pixels=2 * 1024 * 1024 * 1024,  # past 32 bits
+        resolution="1K",
+        input_text_tokens=11,
+        input_image_tokens=12,
+        output_image_tokens=13,
+        output_text_tokens=14,
+        cost_usd=Decimal("0.0000000001"),
+        upstream_id="resp_1",
+        latency_ms=3001,
+        attempts=2,
+        user_agent="OpenRouter/Python",
+        route="openai.generations",
+    )
+    sparse = GenerationRecord(
+        id=f"gen-test-{secrets.token_hex(8)}",
+        api_key_id=None,
+        model="google/gemini-2.5-flash-image",
+        provider=None,
+        status="cancelled",
+        created_at=created,
+        completed_at=created,
+        cost_usd=Decimal("12345.6789012345"),
+    )
+    await write(sessions, [full, sparse, full])  # the repeat is not inserted twice
+    async with sessions() as session:
+        stmt = select(Generation).where(Generation.id.in_([full.id, sparse.id]))
+        rows = {g.id: g for g in (await session.execute(stmt)).scalars()}
+    assert len(rows) == 2
+    for record in (full, sparse):
+        row = rows[record.id]
+        assert {name: getattr(row, name) for name in record.row()} == record.row()
+
+
+async def test_a_batch_is_stored_as_sqlalchemy_stores_a_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The batch statements store each value in the very form SQLAlchemy's own INSERT does
+    (timestamps' text on SQLite, money, booleans, JSON), compared column by column raw."""
+    key_id = await _key(sessions)
+    base = _record(key_id, "0.0123456789")
+    base = replace(
+        base, error_code=500, streamed=True, latency_ms=12, user_agent="ua", pixels=5 * 2**32
+    )
+    by_orm = replace(base, id=f"gen-test-{secrets.token_hex(8)}")
+    async with sessions() as session, session.begin():
+        session.add(Generation(**by_orm.row()))
+    await write(sessions, [base])
+    async with sessions() as session:
+        raw = (
+            await session.execute(
+                text("SELECT * FROM generations WHERE id IN (:a, :b)"),
+                {"a": base.id, "b": by_orm.id},
+            )
+        ).mappings()
+        rows = {r["id"]: dict(r) for r in raw}
+    mine, theirs = rows.pop(base.id), rows.pop(by_orm.id)
+    mine.pop("id"), theirs.pop("id")
+    assert mine == theirs

@@ -15,6 +15,7 @@ principal in the request scope; :func:`authenticate` reuses it.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from dataclasses import dataclass
 from decimal import Decimal
@@ -79,7 +80,7 @@ async def resolve(state: AppState, token: str) -> Principal:
     found: Principal | str | None = cache.get(digest)
     if found is None:
         try:
-            found = await _lookup(state, digest)
+            found = await _lookup_once(state, digest)
         except Exception as exc:
             if not is_outage(exc):
                 raise
@@ -94,6 +95,33 @@ async def resolve(state: AppState, token: str) -> Principal:
         raise GatewayError(401, found)
     note(key_id=found.key_id)
     return found
+
+
+async def _lookup_once(state: AppState, digest: str) -> Principal | str:
+    """:func:`_lookup`, once for all the requests that need the same key at the same moment.
+
+    When a busy key's cache entry expires, every request in flight would look it up at once
+    (sixteen queries, and connections opened past the pool, for one key at concurrency 16);
+    they share one lookup instead. A caller that goes away does not cancel it for the others.
+    """
+    pending = state.keys.lookups
+    task = pending.get(digest)
+    if task is None:
+        task = asyncio.ensure_future(_lookup(state, digest))
+        pending[digest] = task
+        task.add_done_callback(lambda done: _forget(pending, digest, done))
+    return await asyncio.shield(task)
+
+
+def _forget(
+    pending: dict[str, asyncio.Future[Principal | str]],
+    digest: str,
+    done: asyncio.Future[Principal | str],
+) -> None:
+    if pending.get(digest) is done:
+        del pending[digest]
+    if not done.cancelled():
+        done.exception()  # retrieved here too: no "never retrieved" if every caller left
 
 
 async def _lookup(state: AppState, digest: str) -> Principal | str:

@@ -8,6 +8,7 @@ disabled keys are never cached.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,6 +36,8 @@ class KeyCache:
         self.clock = clock
         self.grace_s = grace_s
         self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        # lookups in flight, by key hash (see app.auth._lookup_once)
+        self.lookups: dict[str, asyncio.Future[Principal | str]] = {}
 
     def get(self, digest: str) -> Principal | None:
         """The principal while its entry is fresh, else None (look it up again)."""

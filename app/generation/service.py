@@ -261,6 +261,8 @@ class Executor:
 
     async def _buffered(self, endpoint: EndpointSpec, norm: Normalized) -> list[Completed]:
         """All batches concurrently; keep what succeeded, fail only if every batch failed."""
+        if len(norm.batches) == 1:  # the usual case: no task and no gather for one call
+            return [await self._drain(endpoint, norm, norm.batches[0])]
         outcomes = await asyncio.gather(
             *(self._drain(endpoint, norm, n) for n in norm.batches), return_exceptions=True
         )

@@ -118,7 +118,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.redis_url
         else None
     )
-    limiter: Limiter = ResilientLimiter(RedisLimiter(redis)) if redis else MemoryLimiter()
+    redis_limiter = RedisLimiter(redis) if redis else None
+    limiter: Limiter = ResilientLimiter(redis_limiter) if redis_limiter else MemoryLimiter()
     http = _http_client()
     refs_http = httpx.AsyncClient(follow_redirects=False, cookies=no_cookies())
     sim_server = None
@@ -165,6 +166,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await sim_server.stop()
         await http.aclose()
         await refs_http.aclose()
+        if redis_limiter is not None:
+            await redis_limiter.close()
         if redis is not None:
             await redis.aclose()
         await engine.dispose()

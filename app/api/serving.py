@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,7 +37,8 @@ from app.billing.ledger import GenerationRecord
 from app.billing.pricing import compute_cost
 from app.db.outage import is_outage
 from app.errors import GatewayError
-from app.generation.planning import quote_attempt
+from app.generation.normalize import Normalized
+from app.generation.planning import quote_attempt, route
 from app.generation.render import Body
 from app.generation.request import ImageGenerationRequest
 from app.generation.service import (
@@ -48,9 +50,10 @@ from app.generation.service import (
     new_generation_id,
     prepare,
 )
+from app.ratelimit import Decision
 from app.request_log import note
 from app.state import AppState
-from providers.spec import B64Flow, FlowBroken
+from providers.spec import B64Flow, EndpointSpec, FlowBroken, ModelSpec
 
 log = logging.getLogger("imagegate.serving")
 _END = object()
@@ -525,13 +528,29 @@ async def serve(
     state: AppState = http.app.state.ig
     gid = new_generation_id()
     ex = Exchange(gid, int(time.time()), time.monotonic(), body.model)
-    refused = await _admit(state, caller, gid)
+    rate = await _begin_rate_check(state, caller)
+    # While the rate check is on its way to Redis: the request's routing, which is
+    # computation only. Its failure is answered only once the check allowed the request, so
+    # a caller over its limit gets the 429 either way, as before.
+    routed: tuple[ModelSpec, list[tuple[EndpointSpec, Normalized]]] | None = None
+    unroutable: GatewayError | None = None
+    try:
+        routed = route(state, body)
+    except GatewayError as exc:
+        unroutable = exc
+    except BaseException:
+        if inspect.iscoroutine(rate):
+            rate.close()  # never awaited: said so, not warned about
+        raise
+    refused = await _admit(state, caller, gid, rate)
     if refused is not None:
         return door.error_response(refused, {**refused.headers, **_headers(gid)})
     slot = _slot_name(state, caller)
     ledger = Ledger(state, gid, body, caller, http.headers.get("user-agent"), door.route)
     try:
-        plan = await prepare(state, body, caller, gid)
+        if unroutable is not None:
+            raise unroutable
+        plan = await prepare(state, body, caller, gid, routed)
     except GatewayError as exc:
         ledger.failure("failed", exc, None, 0)
         await _release(state, slot, gid)
@@ -558,15 +577,22 @@ def _slot_name(state: AppState, caller: Principal) -> str | None:
     return f"key:{caller.key_id or 'master'}"
 
 
-async def _admit(state: AppState, caller: Principal, gid: str) -> GatewayError | None:
-    """The key's request rate (sliding 60 s window) and concurrent generations; None: admitted."""
+async def _begin_rate_check(state: AppState, caller: Principal) -> Awaitable[Decision]:
+    """The key's request rate (sliding 60 s window): sent now, decided when awaited."""
+    rpm = caller.rate_limit_rpm or state.settings.rate_limit_rpm
+    return await state.limiter.begin_hit(f"key:{caller.key_id or 'master'}", rpm)
+
+
+async def _admit(
+    state: AppState, caller: Principal, gid: str, rate: Awaitable[Decision]
+) -> GatewayError | None:
+    """The key's rate check's decision, then its concurrent generations; None: admitted."""
     settings = state.settings
-    rpm = caller.rate_limit_rpm or settings.rate_limit_rpm
-    decision = await state.limiter.hit(f"key:{caller.key_id or 'master'}", rpm)
+    decision = await rate
     if not decision.allowed:
         return GatewayError(
             429,
-            f"Rate limit exceeded: {rpm} requests per 60 seconds for this key",
+            f"Rate limit exceeded: {decision.limit} requests per 60 seconds for this key",
             headers={"retry-after": str(decision.reset_s)},
         )
     concurrency = caller.concurrency_limit or settings.concurrency_per_key

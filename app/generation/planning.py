@@ -211,15 +211,29 @@ async def fetch_references(
     return images, None
 
 
-async def prepare(
-    state: AppState, request: ImageGenerationRequest, principal: Principal, generation_id: str
-) -> Plan:
-    """Everything deterministic, before any upstream call. Raises GatewayError (4xx/503)."""
+def route(
+    state: AppState, request: ImageGenerationRequest
+) -> tuple[ModelSpec, list[tuple[EndpointSpec, Normalized]]]:
+    """The model and the endpoints that can serve the request, each with the request
+    normalized for it: the first steps of :func:`prepare`, computation only (no I/O, no
+    side effect), so they can run while the request's rate check is on its way."""
     model = model_or_404(state, request.model)
     endpoints = choose_endpoints(model.endpoints, request.provider, state.adapters.available)
     if not endpoints:
         raise no_endpoint_error(state, model)
-    attempts = normalized_attempts(request, endpoints)
+    return model, normalized_attempts(request, endpoints)
+
+
+async def prepare(
+    state: AppState,
+    request: ImageGenerationRequest,
+    principal: Principal,
+    generation_id: str,
+    routed: tuple[ModelSpec, list[tuple[EndpointSpec, Normalized]]] | None = None,
+) -> Plan:
+    """Everything deterministic, before any upstream call. Raises GatewayError (4xx/503).
+    ``routed``: what :func:`route` already gave for this request."""
+    model, attempts = routed or route(state, request)
     images, mask = await fetch_references(state, request)
     budget = Budget(state, principal, generation_id)
     ceiling = request.provider.max_price if request.provider else None
@@ -245,4 +259,5 @@ __all__ = [
     "normalized_attempts",
     "prepare",
     "quote_attempt",
+    "route",
 ]

@@ -98,3 +98,41 @@ def test_the_cache_is_bounded() -> None:
         cache.put(f"d{i}", Principal(key_id=f"k{i}", name="n", is_admin=False))
     assert cache.get("d0") is None and cache.get("d1") is None
     assert cache.get("d4") is not None and cache.get("d4").key_id == "k4"  # type: ignore[union-attr]
+
+
+async def test_requests_that_find_a_key_expired_together_share_one_lookup(
+    database_url: str,
+) -> None:
+    from types import SimpleNamespace
+
+    from sqlalchemy import event
+
+    from app.auth import resolve
+    from app.db import keys as key_repo
+    from app.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        row, raw = await key_repo.create_key(session, name="herd")
+    lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "api_keys" in statement and "key_hash" in statement:
+            lookups.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    clock = FakeClock()
+    state = SimpleNamespace(
+        settings=SimpleNamespace(master_key=None), keys=KeyCache(clock=clock), sessionmaker=sessions
+    )
+    try:
+        found = await asyncio.gather(*(resolve(state, raw) for _ in range(16)))  # type: ignore[arg-type]
+        assert {p.key_id for p in found} == {row.id}
+        assert len(lookups) == 1
+        clock.now += KEY_CACHE_TTL_S  # expired: the next burst looks it up once more
+        await asyncio.gather(*(resolve(state, raw) for _ in range(16)))  # type: ignore[arg-type]
+        assert len(lookups) == 2
+        assert not state.keys.lookups  # nothing left behind
+    finally:
+        await engine.dispose()

@@ -137,6 +137,21 @@ class Pipe:
             raise
         return self._reply(link, waiter)
 
+    async def post(self, *args: Arg) -> asyncio.Future[Any]:
+        """Send one command now and return its reply's future, for a caller that may never
+        look at it: no timeout of its own (a silent connection is failed by the callers who
+        wait), and an error nobody retrieves is not reported as unretrieved."""
+        link = await self._connected()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(_retrieved)
+        link.waiting.append(waiter)
+        try:
+            await link.conn.send_packed_command(link.conn.pack_command(*args), check_health=False)
+        except BaseException as exc:
+            link.fail(exc if isinstance(exc, Exception) else RedisConnectionError(str(exc)))
+            raise
+        return waiter
+
     async def _reply(self, link: _Link, waiter: asyncio.Future[Any]) -> Any:
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -181,8 +196,18 @@ class Script:
         except NoScriptError:  # a restarted or flushed Redis: EVAL loads it again
             return await self.pipe.call("EVAL", self.source, len(keys), *keys, *args)
 
+    async def post(self, keys: Sequence[Arg], args: Sequence[Arg]) -> asyncio.Future[Any]:
+        """:meth:`Pipe.post` for the script: sent with its source (``EVAL``), so a Redis that
+        forgot it cannot fail a command nobody may look at."""
+        return await self.pipe.post("EVAL", self.source, len(keys), *keys, *args)
+
     async def __call__(self, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         return await (await self.send(keys, args))
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 __all__ = ["Pipe", "Script"]

@@ -94,3 +94,74 @@ async def test_without_redis_the_resilient_limiter_degrades_then_recovers(
     assert limiter.degraded and time.monotonic() - started < 2
     assert sum("Redis unreachable" in r.message for r in caplog.records) == 1  # logged once
     await dead.aclose()
+
+
+async def _entries(client: Redis, key: str) -> list[tuple[bytes, float]]:
+    return await client.zrange(f"ig:rate:{key}", 0, -1, withscores=True)  # type: ignore[no-any-return]
+
+
+async def test_counted_ahead_two_processes_still_admit_exactly_the_limit(
+    redis_url: str,
+) -> None:
+    client = Redis.from_url(REDIS_URL)
+    one, two = RedisLimiter(client), RedisLimiter(Redis.from_url(REDIS_URL))
+    key = f"t{secrets.token_hex(4)}"
+    try:
+        allowed = 0
+        for _ in range(60):  # one after the other: each process's next request counted ahead
+            for limiter in (one, two):
+                allowed += (await limiter.hit(key, 40, window_s=30)).allowed
+                await asyncio.sleep(0.001)
+        assert allowed == 40
+        assert len(await _entries(client, key)) == 40  # nothing left counted ahead
+        # all at once, from both: never more than the limit, and at most one ahead each
+        other = f"t{secrets.token_hex(4)}"
+        results = await asyncio.gather(
+            *(limiter.hit(other, 40, window_s=30) for _ in range(50) for limiter in (one, two))
+        )
+        counted = len(await _entries(client, other))
+        assert sum(r.allowed for r in results) <= counted <= 40
+        assert sum(r.allowed for r in results) >= 38
+    finally:
+        await one.close()
+        await two.close()
+        await client.aclose()
+
+
+async def test_a_request_admitted_ahead_is_stamped_with_the_time_it_was_used(
+    redis_url: str,
+) -> None:
+    client = Redis.from_url(REDIS_URL)
+    limiter = RedisLimiter(client)
+    key = f"t{secrets.token_hex(4)}"
+    try:
+        assert (await limiter.hit(key, 1000)).allowed  # counts the next one ahead
+        await asyncio.sleep(0.3)
+        assert (await limiter.hit(key, 1000)).allowed  # admitted on the one counted ahead
+        await asyncio.sleep(0.05)  # its stamp travels with the next count ahead
+        scores = sorted(score for _, score in await _entries(client, key))
+        assert len(scores) == 3  # the first, the one used (stamped), the next counted ahead
+        assert scores[1] - scores[0] >= 250  # ms: stamped when used, not when counted
+    finally:
+        await limiter.close()
+        await client.aclose()
+
+
+async def test_a_request_counted_ahead_and_not_used_is_given_back(redis_url: str) -> None:
+    client = Redis.from_url(REDIS_URL)
+    limiter = RedisLimiter(client)
+    key, near = f"t{secrets.token_hex(4)}", f"t{secrets.token_hex(4)}"
+    try:
+        assert (await limiter.hit(key, 1000)).allowed
+        await asyncio.sleep(0.05)
+        assert len(await _entries(client, key)) == 2  # the request and the next, ahead
+        await asyncio.sleep(1.1)  # past SPARE_S: too old to admit anyone
+        assert (await limiter.hit(key, 1000)).allowed
+        await asyncio.sleep(0.05)
+        assert len(await _entries(client, key)) == 3  # old one given back, a new one ahead
+        assert (await limiter.hit(near, 8)).allowed  # 7 left: too near its limit to count ahead
+        await asyncio.sleep(0.05)
+        assert len(await _entries(client, near)) == 1
+    finally:
+        await limiter.close()
+        await client.aclose()

@@ -125,6 +125,18 @@ class Pipe:
 
     async def send(self, *args: Arg) -> Awaitable[Any]:
         """Send one command now; the returned awaitable is its reply (or raises its error)."""
+        link, waiter = await self._write(args)
+        return self._reply(link, waiter)
+
+    async def post(self, *args: Arg) -> asyncio.Future[Any]:
+        """Send one command now and return its reply's future, for a caller that may never
+        look at it: no timeout of its own (a silent connection is failed by the callers who
+        wait), and an error nobody retrieves is not reported as unretrieved."""
+        _, waiter = await self._write(args)
+        waiter.add_done_callback(_retrieved)
+        return waiter
+
+    async def _write(self, args: Sequence[Arg]) -> tuple[_Link, asyncio.Future[Any]]:
         link = await self._connected()
         waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         link.waiting.append(waiter)  # before the write: the reader may see the reply next
@@ -135,22 +147,7 @@ class Pipe:
         except BaseException as exc:
             link.fail(exc if isinstance(exc, Exception) else RedisConnectionError(str(exc)))
             raise
-        return self._reply(link, waiter)
-
-    async def post(self, *args: Arg) -> asyncio.Future[Any]:
-        """Send one command now and return its reply's future, for a caller that may never
-        look at it: no timeout of its own (a silent connection is failed by the callers who
-        wait), and an error nobody retrieves is not reported as unretrieved."""
-        link = await self._connected()
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        waiter.add_done_callback(_retrieved)
-        link.waiting.append(waiter)
-        try:
-            await link.conn.send_packed_command(link.conn.pack_command(*args), check_health=False)
-        except BaseException as exc:
-            link.fail(exc if isinstance(exc, Exception) else RedisConnectionError(str(exc)))
-            raise
-        return waiter
+        return link, waiter
 
     async def _reply(self, link: _Link, waiter: asyncio.Future[Any]) -> Any:
         try:

@@ -11,7 +11,6 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -83,7 +82,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.server import server_options
 
     if args.workers > 1:
-        return _serve_workers(args, settings, sock, log_config)
+        return _serve_workers(args, settings, sock)
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -98,30 +97,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _serve_workers(
-    args: argparse.Namespace, settings: Settings, sock: socket.socket, log_config: dict[str, Any]
-) -> int:
+def _serve_workers(args: argparse.Namespace, settings: Settings, sock: socket.socket) -> int:
     """N uvicorn worker processes, each building its app from the environment; the admin key
-    (when no master key is set) is made here once rather than raced by every worker."""
-    from app.server import server_options
+    (when no master key is set) is made here once rather than raced by every worker. This
+    process, which imported the gateway for the checks, then becomes the lean supervisor."""
+    from app.supervise import exec_supervisor
 
     sock.close()  # the port was free; uvicorn's supervisor binds it for its workers
     if args.simulate:
         os.environ["IMAGEGATE_SIMULATE"] = "true"
     asyncio.run(_bootstrap(settings))
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        workers=args.workers,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_config=log_config,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        access_log=False,  # the imagegate.request line is the access log
-        **server_options(),
+    exec_supervisor(
+        {
+            "workers": args.workers,
+            "host": args.host or settings.host,
+            "port": args.port or settings.port,
+            "log_level": settings.log_level,
+            "log_format": settings.log_format,
+        }
     )
-    return 0
 
 
 async def _bootstrap(settings: Settings) -> None:

@@ -36,7 +36,6 @@ from app.catalog import load_catalog
 from app.config import Settings, get_settings
 from app.db import keys as key_repo
 from app.db.engine import make_engine, make_sessionmaker
-from app.db.migrate import upgrade
 from app.errors import CatchAll, install_error_handlers
 from app.generation.adapters import AdapterRegistry
 from app.middleware import RequestGuard
@@ -106,6 +105,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     catalog = load_catalog(overrides=settings.catalog_file)
     if settings.is_sqlite:
         # The embedded default migrates itself; Postgres is migrated by `imagegate migrate`.
+        # Alembic (~10 MB resident) is imported only here, not by production workers.
+        from app.db.migrate import upgrade
+
         await asyncio.to_thread(upgrade, settings.database_url)
     engine = make_engine(settings.database_url)
     redis = (

@@ -147,3 +147,21 @@ def test_two_workers_share_one_rate_limit_and_one_ledger(
             break
         time.sleep(0.2)
     assert usage == pytest.approx(billed, abs=1e-9)
+
+
+def _loaded(pid: int, library: str) -> bool:
+    """Whether process ``pid`` has a shared object whose path contains ``library`` mapped."""
+    return library in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_the_supervisor_does_not_hold_the_gateway(two_workers: tuple[str, int]) -> None:
+    """The process that ran the start-up checks became uvicorn's supervisor alone (same PID):
+    the gateway's compiled modules are loaded in each worker and not in it."""
+    _, pid = two_workers
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert b"app.supervise" in cmdline
+    workers = _workers(pid)
+    assert len(workers) == 2
+    for library in ("asyncpg/protocol", "pydantic_core", "PIL/_imaging"):
+        assert all(_loaded(worker, library) for worker in workers), library
+        assert not _loaded(pid, library), library

@@ -98,11 +98,18 @@ TRIM_WHEN_FREE = 48 * 1024 * 1024
 TRIM_EVERY_S = 2.0
 
 
+def trim_if_free(threshold: int) -> bool:
+    """Trim when more than ``threshold`` bytes lie free; whether it trimmed. Blocking: on a
+    fragmented heap ``mallinfo2`` walks every free chunk (tens of milliseconds), so callers
+    on an event loop run this in a thread (ctypes releases the GIL for both calls)."""
+    return free_heap_bytes() > threshold and trim()
+
+
 async def trim_when_idle() -> None:
     """Forever: every ``TRIM_EVERY_S``, trim when ``TRIM_WHEN_FREE`` bytes lie free. Under
     steady load the free heap stays small (buffers are reused), so this costs nothing there;
-    after a burst, memory goes back to near its baseline within seconds."""
+    after a burst, memory goes back to near its baseline within seconds. The check and the
+    trim run in a thread, never on the loop."""
     while True:
         await asyncio.sleep(TRIM_EVERY_S)
-        if free_heap_bytes() > TRIM_WHEN_FREE:
-            await asyncio.to_thread(trim)
+        await asyncio.to_thread(trim_if_free, TRIM_WHEN_FREE)

@@ -65,7 +65,7 @@ QUICK = {"tiny": Counts(2, 4, 16, 2, 0), "4 MB": Counts(2, 3, 16, 2, 32)}
 class Measurement:
     label: str
     payload: str
-    kind: str  # "c1", "c16", "stream", "c32", "workers"
+    kind: str  # "c1", "c16", "stream", "paced" (stream, partials 50 ms apart), "c32"
     concurrency: int
     latencies_ms: list[float]
     rps: float
@@ -126,12 +126,12 @@ class Bench:
 
     def measure(self, target: Target, route: Route, payload: str, kind: str, conc: int,
                 n: int, emit_log: Path | None = None) -> Measurement:  # fmt: skip
-        stream = kind == "stream"
+        stream = kind in ("stream", "paced")
         body = route.stream_body if stream else route.body
         assert body is not None
         counts = self.counts[payload]
         self.seq += 1
-        tag = f"r{self.seq}"
+        tag = f"paced{self.seq}" if kind == "paced" else f"r{self.seq}"  # see simserver.py
         if counts.warmup:
             self._loadgen(target.server, route, body, conc, counts.warmup, stream, f"w{self.seq}")
         server = target.server
@@ -166,6 +166,8 @@ class Bench:
             self.measure(target, route, payload, "c16", 16, counts.c16)
             if streaming and route.stream_body is not None and not only_c16:
                 self.measure(target, route, payload, "stream", 1, counts.stream, emit_log)
+                if payload == "4 MB":
+                    self.measure(target, route, payload, "paced", 1, counts.stream, emit_log)
         if memory and counts.c32 and not only_c16:
             self.measure(target, target.routes[0], payload, "c32", 32, counts.c32)
 

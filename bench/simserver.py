@@ -6,10 +6,18 @@ Environment: ``BENCH_FIXED_IMAGE`` (``tiny``, ``noise`` or a path; see the simul
 event is appended as ``<prompt>\\t<partial index>\\t<CLOCK_MONOTONIC ns>`` at the moment the
 simulator hands it to the server. CLOCK_MONOTONIC is one clock for every process on the
 machine, so the load generator's receive times can be compared with these.
+
+Paced streams: the simulator answers at once, so a stream's two partial images and its final
+image (12 MB at 4 MB each) leave together and the relay time of each partial measures how fast
+three processes move 12 MB on the machine's cores. Real partial images arrive seconds apart.
+A request whose prompt starts with ``bench paced`` (the load generator's ``--id-prefix
+paced…``) has each of its image events held ``BENCH_PACE_S`` (default 0.05 s) before it is
+handed over, and timed as it is handed over, so each partial is relayed on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -22,6 +30,7 @@ from simulator.openai import create_app
 from simulator.render import fixed_image
 
 _INDEX = re.compile(rb'"partial_image_index":(\d+)')
+PACED = "bench paced"
 
 
 class EmitLog:
@@ -47,6 +56,7 @@ class EmitLog:
         except (orjson.JSONDecodeError, AttributeError):
             prompt = ""
         sent = False
+        pace = float(os.environ.get("BENCH_PACE_S", "0.05")) if prompt.startswith(PACED) else 0.0
 
         async def replay() -> Message:
             nonlocal sent
@@ -58,6 +68,8 @@ class EmitLog:
         async def timed(message: Message) -> None:
             if message["type"] == "http.response.body":
                 chunk = message.get("body", b"")
+                if pace and (b"partial_image" in chunk[:64] or b".completed" in chunk[:64]):
+                    await asyncio.sleep(pace)
                 if b"partial_image" in chunk[:64]:
                     match = _INDEX.search(chunk, max(0, len(chunk) - 2048))
                     index = match.group(1).decode() if match else "?"

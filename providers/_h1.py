@@ -48,6 +48,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
+from itertools import chain
 from typing import Any
 
 import httptools
@@ -502,13 +503,17 @@ class H1Transport(httpx.AsyncBaseTransport):
         except BaseException:
             pool.close(conn)
             raise
-        return httpx.Response(
+        response = httpx.Response(
             status_code=conn.status,
             headers=conn.headers,
             stream=_Body(pool, conn, request, read_timeout),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
         )
+        if b"".join(chain.from_iterable(conn.headers)).isascii():
+            # what httpx would find by decoding every header in Python on the first lookup
+            response.headers.encoding = "ascii"
+        return response
 
     async def _send(self, conn: _Connection, request: httpx.Request, limit_s: float | None) -> None:
         transport = conn.transport

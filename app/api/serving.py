@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import time
@@ -378,28 +379,43 @@ def _headers(gid: str) -> dict[str, str]:
 
 class PartsResponse(Response):
     """A JSON body sent as its pieces, in order, with one Content-Length: a multi-megabyte
-    image goes to the socket as the bytes it arrived in, without being joined into a copy."""
+    image goes to the socket as the bytes it arrived in, without being joined into a copy.
 
-    def __init__(self, parts: list[bytes], headers: dict[str, str]) -> None:
+    ``then`` runs once the answer is sent, or failed to be (it never raises): what only the
+    books need (the ledger row, the metrics) waits until the client has its answer."""
+
+    def __init__(
+        self, parts: list[bytes], headers: dict[str, str], then: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(b"", media_type="application/json", headers=headers)
         self.parts = [p for p in parts if p]
         self.headers["content-length"] = str(sum(len(p) for p in self.parts))
+        self.then = then
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        last = len(self.parts) - 1
-        for i, part in enumerate(self.parts):
-            await send({"type": "http.response.body", "body": part, "more_body": i < last})
-        if last < 0:
-            await send({"type": "http.response.body", "body": b""})
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            last = len(self.parts) - 1
+            for i, part in enumerate(self.parts):
+                await send({"type": "http.response.body", "body": part, "more_body": i < last})
+            if last < 0:
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            if self.then is not None:
+                then, self.then = self.then, None
+                then()
 
 
-def _json_response(body: Body, headers: dict[str, str]) -> Response:
-    if isinstance(body, bytes):
-        return Response(body, media_type="application/json", headers=headers)
-    return PartsResponse(body, headers)
+def _json_response(
+    body: Body, headers: dict[str, str], then: Callable[[], None] | None = None
+) -> Response:
+    return PartsResponse(_pieces(body), headers, then)
 
 
 def _pieces(body: Body) -> list[bytes]:
@@ -410,11 +426,17 @@ async def _buffered(run: Run, door: Door, ex: Exchange, keepalive: float) -> Res
     gid = ex.generation_id
     first = await run.result(keepalive if keepalive > 0 else None)
     if first is not None:
-        run.record(first)
         if isinstance(first, GatewayError):
+            run.record(first)
             return door.error_response(first, {**first.headers, **_headers(gid)})
         assert isinstance(first, Outcome)
-        return _json_response(door.body(first, ex), _headers(gid))
+        try:
+            answer = door.body(first, ex)
+        except BaseException:
+            run.record(first)
+            raise
+        # recorded once the answer is on its way: the client does not wait for the books
+        return _json_response(answer, _headers(gid), functools.partial(run.record, first))
 
     async def body() -> AsyncIterator[bytes]:
         try:

@@ -1,4 +1,5 @@
-"""How a generation whose client went away is settled (app.api.serving.Run.cancel).
+"""How a generation is settled: whose client went away (app.api.serving.Run.cancel), and
+when a buffered answer's row is recorded.
 
 The e2e tests drive disconnects over real sockets; where the outcome depends on a race (the
 generation finishing in the instant the client leaves), the race is set up here directly: the
@@ -11,7 +12,11 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from app.api.serving import _END, Run
+import orjson
+import pytest
+
+from app.api.images import OpenRouterImages
+from app.api.serving import _END, Exchange, Run, _buffered
 from app.billing.pricing import Cost
 from app.catalog import load_catalog
 from app.errors import GatewayError
@@ -96,3 +101,47 @@ async def test_a_recorded_generation_is_not_recorded_again() -> None:
     ledger.done = True
     await run.cancel()
     assert ledger.calls == []
+
+
+async def _answer(outcome: Outcome) -> tuple[Any, RecordingLedger]:
+    run, ledger = await _finished_run(outcome)
+    ex = Exchange("gen-test", 1_700_000_000, 0.0, "openai/gpt-image-1.5")
+    return await _buffered(run, OpenRouterImages(), ex, keepalive=0), ledger
+
+
+async def test_a_buffered_answer_is_recorded_once_it_is_sent() -> None:
+    # The books wait until the client has its answer: the row is recorded after the last
+    # byte went to the server, not before the first.
+    outcome = _outcome()
+    response, ledger = await _answer(outcome)
+    seen: list[tuple[str, int]] = []
+    sent = bytearray()
+
+    async def send(message: dict[str, Any]) -> None:
+        seen.append((message["type"], len(ledger.calls)))
+        sent.extend(message.get("body", b""))
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("not read")
+
+    assert ledger.calls == []
+    await response({"type": "http"}, receive, send)
+    assert seen[0] == ("http.response.start", 0)
+    assert seen[-1] == ("http.response.body", 0)
+    assert ledger.calls == [("success", "succeeded", outcome)]
+    assert orjson.loads(sent)["usage"]["cost"] == 0.0087
+
+
+async def test_a_buffered_answer_that_cannot_be_sent_is_recorded_all_the_same() -> None:
+    outcome = _outcome()
+    response, ledger = await _answer(outcome)
+
+    async def send(message: dict[str, Any]) -> None:
+        raise OSError("connection reset")
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("not read")
+
+    with pytest.raises(OSError):
+        await response({"type": "http"}, receive, send)
+    assert ledger.calls == [("success", "succeeded", outcome)]

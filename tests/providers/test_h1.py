@@ -142,6 +142,18 @@ async def test_a_connection_is_reused_and_the_request_goes_out_as_httpx_built_it
 
 
 @pytest.mark.parametrize(
+    ("value", "encoding"),
+    [(b"plain", "ascii"), ("\u00fc".encode(), "utf-8"), (b"\xfc", "iso-8859-1")],
+)
+async def test_headers_read_as_httpx_reads_them(value: bytes, encoding: str) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nX-Note: " + value + b"\r\nContent-Length: 2\r\n\r\nok"
+    async with serving([answer]) as server, _client() as client:
+        response = await client.get(server.url)
+    assert response.headers.encoding == encoding
+    assert response.headers["x-note"] == httpx.Headers([(b"x-note", value)])["x-note"]
+
+
+@pytest.mark.parametrize(
     "answer",
     [
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",

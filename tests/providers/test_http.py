@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from providers._http import (
     LARGE_JSON_BYTES,
     ServerSentEvent,
     SSEDecoder,
+    body_chunks,
     form_fields,
     iter_sse,
     iter_sse_flowing,
@@ -238,6 +240,32 @@ async def test_read_body_limit() -> None:
     assert await read_body(httpx.Response(200, content=_chunks(b"ab", b"cd")), limit=4) == b"abcd"
     with pytest.raises(ProtocolError):
         await read_body(httpx.Response(200, content=_chunks(b"ab", b"cde")), limit=4)
+
+
+async def test_body_chunks_passes_a_plain_body_through_and_decodes_an_encoded_one() -> None:
+    # a body sent as is: the buffers as they arrived, the same objects
+    parts = (b'{"data":', b'[{"b64_json":"iVBOR"}]}')
+    got = [c async for c in body_chunks(httpx.Response(200, content=_chunks(*parts)))]
+    assert got == list(parts) and all(a is b for a, b in zip(got, parts, strict=True))
+    for encoding in ("gzip", "GZIP", " gzip, identity"):
+        packed = gzip.compress(b"".join(parts))
+        response = httpx.Response(
+            200,
+            headers={"content-encoding": encoding},
+            content=_chunks(packed[:10], packed[10:]),
+        )
+        assert b"".join([c async for c in body_chunks(response)]) == b"".join(parts)
+    # gzip through the readers that use it
+    packed = gzip.compress(b"data: 1\n\ndata: 2\n\n")
+    response = httpx.Response(200, headers={"content-encoding": "gzip"}, content=_chunks(packed))
+    assert [e.data async for e in iter_sse(response)] == ["1", "2"]
+    packed = gzip.compress(b"abcd")
+    response = httpx.Response(200, headers={"content-encoding": "gzip"}, content=_chunks(packed))
+    assert await read_body(response, limit=4) == b"abcd"
+    # a body already read is served from what was read
+    response = httpx.Response(200, content=_chunks(b"ab", b"cd"))
+    await response.aread()
+    assert b"".join([c async for c in body_chunks(response)]) == b"abcd"
 
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)

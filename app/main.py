@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import malloc
+from app import gctune, malloc
 from app.api import (
     activity,
     chat,
@@ -159,9 +159,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ig = state
     await bootstrap_admin_key(settings, state.sessionmaker)
     trimmer = asyncio.create_task(malloc.trim_when_idle(), name="malloc-trim")
+    gctune.settle()
     try:
         yield
     finally:
+        gctune.release()
         trimmer.cancel()
         await state.drain()
         if sim_server is not None:

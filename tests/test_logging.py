@@ -142,7 +142,10 @@ def _request_line(fmt: type[logging.Formatter], path: str) -> str:
     handler.setFormatter(fmt())
     logger = logging.getLogger("imagegate.request")
     logger.addHandler(handler)
-    level, logger.level = logger.level, logging.INFO
+    # setLevel, not an assignment: it also clears the loggers' cached verdicts (a request
+    # logged earlier in the session while INFO was off would otherwise stay unlogged)
+    level = logger.level
+    logger.setLevel(logging.INFO)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 404, "headers": []})
@@ -159,7 +162,7 @@ def _request_line(fmt: type[logging.Formatter], path: str) -> str:
         asyncio.run(RequestLog(app)(scope, receive, send))
     finally:
         logger.removeHandler(handler)
-        logger.level = level
+        logger.setLevel(level)
     return stream.getvalue()
 
 

@@ -1,6 +1,6 @@
 """The benchmark: imagegate against the bare simulator and the LiteLLM proxy, one machine, one run.
 
-    .venv/bin/python bench/run.py            # full run, writes bench/RESULTS.md (about 10 min)
+    .venv/bin/python bench/run.py            # full run, writes bench/RESULTS.md (about 5 min)
     .venv/bin/python bench/run.py --quick --no-litellm --configs embedded --out /tmp/r.md
 
 For each payload (a tiny PNG, a 1024x1024 noise PNG of about 4 MB in base64) the OpenAI

@@ -4,15 +4,16 @@ A serving process holds ~130,000 objects from start-up (modules, the catalog, th
 routes, pydantic's validators) that live as long as it does, and makes no cyclic garbage in
 steady state: measured over 20,000 generations, every collection found nothing to free. Yet
 with CPython's defaults each full collection walked the whole start-up heap (nine in a
-20,000-request run, ~80 ms each: pauses that made the concurrency-16 p99), and the young
+20,000-request run, ~80 ms each, every one a pause of the whole process), and the young
 collections, triggered every 700 net container allocations, ran every ~13 small generations
 at concurrency 16 because that many objects are simply alive in the requests in flight:
 together ~55 µs of CPU per request.
 
 So, once a process has started (:func:`settle`): one collection, then :func:`gc.freeze` moves
 what start-up built out of the collector's sight (still freed by reference counting if it ever
-dies), and the young generation's threshold goes from 700 to 2,000 net allocations, the value
-CPython 3.14 gives its young generation. Measured the same way: ~4 µs of collection per
+dies), and the young generation's threshold goes from 700 to 2,000 net allocations: above
+what the requests in flight hold at concurrency 16, low enough that an error path's cyclic
+garbage is still collected within a few hundred requests. Measured the same way: ~5 µs of collection per
 request and no long pause. Cyclic garbage (an error path's exception and frames, say) is still
 collected, a little later. :func:`release` undoes both when the app stops, so a process that
 runs several apps in turn (the test suite) collects their garbage as usual.

@@ -11,12 +11,12 @@ together ~55 µs of CPU per request.
 
 So, once a process has started (:func:`settle`): one collection, then :func:`gc.freeze` moves
 what start-up built out of the collector's sight (still freed by reference counting if it ever
-dies), and the young generation's threshold goes from 700 to 2,000 net allocations: above
-what the requests in flight hold at concurrency 16, low enough that an error path's cyclic
-garbage is still collected within a few hundred requests. Measured the same way: ~5 µs of collection per
-request and no long pause. Cyclic garbage (an error path's exception and frames, say) is still
-collected, a little later. :func:`release` undoes both when the app stops, so a process that
-runs several apps in turn (the test suite) collects their garbage as usual.
+dies), and the young generation's threshold goes from 700 to 2,000 net allocations: above what
+the requests in flight hold at concurrency 16, low enough that an error path's cyclic garbage
+(an exception and its frames, say) is still collected within a few hundred requests. Measured
+the same way: ~5 µs of collection per request and no long pause. :func:`release` undoes both
+when the app stops, so a process that runs several apps in turn (the test suite) collects
+their garbage as usual.
 """
 
 from __future__ import annotations

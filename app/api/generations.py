@@ -81,6 +81,8 @@ async def get_generation(
     request: Request, caller: Caller, id: Annotated[str, Query(min_length=1)]
 ) -> dict[str, Any]:
     state: AppState = request.app.state.ig
+    # asked for right after its answer: a row this process has not written yet is waited for
+    await state.ledger.settled(id)
     row = await ledger.fetch(state.sessionmaker, id)
     if row is None or (not caller.is_admin and row.api_key_id != caller.key_id):
         raise GatewayError(404, f"Generation '{id}' not found")

@@ -200,6 +200,7 @@ class LedgerWriter:
         self._spool = spool
         self._queue: asyncio.Queue[GenerationRecord] = asyncio.Queue()
         self._urgent = asyncio.Event()  # a queued row settles a credit hold: write now
+        self._pending: set[str] = set()  # ids submitted and not yet written or spooled
         self._writer: asyncio.Task[None] | None = None
         self._replayer: asyncio.Task[None] | None = None
         self.batches = 0  # transactions attempted (observability, tests)
@@ -226,9 +227,21 @@ class LedgerWriter:
     def submit(self, record: GenerationRecord) -> None:
         """Queue one row (never blocks, never raises for the database's sake)."""
         self._queue.put_nowait(record)
+        self._pending.add(record.id)
         if record.hold_id is not None:
             self._urgent.set()
         self.start()
+
+    async def settled(self, generation_id: str, wait_s: float = 2.0) -> None:
+        """Return once this process holds no unwritten row for ``generation_id`` (written or
+        spooled; at most ``wait_s``): the row is asked for, so its batch goes without the
+        linger. A row another process holds is not waited for."""
+        if generation_id not in self._pending:
+            return
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while generation_id in self._pending and asyncio.get_running_loop().time() < deadline:
+            self._urgent.set()
+            await asyncio.sleep(0.005)
 
     async def _write_loop(self) -> None:
         while True:
@@ -245,7 +258,8 @@ class LedgerWriter:
             except Exception:  # never let the writer die
                 log.exception("ledger writer failed on %d row(s)", len(batch))
             finally:
-                for _ in batch:
+                for record in batch:
+                    self._pending.discard(record.id)
                     self._queue.task_done()
 
     async def _store(self, batch: list[GenerationRecord]) -> None:

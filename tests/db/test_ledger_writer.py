@@ -112,6 +112,23 @@ async def test_a_row_that_settles_a_hold_is_written_without_lingering(
     assert key is not None and key.usage_usd == Decimal("0.2")
 
 
+async def test_a_row_asked_for_is_waited_for_without_its_linger(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a linger far longer than the wait: only asking for the row can get it written in time
+    monkeypatch.setattr("app.billing.ledger.LINGER_S", 30.0)
+    key_id = await _key(sessions)
+    writer = LedgerWriter(sessions, asyncio.Lock())
+    record = _record(key_id, "0.01")
+    writer.submit(record)
+    await writer.settled("gen-test-someone-elses")  # not held here: returns at once
+    assert await _rows(sessions, key_id) == 0
+    await asyncio.wait_for(writer.settled(record.id, wait_s=5.0), 5.0)
+    assert await _rows(sessions, key_id) == 1
+    await writer.settled(record.id)  # written: nothing to wait for
+    await writer.close()
+
+
 async def test_one_bad_row_does_not_lose_the_batch(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -101,6 +101,35 @@ def test_sdk_generation_stats(gateway: ServerThread, api_key: str, sim_a: Sim) -
     assert Decimal(str(stats.data.total_cost)) == Decimal(str(resp.json()["usage"]["cost"]))
 
 
+def test_a_generation_can_be_read_right_after_its_answer(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    # no polling: the row, still lingering for its batch in this process, is waited for
+    auth = {"authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=gateway.url, headers=auth) as http:
+        for n in range(3):
+            resp = http.post("/api/v1/images", json={"model": MODEL, "prompt": f"at once {n}"})
+            assert resp.status_code == 200, resp.text
+            gid = resp.headers["x-generation-id"]
+            record = http.get("/api/v1/generation", params={"id": gid})
+            assert record.status_code == 200, record.text
+            cost = Decimal(str(resp.json()["usage"]["cost"]))
+            assert Decimal(record.json()["data"]["cost_usd"]) == cost
+    resp = post(gateway.url, api_key, {"model": MODEL, "prompt": "at once, the SDK"})
+    gid = resp.headers["x-generation-id"]
+    with _sdk(gateway, api_key) as client:
+        stats = client.generations.get_generation(id=gid)
+    assert stats.data.id == gid
+    assert Decimal(str(stats.data.total_cost)) == Decimal(str(resp.json()["usage"]["cost"]))
+    # an id nobody holds is still a plain 404, at once
+    missing = httpx.get(
+        f"{gateway.url}/api/v1/generation",
+        params={"id": "gen-img-0-none"},
+        headers={"authorization": f"Bearer {api_key}"},
+    )
+    assert missing.status_code == 404
+
+
 def test_sdk_streaming(gateway: ServerThread, api_key: str, sim_a: Sim) -> None:
     with _sdk(gateway, api_key) as client:
         events = list(

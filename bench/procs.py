@@ -116,11 +116,14 @@ def start(
     raise RuntimeError(f"{name} did not come up within 120 s; see {log}")
 
 
-def machine_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs so far, from /proc/stat."""
+def machine_busy() -> tuple[int, int, int]:
+    """(busy, total, steal) jiffies of all CPUs so far, from /proc/stat. *steal* is time the
+    virtual machine's CPUs were ready to run but the host ran something else: a run with much
+    of it measured a slower machine than its neighbours."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
+    steal = fields[7] if len(fields) > 7 else 0
+    return sum(fields) - idle, sum(fields), steal
 
 
 def run(argv: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> str:

@@ -284,7 +284,7 @@ def main() -> None:
 
         ensure_litellm()
     load_before = Path("/proc/loadavg").read_text().split()[:3]
-    busy0, total0 = machine_busy()
+    busy0, total0, steal0 = machine_busy()
     with tempfile.TemporaryDirectory(prefix="imagegate-bench-") as tmp:
         bench = Bench(args, Path(tmp))
         try:
@@ -293,13 +293,15 @@ def main() -> None:
             for log in Path(tmp).glob("*.log"):
                 print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
             raise
-    busy1, total1 = machine_busy()
+    busy1, total1, steal1 = machine_busy()
     info = _versions(args)
     info["machine load"] = (
         f"load average {' '.join(load_before)} before the run, "
         f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} after; all CPUs "
         f"{100 * (busy1 - busy0) / max(1, total1 - total0):.0f}% busy during it (the targets, "
-        "the simulator and the load generator included; anything else running shares the cores)"
+        "the simulator and the load generator included; anything else running shares the cores); "
+        f"the host took {100 * (steal1 - steal0) / max(1, total1 - total0):.0f}% of the CPU "
+        "time (steal: the machine's CPUs were ready to run, the host ran something else)"
     )
     write_report(args.out, render(bench.results, info, args))
     print(f"wrote {args.out}")

@@ -8,6 +8,7 @@ runs).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,5 @@ def test_quick_bench_run_writes_a_report_with_every_row(tmp_path: Path) -> None:
     memory = _row(report, "imagegate embedded /api/v1/images", "#### 32 concurrent")
     assert memory[-1] == "0"
     assert "| added p50, tiny ≤ 1 ms |" in report
+    machine = next(line for line in report.splitlines() if "**machine load**" in line)
+    assert re.search(r"the host took \d+% of the CPU time", machine), machine

@@ -7,6 +7,16 @@ answers with real images. Base URL for the official SDK: ``http://host:port/v1``
 Order of checks for each request: auth (401) → body parsing (400) → injected faults
 (``knobs.fail_next``, then ``[sim:…]`` directives) → validation (404 model, 400 params, edit
 images) → input moderation (400) → latency → answer (JSON, or SSE when ``stream: true``).
+
+Edits come multipart (``image``/``image[]``, what the SDK sends) or in the JSON form of §3.3
+(``images: [{image_url: data:…}]``); only the JSON form takes ``moderation`` (§3.1), a multipart
+``moderation`` part is 400 ``unknown_parameter`` (§6).
+
+Besides the shared directives (``simulator.knobs``) this simulator understands
+``[sim:images=K]``: answer only the first K of the ``n`` images (buffered: K items in ``data``;
+streaming: K ``*.completed`` events, then the stream ends as after the last image), the shape of
+an upstream that makes fewer images than asked for, or that streams a single ``completed`` for
+``n > 1`` (unverified either way, §11).
 """
 
 from __future__ import annotations
@@ -130,7 +140,10 @@ class _Simulator:
         if directives.fail_status is not None:
             raise for_status(directives.fail_status, model, knobs.retry_after_s)
 
-        job = validate(parsed.fields, edit=edit, first_image=_first_size(parsed))
+        job = validate(
+            parsed.fields, edit=edit, first_image=_first_size(parsed), multipart=parsed.multipart
+        )
+        images = _images_directive(directives, job.n)
         inputs = _check_edit(parsed, job) if edit else None
         stage = directives.moderate
         if stage is None and any(w.lower() in prompt.lower() for w in knobs.moderate_words):
@@ -161,6 +174,7 @@ class _Simulator:
                 truncate=knobs.truncate_stream or directives.truncate,
                 emit_done=knobs.emit_done or directives.done,
                 error=refusal,
+                images=images,
             )
             events = _tracked(
                 image_events(job, edit=edit, render=render, input_sizes=input_sizes, plan=plan),
@@ -171,7 +185,7 @@ class _Simulator:
             )
         if refusal is not None:
             raise refusal
-        response = await _images_response(job, render, input_sizes)
+        response = await _images_response(job, render, input_sizes, images)
         return truncated(bytes(response.body)) if directives.truncate else response
 
 
@@ -192,10 +206,10 @@ async def _tracked(events: AsyncIterator[bytes], entry: dict[str, object]) -> As
 
 
 async def _images_response(
-    job: ImageJob, render: RenderFn, input_sizes: list[tuple[int, int]]
+    job: ImageJob, render: RenderFn, input_sizes: list[tuple[int, int]], count: int
 ) -> Response:
-    """The non-stream ``ImagesResponse`` (§4), with resolved values."""
-    images = await asyncio.gather(*(render(i, 1.0) for i in range(job.n)))
+    """The non-stream ``ImagesResponse`` (§4) with ``count`` images, with resolved values."""
+    images = await asyncio.gather(*(render(i, 1.0) for i in range(count)))
     body: dict[str, object] = {
         "created": int(time.time()),
         "background": job.background,
@@ -203,18 +217,37 @@ async def _images_response(
         "output_format": job.output_format,
         "quality": job.quality,
         "size": job.size,
-        "usage": usage(job, input_sizes, images=job.n),
+        "usage": usage(job, input_sizes, images=count),
     }
     if job.safety_identifier:
         body["safety_identifier"] = job.safety_identifier
     return Response(orjson.dumps(body), media_type="application/json")
 
 
+# This simulator's own directives (see the module docstring).
+_EXTRA_DIRECTIVES = frozenset({"images"})
+
+
 def _directives(prompt: str) -> Directives:
     try:
-        return Directives.parse(prompt)
+        return Directives.parse(prompt, extra=_EXTRA_DIRECTIVES)
     except DirectiveError as exc:
         raise OpenAIError(400, str(exc), param="prompt", code="invalid_sim_directive") from exc
+
+
+def _images_directive(directives: Directives, n: int) -> int:
+    """How many of the ``n`` images to answer: ``[sim:images=K]`` (1 ≤ K ≤ n), else ``n``."""
+    arg = directives.extra.get("images")
+    if arg is None:
+        return n
+    if not arg.isdigit() or not 1 <= int(arg) <= n:
+        raise OpenAIError(
+            400,
+            f"[sim:images={arg}] needs a whole number of images from 1 to n ({n}).",
+            param="prompt",
+            code="invalid_sim_directive",
+        )
+    return int(arg)
 
 
 def _first_size(parsed: ParsedRequest) -> tuple[int, int] | None:

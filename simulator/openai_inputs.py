@@ -55,6 +55,8 @@ class ParsedRequest:
     images: list[InputPart] = field(default_factory=list)
     mask: InputPart | None = None
     markup: InputPart | None = None
+    multipart: bool = False
+    """A multipart edit (what the SDK sends), which has no ``moderation`` field (§3.1)."""
 
 
 def bad_json() -> OpenAIError:
@@ -99,7 +101,7 @@ async def parse_edit(request: Request) -> ParsedRequest:
 async def _parse_multipart(request: Request) -> ParsedRequest:
     text: dict[str, str] = {}
     log_body: dict[str, Any] = {}
-    parsed = ParsedRequest(fields={}, log_body=log_body)
+    parsed = ParsedRequest(fields={}, log_body=log_body, multipart=True)
     try:
         async with request.form(
             max_files=4 * MAX_EDIT_IMAGES, max_part_size=MAX_IMAGE_BYTES + 1

@@ -102,8 +102,12 @@ FIELD_TYPES: dict[str, type] = {
     "svg": dict,
     "input_fidelity": str,
 }
+# input_fidelity is edits-only (§3.1 table; not among §2.1's generation fields). The SDK's
+# multipart edit params have no `moderation` (§3.1); only the JSON form of edits takes it (§3.3).
+# A field outside these sets is 400 `unknown_parameter` (§6).
 GENERATION_FIELDS = frozenset(FIELD_TYPES) - {"input_fidelity"}
 EDIT_FIELDS = frozenset(FIELD_TYPES)
+MULTIPART_EDIT_FIELDS = EDIT_FIELDS - {"moderation"}
 
 
 @dataclass(frozen=True)
@@ -146,9 +150,14 @@ def coerce_form(fields: dict[str, str]) -> dict[str, Any]:
 
 
 def validate(
-    fields: dict[str, Any], *, edit: bool, first_image: tuple[int, int] | None = None
+    fields: dict[str, Any],
+    *,
+    edit: bool,
+    first_image: tuple[int, int] | None = None,
+    multipart: bool = False,
 ) -> ImageJob:
-    """Check ``fields`` (JSON-typed, without the image parts) against the model's rules."""
+    """Check ``fields`` (JSON-typed, without the image parts) against the model's rules;
+    ``multipart``: an edit's multipart form, which takes fewer fields than its JSON form."""
     fields = {k: v for k, v in fields.items() if v is not None}
     model = fields.get("model", DEFAULT_MODEL)
     if not isinstance(model, str):
@@ -156,7 +165,7 @@ def validate(
     rules = MODELS.get(model)
     if rules is None:
         raise model_not_found(model)
-    allowed = EDIT_FIELDS if edit else GENERATION_FIELDS
+    allowed = (MULTIPART_EDIT_FIELDS if multipart else EDIT_FIELDS) if edit else GENERATION_FIELDS
     for name, value in fields.items():
         if name not in allowed:
             raise unknown_parameter(name)

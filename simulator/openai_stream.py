@@ -13,6 +13,9 @@ Choices where the reference is unsure (§11):
   omitted), which §5.2 says events may do; the non-stream body reports resolved values.
 * Mid-stream moderation (output stage) sends the partial images of the first image, then an
   ``error`` event (§5.4), then closes.
+* ``StreamPlan.images`` below ``n`` (the ``[sim:images=K]`` directive) ends the stream after
+  that many ``*.completed`` events, cleanly (EOF, or ``[DONE]`` when asked for): the other
+  reading of the §11 open question, one stream that completes fewer images than ``n``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class StreamPlan:
     error: OpenAIError | None = None
     # "head"/"tail" appended as each half of a split partial event is handed to the server
     pieces: list[str] | None = None
+    images: int | None = None  # completed events to send before ending; None: all n
 
 
 def _note(plan: StreamPlan, piece: str) -> None:
@@ -75,7 +79,8 @@ async def image_events(
         "background": job.requested["background"],
         "output_format": job.output_format,
     }
-    for index in range(job.n):
+    count = job.n if plan.images is None else min(plan.images, job.n)
+    for index in range(count):
         for partial in range(job.partial_images):
             await asyncio.sleep(plan.partial_delay_s)
             data = await render(index, (partial + 1) / (job.partial_images + 1))

@@ -90,9 +90,11 @@ class OpenAIAdapter:
                             response.headers,
                             provider=self.provider,
                             secrets=self._secrets,
+                            model=call.endpoint.upstream_model,
                         )
                     yield Accepted(upstream_id)
-                    async with aclosing(self._answer(response, call, upstream_id)) as events:
+                    answer = self._answer(response, call, request, upstream_id)
+                    async with aclosing(answer) as events:
                         async for event in events:
                             yield event
         except ProviderError as exc:
@@ -102,19 +104,32 @@ class OpenAIAdapter:
             raise
 
     async def _answer(
-        self, response: httpx.Response, call: GenerateCall, upstream_id: str | None
+        self,
+        response: httpx.Response,
+        call: GenerateCall,
+        request: UpstreamRequest,
+        upstream_id: str | None,
     ) -> AsyncGenerator[GenerationEvent, None]:
         if not _is_event_stream(response):  # buffered, or a compatible server ignoring `stream`
             # the buffers as they arrived: large images are relayed in them, never joined
             chunks = await read_chunks(response)
             completed = parse_images_response(
-                chunks, call, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
+                chunks,
+                call,
+                provider=self.provider,
+                upstream_id=upstream_id,
+                secrets=self._secrets,
+                warnings=request.warnings,
             )
             del chunks  # what was not lifted is not to be kept alive while images are relayed
             yield completed
             return
         acc = StreamAccumulator(
-            call, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
+            call,
+            provider=self.provider,
+            upstream_id=upstream_id,
+            secrets=self._secrets,
+            warnings=request.warnings,
         )
         # A large partial image is relayed while it arrives (a B64Flow), not once it is whole.
         stream = iter_sse_flowing(response, key="b64_json", wants=is_partial_start)
@@ -129,6 +144,7 @@ class OpenAIAdapter:
                     yield partial
                 if acc.done:  # all n images are in: stop without waiting for EOF or [DONE]
                     break
+        # EOF or [DONE]: fewer than n completed is answered with a warning, none is an error
         yield acc.finish()
 
     def _open(self, request: UpstreamRequest) -> AbstractAsyncContextManager[httpx.Response]:

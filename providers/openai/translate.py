@@ -4,6 +4,16 @@ No I/O, no ``await``, no httpx: requests come out as :class:`UpstreamRequest` va
 stream payloads go in as bytes/str; error bodies become exceptions in
 :mod:`providers.openai.errors`. Generations, edits, responses and streams as OpenAI's Images
 API reference describes them (our notes, compiled 2026-11).
+
+Choices made here where the reference describes the wire but not what a gateway should do:
+
+* drops ``input_fidelity`` from generations with a warning (§3.1: an edits-only field; the
+  generations body of §2.1 has no such field, and unknown fields are a 400, §6);
+* sends an edit carrying ``moderation`` in the JSON form of §3.3 (references as ``data:`` URLs),
+  the only edit form that takes it (§3.1); every other edit is multipart, as the SDK sends;
+* answers a stream that ends after fewer than ``n`` ``*.completed`` events with the images that
+  did complete and a warning, as a short buffered answer is (§5.1: only an EOF before any
+  ``completed`` is an upstream error; the count of events for ``n > 1`` is unverified, §11).
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from providers._http import (
 )
 from providers._media import (
     b64_image_dimensions,
+    encode_data_url,
     extension_for,
     image_dimensions,
     media_type_for_format,
@@ -61,7 +72,15 @@ DEFAULT_PARTIAL_IMAGES = 2
 # An operator may still pin them for an OpenAI-compatible server via ``endpoint.fixed``.
 FORBIDDEN_OPTIONS = frozenset({"response_format", "style"})
 # Set by the adapter itself; an option must not override them.
-RESERVED_OPTIONS = frozenset({"model", "prompt", "n", "stream", "image", "image[]", "mask"})
+RESERVED_OPTIONS = frozenset(
+    {"model", "prompt", "n", "stream", "image", "image[]", "images", "mask"}
+)
+# Edits-only parameters (§3.1 table): the generations body (§2.1) has no such field, and OpenAI
+# answers a field it does not know with 400 ``unknown_parameter`` (§6). Without input images
+# they mean nothing, so they are dropped (with a warning when the caller asked for them).
+EDIT_ONLY_PARAMS = frozenset({"input_fidelity"})
+# Only the JSON form of edits (§3.3) takes these; the SDK's multipart edit params do not (§3.1).
+JSON_EDIT_ONLY_PARAMS = frozenset({"moderation"})
 _COMPRESSIBLE = frozenset({"jpeg", "webp"})
 
 FileField = tuple[str, tuple[str, bytes, str]]
@@ -69,12 +88,17 @@ FileField = tuple[str, tuple[str, bytes, str]]
 
 @dataclass(frozen=True, slots=True)
 class UpstreamRequest:
-    """One ``POST {base_url}{path}``: a JSON body, or multipart ``data`` + ``files``."""
+    """One ``POST {base_url}{path}``: a JSON body, or multipart ``data`` + ``files``.
+
+    ``warnings`` are for the caller (what was not sent, and why); the adapter puts them on the
+    :class:`Completed`.
+    """
 
     path: str
     json: dict[str, Any] | None = None
     data: dict[str, str | list[str]] | None = None
     files: tuple[FileField, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,15 +107,19 @@ class UpstreamRequest:
 
 
 def build_request(call: GenerateCall) -> UpstreamRequest:
-    """Generations (JSON) when there are no input images, else edits (multipart)."""
+    """Generations (JSON) when there are no input images, else edits: multipart, or the JSON
+    form when the edit carries a parameter only that form takes (``moderation``)."""
     params = build_params(call)
     if not call.input_images:
-        return UpstreamRequest(path=GENERATIONS_PATH, json=params)
+        warnings = drop_edit_only(params, call)
+        return UpstreamRequest(path=GENERATIONS_PATH, json=params, warnings=warnings)
     if len(call.input_images) > MAX_INPUT_IMAGES:
         raise InvalidRequest(
             f"OpenAI accepts at most {MAX_INPUT_IMAGES} input images, got {len(call.input_images)}",
             code="too_many_images",
         )
+    if JSON_EDIT_ONLY_PARAMS & params.keys():
+        return UpstreamRequest(path=EDITS_PATH, json=json_edit_body(params, call))
     files = image_files(call.input_images)
     if call.mask is not None:
         mask = call.mask
@@ -136,6 +164,33 @@ def build_params(call: GenerateCall) -> dict[str, Any]:
     return params
 
 
+def drop_edit_only(params: dict[str, Any], call: GenerateCall) -> tuple[str, ...]:
+    """Remove the edits-only parameters from a generation's ``params``; a warning for each
+    the caller asked for (one an operator pinned in ``endpoint.fixed`` goes silently)."""
+    dropped = sorted(EDIT_ONLY_PARAMS & params.keys())
+    for key in dropped:
+        del params[key]
+    return tuple(
+        f"{key} ignored: OpenAI takes it only on edits (a request with input images)"
+        for key in dropped
+        if call.options.get(key) is not None
+    )
+
+
+def json_edit_body(params: dict[str, Any], call: GenerateCall) -> dict[str, Any]:
+    """The JSON form of an edit (§3.3): ``images: [{image_url}]`` and ``mask: {image_url}``,
+    as ``data:`` URLs (the gateway has no public URL or Files API id for the references);
+    every other parameter as in the multipart form, with JSON types."""
+    body: dict[str, Any] = {"model": params["model"], "prompt": params["prompt"]}
+    body["images"] = [
+        {"image_url": encode_data_url(img.data, img.media_type)} for img in call.input_images
+    ]
+    if call.mask is not None:
+        body["mask"] = {"image_url": encode_data_url(call.mask.data, call.mask.media_type)}
+    body.update((k, v) for k, v in params.items() if k not in ("images", "mask"))
+    return body
+
+
 def wire_size(call: GenerateCall) -> str | None:
     """``size_wire`` when the endpoint has fixed sizes, else ``WxH``, else omitted (auto)."""
     if call.size_wire:
@@ -166,16 +221,22 @@ def parse_images_response(
     provider: str = "openai",
     upstream_id: str | None = None,
     secrets: tuple[str, ...] = (),
+    warnings: tuple[str, ...] = (),
 ) -> Completed:
     """A 2xx ``ImagesResponse`` body (or the buffers it arrived in) → :class:`Completed`
-    (base64 relayed untouched)."""
+    (base64 relayed untouched). ``warnings`` (the request's) come first on it."""
     protocol = partial(ProtocolError, provider=provider, upstream_request_id=upstream_id)
     obj, blobs = _parse(body, what="images response", provider=provider)
     try:
         if isinstance(obj, dict) and obj.get("error"):  # compatible servers: 200 + error body
             detail = ErrorEnvelope.model_validate(obj).error
             raise error_from_detail(
-                detail, None, provider=provider, secrets=secrets, upstream_request_id=upstream_id
+                detail,
+                None,
+                provider=provider,
+                secrets=secrets,
+                upstream_request_id=upstream_id,
+                model=call.endpoint.upstream_model,
             )
         response = ImagesResponse.model_validate(obj)
     except ValidationError as exc:
@@ -191,9 +252,8 @@ def parse_images_response(
         images.append(make_image(b64, response.output_format, response.size, call))
     if not images:
         raise protocol("upstream returned no images")
-    warnings: tuple[str, ...] = ()
     if len(images) < call.n:
-        warnings = (f"upstream returned {len(images)} of {call.n} requested images",)
+        warnings += (f"upstream returned {len(images)} of {call.n} requested images",)
     usage = token_usage(response.usage) + output_usage(images, call)
     return Completed(images=tuple(images), usage=usage, upstream_id=upstream_id, warnings=warnings)
 
@@ -296,7 +356,10 @@ class StreamAccumulator:
     ``feed`` returns a :class:`PartialImage` for each ``*.partial_image``, collects each
     ``*.completed`` (image + usage, summed over events) and raises for an ``error`` payload —
     as the SDK does, any payload with a truthy ``error`` key. Unknown types are skipped.
-    ``finish`` raises :class:`ProtocolError` when fewer than ``n`` images completed.
+    ``finish`` raises :class:`ProtocolError` when no image completed (§5.1: EOF before any
+    ``completed`` is an upstream error); with some but fewer than ``n`` it answers those, with a
+    warning, billed by the usage their events carried: how many ``completed`` events OpenAI
+    sends for ``n > 1`` is unverified (§5.2, §11), and the images that came are made and billed.
     """
 
     def __init__(
@@ -306,11 +369,13 @@ class StreamAccumulator:
         provider: str = "openai",
         upstream_id: str | None = None,
         secrets: tuple[str, ...] = (),
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self._call = call
         self._provider = provider
         self._upstream_id = upstream_id
         self._secrets = secrets
+        self._warnings = warnings
         self._images: list[GeneratedImage] = []
         self._tokens = Usage()
         self._partials = 0
@@ -348,6 +413,7 @@ class StreamAccumulator:
                 secrets=self._secrets,
                 upstream_request_id=self._upstream_id,
                 fallback="upstream reported an error mid-stream",
+                model=self._call.endpoint.upstream_model,
             )
         kind = event.type.rpartition(".")[2]  # image_generation.* and image_edit.* alike
         flowed, self._flowing = self._flowing, False
@@ -374,13 +440,21 @@ class StreamAccumulator:
         )
 
     def finish(self) -> Completed:
-        """The aggregate :class:`Completed`, or ProtocolError for a truncated stream."""
-        if not self.done:
-            raise self._protocol(
-                f"stream ended after {len(self._images)} of {self._call.n} completed image(s)"
-            )
+        """The aggregate :class:`Completed` of the images that completed (a warning when fewer
+        than ``n``), or ProtocolError for a stream that ended before any did."""
+        count, wanted = len(self._images), self._call.n
+        if not count:
+            raise self._protocol(f"stream ended after 0 of {wanted} completed image(s)")
+        warnings = self._warnings
+        if count < wanted:
+            warnings += (f"upstream streamed {count} of {wanted} requested images",)
         usage = self._tokens + output_usage(self._images, self._call)
-        return Completed(images=tuple(self._images), usage=usage, upstream_id=self._upstream_id)
+        return Completed(
+            images=tuple(self._images),
+            usage=usage,
+            upstream_id=self._upstream_id,
+            warnings=warnings,
+        )
 
     def _protocol(self, message: str) -> ProtocolError:
         return ProtocolError(

@@ -147,6 +147,13 @@ def test_fixed_size_error_message_is_verbatim(client: openai.OpenAI) -> None:
     [
         ("gpt-image-1.5", {"style": "vivid"}, "style", "unknown_parameter"),
         ("gpt-image-1.5", {"extra_body": {"seed": 3}}, "seed", "unknown_parameter"),
+        # edits-only (§3.1); §2.1 has no input_fidelity
+        (
+            "gpt-image-1.5",
+            {"extra_body": {"input_fidelity": "high"}},
+            "input_fidelity",
+            "unknown_parameter",
+        ),
         ("gpt-image-1.5", {"quality": "hd"}, "quality", "invalid_value"),
         ("gpt-image-2", {"size": "1000x1000"}, "size", "invalid_value"),  # not multiples of 16
         ("gpt-image-2", {"size": "3360x1024"}, "size", "invalid_value"),  # wider than 3:1
@@ -206,3 +213,12 @@ def test_missing_model_means_retired_dall_e_2(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as err:
         client.images.generate(prompt="a cat")
     assert "dall-e-2" in err.value.message
+
+
+def test_images_directive_answers_fewer_images(client: openai.OpenAI) -> None:
+    """``[sim:images=K]``: an upstream that makes fewer images than ``n``, billed for those."""
+    result = client.images.generate(
+        model="gpt-image-1.5", prompt="two [sim:images=1]", n=2, quality="low", size="1024x1024"
+    )
+    assert result.data is not None and len(result.data) == 1
+    assert result.usage is not None and result.usage.output_tokens == 272

@@ -94,6 +94,33 @@ def test_streaming_edit_uses_image_edit_events(client: openai.OpenAI) -> None:
     assert decode(events[-1].b64_json).format == "WEBP"
 
 
+def test_images_directive_streams_fewer_completed_events(client: openai.OpenAI) -> None:
+    """``[sim:images=K]``: K of n images, then a clean end (the §11 open question's other
+    reading); the SDK sees a normal stream."""
+    events = _events(
+        client.images.generate(
+            model="gpt-image-1.5",
+            prompt="three [sim:images=1]",
+            n=3,
+            stream=True,
+            partial_images=1,
+            quality="low",
+        )
+    )
+    assert [e.type for e in events] == [
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
+    assert events[-1].usage.output_tokens == 272 + 100 and events[-1].usage.input_tokens > 0
+
+
+@pytest.mark.parametrize("arg", ["0", "4", "x", ""])
+def test_images_directive_needs_1_to_n(client: openai.OpenAI, arg: str) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.images.generate(model="gpt-image-1.5", prompt=f"p [sim:images={arg}]", n=3)
+    assert err.value.code == "invalid_sim_directive"
+
+
 @pytest.mark.parametrize("how", ["knob", "directive"])
 def test_truncated_stream_ends_without_completed(
     client: openai.OpenAI, sim: LiveSim, how: str

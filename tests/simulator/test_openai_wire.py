@@ -131,6 +131,78 @@ def test_json_form_of_edits_accepts_data_urls(http: httpx.Client, sim: LiveSim) 
     assert logged[0]["content_type"] == "image/png" and "image_url" not in logged[0]
 
 
+def test_multipart_edit_has_no_moderation_field(http: httpx.Client) -> None:
+    """§3.1: the SDK's multipart edit params have no ``moderation``; unknown fields are a 400
+    ``unknown_parameter`` (§6)."""
+    response = http.post(
+        "/v1/images/edits",
+        headers=AUTH,
+        data={"model": "gpt-image-1.5", "prompt": "x", "moderation": "low"},
+        files=[("image", ("a.png", png(64, 64), "image/png"))],
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "message": "Unknown parameter: 'moderation'.",
+            "type": "invalid_request_error",
+            "param": "moderation",
+            "code": "unknown_parameter",
+        }
+    }
+
+
+def test_json_edit_takes_moderation_mask_fidelity_and_stream(
+    http: httpx.Client, sim: LiveSim
+) -> None:
+    """§3.3: the JSON form accepts ``moderation``, ``input_fidelity``, ``stream``,
+    ``partial_images`` and ``mask: {image_url}``; its events are the edit ones (§5.2)."""
+
+    def url(data: bytes) -> str:
+        return "data:image/png;base64," + base64.b64encode(data).decode()
+
+    response = http.post(
+        "/v1/images/edits",
+        headers=AUTH,
+        json={
+            "model": "gpt-image-1.5",
+            "prompt": "paint it",
+            "images": [{"image_url": url(png(640, 480))}],
+            "mask": {"image_url": url(png(640, 480, "RGBA", (0, 0, 0, 0)))},
+            "moderation": "low",
+            "input_fidelity": "high",
+            "n": 2,
+            "quality": "low",
+            "stream": True,
+            "partial_images": 1,
+        },
+    )
+    assert response.status_code == 200, response.text
+    types = [json.loads(f.split(b"data: ", 1)[1])["type"] for f in _frames(response.content)]
+    assert types == ["image_edit.partial_image", "image_edit.completed"] * 2
+    body = sim.state.log.entries[0]["body"]
+    assert body["moderation"] == "low" and body["mask"]["content_type"] == "image/png"
+
+
+def test_json_edit_validates_moderation(http: httpx.Client) -> None:
+    response = http.post(
+        "/v1/images/edits",
+        headers=AUTH,
+        json={
+            "model": "gpt-image-1.5",
+            "prompt": "x",
+            "images": [
+                {"image_url": "data:image/png;base64," + base64.b64encode(png(8, 8)).decode()}
+            ],
+            "moderation": "off",
+        },
+    )
+    assert response.status_code == 400
+    assert (response.json()["error"]["param"], response.json()["error"]["code"]) == (
+        "moderation",
+        "invalid_value",
+    )
+
+
 def test_json_edit_refuses_remote_urls(http: httpx.Client) -> None:
     response = http.post(
         "/v1/images/edits",

@@ -155,6 +155,81 @@ async def test_edit_with_one_reference_sends_image(adapter: OpenAIAdapter, sim: 
     assert "image" in body and "image[]" not in body
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_generation_drops_input_fidelity_with_a_warning(
+    adapter: OpenAIAdapter, sim: SimState, stream: bool
+) -> None:
+    """Upstream answers 400 ``unknown_parameter`` to ``input_fidelity`` on generations (§2.1,
+    §6): it is not sent, and the caller is told."""
+    events = await collect(
+        adapter,
+        call("a fox", stream=stream, quality="low", options={"input_fidelity": "high"}),
+    )
+    done = events[-1]
+    assert isinstance(done, Completed) and len(done.images) == 1
+    assert len(done.warnings) == 1 and "input_fidelity" in done.warnings[0]
+    entry = sim.log.entries[-1]
+    assert entry["path"] == "/v1/images/generations" and entry["status"] == 200
+    assert "input_fidelity" not in entry["body"]
+
+
+async def test_edit_keeps_input_fidelity(adapter: OpenAIAdapter, sim: SimState) -> None:
+    events = await collect(
+        adapter,
+        call("edit", input_images=(reference(),), options={"input_fidelity": "high"}),
+    )
+    assert isinstance(events[-1], Completed) and events[-1].warnings == ()
+    assert last_body(sim)["input_fidelity"] == "high"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_edit_with_moderation_goes_as_json_with_data_urls(
+    adapter: OpenAIAdapter, sim: SimState, stream: bool
+) -> None:
+    """The multipart edit has no ``moderation`` (§3.1), the JSON form does (§3.3): the caller's
+    choice reaches upstream, references and mask as ``data:`` URLs."""
+    refs = (reference(64, 48), reference(32, 32, "JPEG"))
+    mask = reference(64, 48)
+    events = await collect(
+        adapter,
+        call(
+            "make it blue",
+            input_images=refs,
+            mask=mask,
+            stream=stream,
+            size_wire="1536x1024",
+            quality="low",
+            options={"moderation": "low", "input_fidelity": "high", "partial_images": 1},
+        ),
+    )
+    done = events[-1]
+    assert isinstance(done, Completed) and done.warnings == ()
+    assert decode(done.images[0].b64).size == (1536, 1024)
+    assert done.usage.input_images == 2 and done.usage.input_image_tokens > 0
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.count("PartialImage") == (1 if stream else 0)
+    entry = sim.log.entries[-1]
+    assert entry["path"] == "/v1/images/edits" and entry["status"] == 200
+    assert entry["headers"]["content-type"].startswith("application/json")
+    body = entry["body"]
+    assert body["moderation"] == "low" and body["input_fidelity"] == "high"
+    assert [(i["content_type"], i["bytes"]) for i in body["images"]] == [
+        ("image/png", len(refs[0].data)),
+        ("image/jpeg", len(refs[1].data)),
+    ]
+    assert body["mask"]["bytes"] == len(mask.data)
+    assert body.get("stream", False) is stream
+
+
+async def test_edit_without_moderation_stays_multipart(
+    adapter: OpenAIAdapter, sim: SimState
+) -> None:
+    await collect(adapter, call("edit", input_images=(reference(),), mask=reference()))
+    entry = sim.log.entries[-1]
+    assert entry["headers"]["content-type"].startswith("multipart/form-data")
+    assert "moderation" not in entry["body"] and entry["body"]["mask"]["bytes"] > 0
+
+
 async def test_streaming_yields_partials_before_completed(
     adapter: OpenAIAdapter, sim: SimState
 ) -> None:
@@ -195,6 +270,40 @@ async def test_streaming_n2_edit_with_done_marker(adapter: OpenAIAdapter, sim: S
     done = events[-1]
     assert isinstance(done, Completed) and len(done.images) == 2
     assert done.usage.output_image_tokens == 2 * (272 + 100)
+
+
+@pytest.mark.parametrize("done_marker", ["", " [sim:done]"])
+async def test_stream_with_fewer_completed_than_n_returns_them(
+    adapter: OpenAIAdapter, sim: SimState, done_marker: str
+) -> None:
+    """§5.1: only EOF before any ``completed`` is an error; how many ``completed`` events come
+    for n > 1 is unverified (§11). What came is answered, with a warning, billed as reported."""
+    events = await collect(
+        adapter,
+        call(
+            "three [sim:images=1]" + done_marker,
+            n=3,
+            stream=True,
+            size_wire="1024x1024",
+            quality="low",
+            options={"partial_images": 1},
+        ),
+    )
+    assert [type(e).__name__ for e in events] == ["Accepted", "PartialImage", "Completed"]
+    done = events[-1]
+    assert isinstance(done, Completed) and len(done.images) == 1
+    assert done.warnings == ("upstream streamed 1 of 3 requested images",)
+    assert done.usage.images == 1
+    assert done.usage.output_image_tokens == 272 + 100  # the one completed event's usage
+    assert done.usage.input_text_tokens > 0
+    assert sim.log.entries[-1]["stream"] == "finished"
+
+
+async def test_buffered_answer_with_fewer_images_than_n(adapter: OpenAIAdapter) -> None:
+    events = await collect(adapter, call("two [sim:images=1]", n=2, quality="low"))
+    done = events[-1]
+    assert isinstance(done, Completed) and len(done.images) == 1
+    assert done.warnings == ("upstream returned 1 of 2 requested images",)
 
 
 async def test_truncated_stream_is_protocol_error(adapter: OpenAIAdapter) -> None:
@@ -262,7 +371,7 @@ async def test_missing_key_is_auth_error(client: httpx.AsyncClient, base_url: st
     [
         ("boom [sim:500]", "gpt-image-1.5", Unavailable, 500),
         ("slow [sim:408]", "gpt-image-1.5", Unavailable, 408),
-        ("a cat", "dall-e-3", InvalidRequest, 404),
+        ("a cat", "dall-e-3", Unavailable, 404),
     ],
 )
 async def test_other_errors(
@@ -271,6 +380,27 @@ async def test_other_errors(
     with pytest.raises(cls) as info:
         await collect(adapter, call(prompt, endpoint=endpoint(model)))
     assert getattr(info.value, "status_code", None) == status
+
+
+@pytest.mark.parametrize(
+    ("prompt", "model"),
+    [
+        ("a cat", "dall-e-3"),  # retired 2026-05-12 (§0)
+        ("a cat", "gpt-image-1"),  # shut down 2026-10-23 (§0)
+        ("a cat [sim:404]", "gpt-image-1.5"),
+    ],
+)
+async def test_model_not_found_is_unavailable_naming_the_model(
+    adapter: OpenAIAdapter, prompt: str, model: str
+) -> None:
+    """§6 404 ``model_not_found``, §9 gotcha 1: the catalog's model id is the operator's
+    problem, so a 502-class failure another endpoint may serve, never the caller's 400."""
+    with pytest.raises(Unavailable) as info:
+        await collect(adapter, call(prompt, endpoint=endpoint(model)))
+    err = info.value
+    assert err.status_code == 404 and err.code == "model_not_found"
+    assert err.retryable and err.gateway_status == 502 and err.upstream_request_id
+    assert f"upstream model '{model}'" in err.message
 
 
 async def test_invalid_size_is_invalid_request(adapter: OpenAIAdapter) -> None:

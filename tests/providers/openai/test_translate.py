@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -147,6 +148,87 @@ def test_too_many_references() -> None:
         t.build_request(call(input_images=(reference(8, 8),) * 17))
 
 
+def test_input_fidelity_is_never_sent_on_a_generation() -> None:
+    """§2.1 has no ``input_fidelity`` (edits only, §3.1); unknown fields are a 400 (§6)."""
+    request = t.build_request(call("p", options={"input_fidelity": "high", "moderation": "low"}))
+    assert request.path == "/images/generations"
+    assert request.json == {"model": "gpt-image-1.5", "prompt": "p", "moderation": "low", "n": 1}
+    (warning,) = request.warnings
+    assert "input_fidelity" in warning and "edits" in warning
+
+
+def test_input_fidelity_pinned_by_the_operator_is_dropped_silently_on_generations() -> None:
+    ep = endpoint(fixed={"input_fidelity": "high"})
+    generation = t.build_request(call("p", endpoint=ep))
+    assert generation.json is not None and "input_fidelity" not in generation.json
+    assert generation.warnings == ()
+    edit = t.build_request(call("p", endpoint=ep, input_images=(reference(),)))
+    assert edit.data is not None and edit.data["input_fidelity"] == "high"
+
+
+def test_edit_with_moderation_uses_the_json_form() -> None:
+    """§3.1: no ``moderation`` in the multipart edit; §3.3: the JSON form takes it, with the
+    references (and mask) as ``data:`` URLs and JSON-typed values."""
+    refs = (reference(32, 32), reference(16, 16, "JPEG"))
+    mask = reference(32, 32)
+    request = t.build_request(
+        call(
+            "edit",
+            input_images=refs,
+            mask=mask,
+            n=2,
+            stream=True,
+            quality="low",
+            options={"moderation": "low", "input_fidelity": "high"},
+        )
+    )
+    assert request.path == "/images/edits"
+    assert request.data is None and request.files == () and request.warnings == ()
+    body = request.json
+    assert body is not None
+    assert list(body)[:3] == ["model", "prompt", "images"]
+    assert body["images"] == [
+        {"image_url": "data:image/png;base64," + base64.b64encode(refs[0].data).decode()},
+        {"image_url": "data:image/jpeg;base64," + base64.b64encode(refs[1].data).decode()},
+    ]
+    assert body["mask"] == {
+        "image_url": "data:image/png;base64," + base64.b64encode(mask.data).decode()
+    }
+    rest = {k: v for k, v in body.items() if k not in ("images", "mask")}
+    assert rest == {
+        "model": "gpt-image-1.5",
+        "prompt": "edit",
+        "moderation": "low",
+        "input_fidelity": "high",
+        "n": 2,
+        "quality": "low",
+        "stream": True,
+        "partial_images": 2,
+    }
+
+
+def test_edit_with_moderation_pinned_by_the_operator_uses_the_json_form() -> None:
+    request = t.build_request(
+        call(endpoint=endpoint(fixed={"moderation": "low"}), input_images=(reference(),))
+    )
+    assert request.json is not None and request.json["moderation"] == "low"
+    assert request.data is None and request.files == ()
+
+
+def test_edit_without_moderation_stays_multipart() -> None:
+    request = t.build_request(
+        call(input_images=(reference(),), options={"moderation": None, "input_fidelity": "low"})
+    )
+    assert request.json is None and request.data is not None
+    assert "moderation" not in request.data and request.data["input_fidelity"] == "low"
+
+
+def test_images_cannot_be_passed_as_an_option() -> None:
+    """The JSON edit form's ``images`` is the adapter's, like ``image``/``image[]``."""
+    with pytest.raises(InvalidRequest, match="images"):
+        t.build_request(call(input_images=(reference(),), options={"images": []}))
+
+
 # ------------------------------------------------------------------------------------------
 # Buffered responses (§4)
 # ------------------------------------------------------------------------------------------
@@ -209,6 +291,12 @@ def test_edit_usage_counts_image_tokens_and_references() -> None:
         input_images=2,
         input_pixels=64 * 48 + 100,
     )
+
+
+def test_request_warnings_come_first_on_the_answer() -> None:
+    body = {"data": [{"b64_json": image_b64(4, 4)}]}
+    done = t.parse_images_response(orjson.dumps(body), call(n=2), warnings=("dropped x",))
+    assert done.warnings == ("dropped x", "upstream returned 1 of 2 requested images")
 
 
 def test_compatible_server_without_format_or_size_is_sniffed() -> None:
@@ -352,7 +440,7 @@ ERROR_CASES: list[tuple[int, Any, dict[str, str], type[ProviderError], str | Non
         None,
     ),
     (
-        404,
+        404,  # §6; retired models (§0, §9 gotcha 1): our catalog's model, not the caller's input
         {
             "error": {
                 "message": "The model `dall-e-3` does not exist or you do not have access to it.",
@@ -362,7 +450,22 @@ ERROR_CASES: list[tuple[int, Any, dict[str, str], type[ProviderError], str | Non
             }
         },
         {},
-        InvalidRequest,
+        Unavailable,
+        "model_not_found",
+    ),
+    (
+        404,  # a wrong base URL answers OpenAI's "Invalid URL" 404
+        {"error": {"message": "Invalid URL (POST /v1/images/generations)", "type": None}},
+        {},
+        Unavailable,
+        None,
+    ),
+    (404, "<html>Not Found</html>", {}, Unavailable, None),
+    (
+        400,  # the code alone is enough, whatever the status a relay puts on it
+        {"error": {"message": "no such model", "code": "model_not_found"}},
+        {},
+        Unavailable,
         "model_not_found",
     ),
     (
@@ -459,6 +562,28 @@ def test_key_is_redacted_even_when_echoed_verbatim() -> None:
     assert "my-secret-key-123" not in err.message and "***" in err.message
 
 
+def test_model_not_found_names_the_model_and_falls_back() -> None:
+    body = orjson.dumps(
+        {
+            "error": {
+                "message": "The model `gpt-image-1` does not exist or you do not have access to it.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+        }
+    )
+    err = error_from_response(404, body, {}, provider="openai", model="gpt-image-1")
+    assert isinstance(err, Unavailable) and err.retryable and err.gateway_status == 502
+    assert err.message.startswith("The model `gpt-image-1` does not exist")
+    assert "upstream model 'gpt-image-1'" in err.message and "openai" in err.message
+    bare = error_from_response(404, b"", {}, provider="my-proxy", model="sd-xl")
+    assert isinstance(bare, Unavailable) and "HTTP 404" in bare.message
+    assert "upstream model 'sd-xl'" in bare.message and "my-proxy" in bare.message
+    other = error_from_response(400, orjson.dumps({"error": {"message": "bad"}}), {}, model="m")
+    assert isinstance(other, InvalidRequest) and "'m'" not in other.message
+
+
 def test_redirect_status_is_protocol_error() -> None:
     assert isinstance(error_from_response(302, b"", {}), ProtocolError)
 
@@ -533,19 +658,35 @@ def test_edit_stream_events_and_n_completions() -> None:
             }
         )
     )
-    with pytest.raises(ProtocolError, match="1 of 2"):
-        acc.finish()
+    assert not acc.done
     acc.feed(_json({**COMPLETED, "type": "image_edit.completed"}))
+    assert acc.done
     done = acc.finish()
     assert [(i.width, i.height) for i in done.images] == [(20, 10), (1024, 1024)]
     assert done.usage.output_image_tokens == 744 and done.usage.images == 2
     assert done.usage.input_images == 1
+    assert done.warnings == ()
 
 
-def test_truncated_stream_is_retryable_protocol_error() -> None:
-    acc = t.StreamAccumulator(call(stream=True))
+def test_stream_with_fewer_completed_than_n_answers_what_came() -> None:
+    """§5.1: only EOF before any ``completed`` is an error; the count for n > 1 is unverified
+    (§11). The images that came are returned with a warning, billed by their events' usage."""
+    acc = t.StreamAccumulator(call(n=3, stream=True), upstream_id="req_f", warnings=("w",))
     acc.feed(_json(PARTIAL))
-    with pytest.raises(ProtocolError, match="0 of 1") as info:
+    acc.feed(_json(COMPLETED))
+    done = acc.finish()
+    assert len(done.images) == 1 and done.upstream_id == "req_f"
+    assert done.warnings == ("w", "upstream streamed 1 of 3 requested images")
+    assert done.usage == Usage(
+        images=1, pixels=1024 * 1024, input_text_tokens=12, output_image_tokens=372
+    )
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_truncated_stream_is_retryable_protocol_error(n: int) -> None:
+    acc = t.StreamAccumulator(call(n=n, stream=True))
+    acc.feed(_json(PARTIAL))
+    with pytest.raises(ProtocolError, match=f"0 of {n}") as info:
         acc.finish()
     assert info.value.retryable
 
@@ -568,6 +709,14 @@ def test_truncated_stream_is_retryable_protocol_error() -> None:
             InsufficientCredit,
         ),
         ({"message": "bad", "type": "invalid_request_error"}, InvalidRequest),
+        (
+            {
+                "message": "The model `x` does not exist",
+                "type": "invalid_request_error",
+                "code": "model_not_found",
+            },
+            Unavailable,
+        ),
         ({"message": "Generation failed", "code": "server_error"}, Unavailable),
         ("plain text error", Unavailable),
     ],

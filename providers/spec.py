@@ -93,6 +93,9 @@ class FixedSizes(_Frozen):
     # The size string to send upstream for each WxH, when the provider wants another spelling
     # (Recraft accepts "16:9" for every family). Missing entries send the WxH itself.
     wire: dict[str, str] = Field(default_factory=dict)
+    # Other WxH a caller may ask for, each served as the listed size it names (Recraft maps
+    # OpenAI's 1792x1024 to its own 16:9 size); the answer warns which size was made.
+    aliases: dict[str, str] = Field(default_factory=dict)
 
 
 class FreePixels(_Frozen):
@@ -108,6 +111,10 @@ class FreePixels(_Frozen):
     # Megapixels targeted for each resolution tier; the default tier is used when none is given.
     tier_megapixels: dict[str, Decimal] = Field(default_factory=dict)
     default_tier: str = "1K"
+    # The multiple a caller's own WxH must keep when the provider documents a looser rule than
+    # the one the gateway rounds its derived sizes to (MAI: 768x1365 is Microsoft's own example,
+    # derived sizes stay multiples of 16). None: ``multiple``.
+    explicit_multiple: int | None = Field(default=None, ge=1)
 
 
 class RatioTier(_Frozen):
@@ -117,6 +124,12 @@ class RatioTier(_Frozen):
     # The wire spelling of each public tier, e.g. {"1K": "1k"} for xAI; empty: no tier knob.
     tiers: dict[str, str] = Field(default_factory=dict)
     default_ratio: str | None = None
+    # A caller's WxH takes the nearest allowed ratio however far off (with a warning), instead
+    # of a 400 when no ratio is within 1 % (xAI: "anything else → nearest ratio").
+    nearest_ratio: bool = False
+    # The tier of a caller's WxH by pixel count: the highest tier whose threshold (megapixels)
+    # it exceeds, else the smallest tier (xAI: "> ~1.5 MP → 2k"). Empty: nearest by long edge.
+    tier_above_megapixels: dict[str, Decimal] = Field(default_factory=dict)
 
 
 Geometry = Annotated[FixedSizes | FreePixels | RatioTier, Field(discriminator="mode")]

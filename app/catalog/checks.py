@@ -36,6 +36,9 @@ ENUM_PARAMETERS = ("resolution", "aspect_ratio", "size", "quality", "output_form
 PUBLIC_FIELDS = frozenset(ImageGenerationRequest.model_fields)
 MAX_REFERENCES = 16  # the public request's own limit on input_references
 SIZE_RATIO_TOLERANCE = 0.01
+# How far a fixed-size alias may be from the size it is served as: the 5 % within which a
+# fixed size is the provider's version of a ratio (geometry.FIXED_TOLERANCE).
+ALIAS_RATIO_TOLERANCE = 0.05
 
 
 def check_endpoint(ep: EndpointSpec) -> list[str]:
@@ -172,6 +175,7 @@ def _fixed_sizes(ep: EndpointSpec, geo: FixedSizes) -> list[str]:
     problems += [
         f"geometry.wire: {k!r} is not one of geometry.sizes" for k in geo.wire if k not in geo.sizes
     ]
+    problems += _fixed_aliases(geo)
     problems += _fixed_tiers(ep, geo)
     bad, ratios = _ratios(ep, allow_auto=False)
     problems += bad
@@ -183,6 +187,32 @@ def _fixed_sizes(ep: EndpointSpec, geo: FixedSizes) -> list[str]:
             if wh is not None
         ):
             problems.append(f"parameters.aspect_ratio: no size in geometry.sizes has ratio {text}")
+    return problems
+
+
+def _fixed_aliases(geo: FixedSizes) -> list[str]:
+    """An alias is another ``WxH`` served as a listed size of about the same shape.
+
+    The shape check catches a typo or swapped edges: an alias stands for "this size's aspect
+    ratio" (Recraft: OpenAI's 1536x1024 is its 3:2 size), never for another shape.
+    """
+    problems = []
+    for alias, served in geo.aliases.items():
+        where = f"geometry.aliases.{alias}"
+        wh, target = parse_size(alias), parse_size(served)
+        if wh is None:
+            problems.append(f"{where}: {alias!r} is not WxH")
+        elif alias in geo.sizes:
+            problems.append(f"{where}: already one of geometry.sizes")
+        elif served not in geo.sizes or target is None:
+            problems.append(f"{where}: {served!r} is not one of geometry.sizes")
+        else:
+            asked, made = wh[0] / wh[1], target[0] / target[1]
+            if max(asked, made) / min(asked, made) - 1 > ALIAS_RATIO_TOLERANCE:
+                problems.append(
+                    f"{where}: {served} is more than {ALIAS_RATIO_TOLERANCE:.0%} off its "
+                    "aspect ratio"
+                )
     return problems
 
 
@@ -215,6 +245,12 @@ def _free_pixels(ep: EndpointSpec, geo: FreePixels) -> list[str]:
         problems.append("geometry.min_edge: above geometry.max_edge")
     if geo.min_pixels > geo.max_pixels:
         problems.append("geometry.min_pixels: above geometry.max_pixels")
+    if geo.explicit_multiple is not None and geo.multiple % geo.explicit_multiple:
+        problems.append(
+            f"geometry.explicit_multiple: {geo.explicit_multiple} does not divide "
+            f"geometry.multiple {geo.multiple} (a size the gateway derives must also be one a "
+            "caller may give)"
+        )
     if geo.tier_megapixels and geo.default_tier not in geo.tier_megapixels:
         problems.append(
             f"geometry.default_tier: {geo.default_tier!r} is not a key of geometry.tier_megapixels"
@@ -272,6 +308,15 @@ def _ratio_tier(ep: EndpointSpec, geo: RatioTier) -> list[str]:
         for t in _enum(ep, "resolution")
         if t not in geo.tiers
     ]
+    for tier, mp in geo.tier_above_megapixels.items():
+        if tier not in geo.tiers:
+            problems.append(f"geometry.tier_above_megapixels.{tier}: not a key of geometry.tiers")
+        elif tier not in TIER_EDGES:
+            problems.append(f"geometry.tier_above_megapixels.{tier}: not a public resolution tier")
+        if mp <= 0:
+            problems.append(f"geometry.tier_above_megapixels.{tier}: must be above 0")
+    if geo.nearest_ratio and "aspect_ratio" not in ep.parameters:
+        problems.append("geometry.nearest_ratio: needs an aspect_ratio descriptor to snap to")
     bad, _ = _ratios(ep, allow_auto=True)
     problems += bad
     listed = _enum(ep, "aspect_ratio")

@@ -7,7 +7,10 @@ where the providers' documents leave room:
 
 * **A tier without a ratio** means 1:1 (every provider here defaults to square); neither tier,
   ratio nor pixels means "provider default": no width/height are sent.
-* **FixedSizes.** Explicit pixels must be one of the sizes exactly (400 listing them). A ratio
+* **FixedSizes.** Explicit pixels must be one of the sizes exactly, or one of the catalog's
+  ``aliases`` (400 listing both). An alias is served as the listed size it names, sent in that
+  size's wire spelling, with a warning naming the size made (Recraft takes OpenAI's
+  ``1792x1024`` as its own 16:9 size); its tier is that size's tier. A ratio
   picks the size with the nearest ratio (ties: nearest pixel count to the tier, then catalog
   order). When the endpoint also describes ``resolution`` (Riverflow: the same ratios at 1K, 2K
   and 4K), each size belongs to its nearest listed tier by long edge, and a ratio is looked up
@@ -18,13 +21,20 @@ where the providers' documents leave room:
   with a warning, and ``aspect_ratio`` reports the served size's own ratio.
 * **FreePixels.** Explicit pixels are **never rounded**: a size off the multiple, edges, pixel
   count or ratio bounds is a 400 that names the bounds and suggests the nearest valid size.
+  Explicit pixels keep ``explicit_multiple`` when the catalog sets one (a provider documenting
+  a looser rule than the one the gateway rounds to: MAI's own ``768x1365``); derived sizes
+  always keep ``multiple``.
   From ratio + tier the target pixel count is ``tier_megapixels[tier]`` (a public tier's
   nominal edge² when the endpoint lists no megapixel tiers), clamped into the pixel and edge
   bounds (with a warning when the clamp bites), then each edge is rounded to the multiple
   (floor or ceil, whichever keeps the ratio closest, then the pixel count). A ratio beyond
   ``max_ratio`` is a 400.
 * **RatioTier.** Explicit pixels map to the allowed ratio within 1 % (Gemini's ``1376x768`` →
-  16:9), else 400 listing the allowed ratios; no width/height are sent.
+  16:9), else 400 listing the allowed ratios; no width/height are sent. With ``nearest_ratio``
+  (xAI) they map to the nearest allowed ratio however far, with a warning when it is more than
+  1 % off (``1792x1024`` → 16:9). Their tier is the nearest by long edge, or, with
+  ``tier_above_megapixels`` (xAI), the highest tier whose megapixel threshold they exceed
+  (``1536x1024``, 1.57 MP → 2K), else the smallest tier.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from app.generation.ratios import (
     PUBLIC_RATIOS,
     TIER_EDGES,
     match_ratio,
+    nearest_ratio,
     nearest_tier,
     offered_tiers,
     parse_ratio,
@@ -141,6 +152,50 @@ def fixed_size_tier(endpoint: EndpointSpec, width: int, height: int) -> str:
     return nearest_tier(max(width, height), offered_tiers(endpoint))
 
 
+def explicit_tier(
+    endpoint: EndpointSpec, width: int, height: int, tiers: Sequence[str]
+) -> tuple[str, str]:
+    """The tier of the image a caller's ``WxH`` makes among ``tiers``, and why (for a 400).
+
+    ``tiers`` are the endpoint's offered tiers, smallest first. It is the tier of what is
+    served, not of what was asked: a fixed-size alias counts as the size it is served as, and a
+    ratio geometry with megapixel thresholds (xAI) counts pixels, not the long edge.
+    """
+    geometry = endpoint.geometry
+    slug = endpoint.provider_slug
+    if isinstance(geometry, RatioTier) and geometry.tier_above_megapixels:
+        return _tier_by_pixels(geometry, width * height, tiers, slug)
+    if isinstance(geometry, FixedSizes) and f"{width}x{height}" in geometry.aliases:
+        served = geometry.aliases[f"{width}x{height}"]
+        long_edge = max(_size_of(served))
+        tier = nearest_tier(long_edge, tiers)
+        return tier, (
+            f"{slug} serves it as {served}, whose long edge {long_edge} is nearest the {tier} tier"
+        )
+    long_edge = max(width, height)
+    tier = nearest_tier(long_edge, tiers)
+    return tier, f"its long edge {long_edge} is nearest the {tier} tier of {slug}"
+
+
+def _tier_by_pixels(
+    geometry: RatioTier, pixels: int, tiers: Sequence[str], slug: str
+) -> tuple[str, str]:
+    """The highest tier whose threshold ``pixels`` exceeds, else the smallest (xAI's "> ~1.5 MP
+    → 2k"): the provider picks its tier by output size, and a 1536x1024 is 1.57 MP."""
+    thresholds = sorted(
+        ((mp, t) for t, mp in geometry.tier_above_megapixels.items() if t in tiers),
+        key=lambda item: TIER_EDGES[item[1]],
+    )
+    passed = [(mp, t) for mp, t in thresholds if pixels > mp * 1_000_000]
+    if passed:
+        mp, tier = passed[-1]
+        return tier, f"its {pixels} pixels are above {mp} MP, where {slug} switches to {tier}"
+    if not thresholds:  # catalog checks keep thresholds within the tiers; stay total anyway
+        return tiers[0], f"{tiers[0]} is the smallest tier of {slug}"
+    mp, above = thresholds[0]
+    return tiers[0], f"its {pixels} pixels are not above {mp} MP, where {slug} switches to {above}"
+
+
 def _tier_sizes(endpoint: EndpointSpec, geometry: FixedSizes, tier: str | None) -> list[str]:
     """The sizes to choose from: those of ``tier`` when the endpoint describes ``resolution``."""
     if tier is None or "resolution" not in endpoint.parameters:
@@ -183,12 +238,29 @@ def _fixed_by_ratio(
     return (width, height), shown, (warning,)
 
 
+def _fixed_pixels(
+    geometry: FixedSizes, pixels: tuple[int, int], target: Target
+) -> tuple[tuple[int, int], tuple[str, ...]]:
+    """A listed size as asked, or the listed size an alias is served as (with a warning)."""
+    asked = f"{pixels[0]}x{pixels[1]}"
+    if asked in geometry.sizes:
+        return pixels, ()
+    served = geometry.aliases.get(asked)
+    if served is None:
+        raise target.reject("size", asked, [*geometry.sizes, *geometry.aliases])
+    wire = geometry.wire.get(served)
+    sent = f" (sent as '{wire}')" if wire else ""
+    warning = (
+        f"size '{asked}' is served as {served}{sent}, the size {target.provider} offers for "
+        "that aspect ratio"
+    )
+    return _size_of(served), (warning,)
+
+
 def _fixed(endpoint: EndpointSpec, geometry: FixedSizes, shape: Shape, target: Target) -> Placement:
     warnings: tuple[str, ...] = ()
     if shape.pixels is not None:
-        width, height = shape.pixels
-        if f"{width}x{height}" not in geometry.sizes:
-            raise target.reject("size", f"{width}x{height}", list(geometry.sizes))
+        (width, height), warnings = _fixed_pixels(geometry, shape.pixels, target)
         ratio = shape.ratio or ratio_label(width, height)
     elif shape.ratio is not None or shape.tier is not None:
         (width, height), ratio, warnings = _fixed_by_ratio(endpoint, geometry, shape, target)
@@ -209,18 +281,9 @@ def _ratio_tier(
     endpoint: EndpointSpec, geometry: RatioTier, shape: Shape, target: Target
 ) -> Placement:
     ratio = shape.ratio
+    warnings: tuple[str, ...] = ()
     if shape.pixels is not None and ratio is None:
-        width, height = shape.pixels
-        allowed = _tier_allowed_ratios(endpoint)
-        ratio = match_ratio(Fraction(width, height), allowed)
-        if ratio is None:
-            raise target.reject(
-                "size",
-                f"{width}x{height}",
-                allowed,
-                reason=f"aspect ratio {reduced(width, height)}; this endpoint takes a ratio, "
-                "not pixels",
-            )
+        ratio, warnings = _pixels_ratio(endpoint, geometry, shape.pixels, shape.tier, target)
     tier = shape.tier
     if tier is not None and tier not in geometry.tiers:
         raise target.reject(shape.tier_param, tier, list(geometry.tiers))
@@ -228,7 +291,39 @@ def _ratio_tier(
         aspect_ratio=ratio or geometry.default_ratio,
         resolution=tier,
         resolution_wire=geometry.tiers[tier] if tier is not None else None,
+        warnings=warnings,
     )
+
+
+def _pixels_ratio(
+    endpoint: EndpointSpec,
+    geometry: RatioTier,
+    pixels: tuple[int, int],
+    tier: str | None,
+    target: Target,
+) -> tuple[str, tuple[str, ...]]:
+    """The allowed ratio a caller's ``WxH`` is served at, with a warning when it is far off."""
+    width, height = pixels
+    allowed = _tier_allowed_ratios(endpoint)
+    asked = Fraction(width, height)
+    ratio = match_ratio(asked, allowed)
+    if ratio is not None:
+        return ratio, ()
+    nearest = nearest_ratio(asked, allowed) if geometry.nearest_ratio else None
+    if nearest is None:
+        raise target.reject(
+            "size",
+            f"{width}x{height}",
+            allowed,
+            reason=f"aspect ratio {reduced(width, height)}; this endpoint takes a ratio, "
+            "not pixels",
+        )
+    at = f" at resolution {tier}" if tier is not None else ""
+    warning = (
+        f"size '{width}x{height}' (aspect ratio {reduced(width, height)}) is served as "
+        f"aspect_ratio '{nearest}'{at}, the nearest ratio {target.provider} offers"
+    )
+    return nearest, (warning,)
 
 
 def _tier_allowed_ratios(endpoint: EndpointSpec) -> list[str]:
@@ -258,12 +353,21 @@ def pixel_problems(geometry: FreePixels, width: int, height: int) -> list[str]:
 
 
 def pixel_bounds(geometry: FreePixels) -> list[str]:
+    multiple = geometry.multiple
     return [
-        f"width and height multiples of {geometry.multiple}",
+        *([f"width and height multiples of {multiple}"] if multiple > 1 else []),
         f"edges {geometry.min_edge}..{geometry.max_edge}",
         f"{geometry.min_pixels}..{geometry.max_pixels} pixels",
         f"long/short edge ratio <= {geometry.max_ratio}",
     ]
+
+
+def explicit_bounds(geometry: FreePixels) -> FreePixels:
+    """The bounds a caller's own ``WxH`` must keep: ``explicit_multiple`` for ``multiple``."""
+    multiple = geometry.explicit_multiple
+    if multiple is None or multiple == geometry.multiple:
+        return geometry
+    return geometry.model_copy(update={"multiple": multiple})
 
 
 def _near_multiples(x: float, multiple: int, radius: int) -> list[int]:
@@ -341,7 +445,7 @@ def _explicit_pixels(geometry: FreePixels, width: int, height: int, target: Targ
 def _free(endpoint: EndpointSpec, geometry: FreePixels, shape: Shape, target: Target) -> Placement:
     if shape.pixels is not None:
         width, height = shape.pixels
-        _explicit_pixels(geometry, width, height, target)
+        _explicit_pixels(explicit_bounds(geometry), width, height, target)
         return Placement(
             width=width,
             height=height,

@@ -22,6 +22,9 @@ docs/architecture.md):
   4K≈4096), ties going to the smaller tier, chosen **among the tiers the endpoint offers** (its
   ratio tiers, its megapixel tiers, else its ``resolution`` enum, else all public tiers). So
   Gemini's own 1K size ``1376x768`` counts as 1K there rather than 1.5K, a tier Gemini lacks.
+  It is the tier of what is served (:func:`~app.generation.geometry.explicit_tier`): a
+  fixed-size alias counts as the size it is served as, and an endpoint with megapixel
+  thresholds (xAI: above 1.5 MP is 2K) counts pixels instead of the long edge.
   A ``resolution`` given together with ``WxH`` must equal that tier, else 400.
 * A request field the endpoint has no descriptor for is a 400 — except ``quality`` and
   ``output_compression``, which the reference says providers without the knob ignore: they are
@@ -55,11 +58,10 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 from app.errors import BadRequest
-from app.generation.geometry import Placement, Shape, Target, place
+from app.generation.geometry import Placement, Shape, Target, explicit_tier, place
 from app.generation.ratios import (
     MATCH_TOLERANCE,
     TIER_EDGES,
-    nearest_tier,
     offered_tiers,
     parse_ratio,
     parse_wxh,
@@ -232,13 +234,12 @@ def with_pixel_tier(shape: Shape, endpoint: EndpointSpec) -> Shape:
     if shape.pixels is None or not tiers:
         return shape
     width, height = shape.pixels
-    implied = nearest_tier(max(width, height), tiers)
+    implied, why = explicit_tier(endpoint, width, height, tiers)
     if shape.tier is None:
         return replace(shape, tier=implied)
     if shape.tier != implied:
         raise BadRequest(
-            f"resolution '{shape.tier}' conflicts with size '{width}x{height}' (its long edge "
-            f"{max(width, height)} is nearest the {implied} tier of {endpoint.provider_slug}); "
+            f"resolution '{shape.tier}' conflicts with size '{width}x{height}' ({why}); "
             f"allowed: {implied}",
             param="resolution",
             allowed=[implied],

@@ -55,10 +55,20 @@ def match_ratio(ratio: Fraction, names: Sequence[str]) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _match_ratio(ratio: Fraction, names: tuple[str, ...]) -> str | None:
-    best = min(names, key=lambda n: rel_diff(parse_ratio(n), ratio), default=None)
+    best = _nearest_ratio(ratio, names)
     if best is None or rel_diff(parse_ratio(best), ratio) > MATCH_TOLERANCE:
         return None
     return best
+
+
+def nearest_ratio(ratio: Fraction, names: Sequence[str]) -> str | None:
+    """The name in ``names`` nearest to ``ratio``, however far (first on a tie; None if empty)."""
+    return _nearest_ratio(ratio, tuple(names))
+
+
+@functools.lru_cache(maxsize=4096)
+def _nearest_ratio(ratio: Fraction, names: tuple[str, ...]) -> str | None:
+    return min(names, key=lambda n: rel_diff(parse_ratio(n), ratio), default=None)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -80,6 +80,20 @@ RECRAFT_V4 = {  # recraft.md §2.4, V4 column; the wire spelling is the aspect f
     "1344x768": "16:9",
     "768x1344": "9:16",
 }
+# recraft.md §2.4: OpenAI's sizes outside the V4 table, served as V4's size for that ratio
+OPENAI_V4 = {
+    "1536x1024": "1280x832",
+    "1024x1536": "832x1280",
+    "1792x1024": "1344x768",
+    "1024x1792": "768x1344",
+}
+# xai.md §5.2: "anything else → nearest ratio from the 13 supported; >~1.5 MP → 2k"
+XAI_GEOMETRY = {
+    "mode": "ratio",
+    "tiers": {"1K": "1k", "2K": "2k"},
+    "nearest_ratio": True,
+    "tier_above_megapixels": {"2K": "1.5"},
+}
 OPENAI_COMMON = {
     "n": rng(1, 10),
     "output_format": enum("png", "jpeg", "webp"),
@@ -147,8 +161,10 @@ ENDPOINTS: dict[str, EndpointSpec] = {
             "mode": "pixels",
             "multiple": 16,
             "min_edge": 64,
-            "max_pixels": 4_194_304,
-            "tier_megapixels": {"1K": "1.048576", "2K": "4.194304"},
+            "max_edge": 62_496,  # no edge cap but what 4 MP over a 64 px edge allows
+            "max_pixels": 4_000_000,  # decimal megapixels (§3: "to two decimals")
+            "max_ratio": "976.5",
+            "tier_megapixels": {"1K": "1.048576", "2K": "4"},
         },
         {
             "n": rng(1, 4),
@@ -181,7 +197,7 @@ ENDPOINTS: dict[str, EndpointSpec] = {
     ),
     "recraft/recraft-v4": endpoint(  # recraft.md §2.4: fixed sizes, sent in aspect form
         "recraft",
-        {"mode": "sizes", "sizes": list(RECRAFT_V4), "wire": RECRAFT_V4},
+        {"mode": "sizes", "sizes": list(RECRAFT_V4), "wire": RECRAFT_V4, "aliases": OPENAI_V4},
         {
             "n": rng(1, 10),
             "aspect_ratio": enum_of("1:1 2:1 1:2 3:2 2:3 4:3 3:4 5:4 4:5 16:9 9:16 7:5 5:7"),
@@ -190,9 +206,9 @@ ENDPOINTS: dict[str, EndpointSpec] = {
         max_images_per_call=6,
         passthrough=["controls"],
     ),
-    "x-ai/grok-imagine-image": endpoint(  # xai.md §2.1: ratio + 1k/2k
+    "x-ai/grok-imagine-image": endpoint(  # xai.md §2.1: ratio + 1k/2k; §5.2: nearest ratio
         "xai",
-        {"mode": "ratio", "tiers": {"1K": "1k", "2K": "2k"}},
+        XAI_GEOMETRY,
         {
             "n": rng(1, 10),
             "resolution": enum("1K", "2K"),
@@ -203,7 +219,7 @@ ENDPOINTS: dict[str, EndpointSpec] = {
     ),
     "x-ai/grok-imagine-image-2.0": endpoint(  # the only xAI model with quality
         "xai",
-        {"mode": "ratio", "tiers": {"1K": "1k", "2K": "2k"}},
+        XAI_GEOMETRY,
         {
             "n": rng(1, 10),
             "resolution": enum("1K", "2K"),
@@ -283,8 +299,10 @@ MAPPINGS: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     # FLUX.2 [pro]: multiples of 16, at most 4 MP
     (FLUX, {}, (None, None, None, None, None, None)),
     (FLUX, {"aspect_ratio": "16:9"}, (1360, 768, None, "16:9", "1K", None)),
-    (FLUX, {"resolution": "2K"}, (2048, 2048, None, "1:1", "2K", None)),
-    (FLUX, {"resolution": "2K", "aspect_ratio": "16:9"}, (2720, 1536, None, "16:9", "2K", None)),
+    (FLUX, {"resolution": "2K"}, (2000, 2000, None, "1:1", "2K", None)),
+    (FLUX, {"resolution": "2K", "aspect_ratio": "16:9"}, (2656, 1488, None, "16:9", "2K", None)),
+    (FLUX, {"resolution": "2K", "aspect_ratio": "4:1"}, (4000, 992, None, "4:1", "2K", None)),
+    (FLUX, {"size": "2560x1440"}, (2560, 1440, None, "16:9", "2K", None)),
     (FLUX, {"aspect_ratio": "2.35:1"}, (1584, 672, None, "2.35:1", "1K", None)),
     (FLUX, {"size": "1440x816"}, (1440, 816, None, "16:9", "1K", None)),
     # Seedream 4.5: at least 3 686 400 pixels, default tier 2K
@@ -306,14 +324,19 @@ MAPPINGS: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     (RECRAFT, {"aspect_ratio": "3:2"}, (1280, 832, "3:2", "3:2", "1K", None)),
     (RECRAFT, {"size": "1536x768"}, (1536, 768, "2:1", "2:1", "1.5K", None)),
     (RECRAFT, {"size": "832x1344"}, (832, 1344, "6:10", "13:21", "1.5K", None)),
+    (RECRAFT, {"size": "1792x1024"}, (1344, 768, "16:9", "7:4", "1.5K", None)),  # an alias
+    (RECRAFT, {"size": "1536x1024"}, (1280, 832, "3:2", "20:13", "1K", None)),
     # xAI: ratio + lowercase tiers
     (XAI, {}, (None, None, None, None, None, None)),
     (XAI, {"aspect_ratio": "auto"}, (None, None, None, None, None, None)),
     (XAI, {"aspect_ratio": "16:9", "resolution": "2K"}, (None, None, None, "16:9", "2K", "2k")),
     (XAI, {"aspect_ratio": "19.5:9", "size": "1K"}, (None, None, None, "19.5:9", "1K", "1k")),
-    (XAI, {"size": "1024x1536"}, (None, None, None, "2:3", "1K", "1k")),  # 1536: tie → lower
+    (XAI, {"size": "1024x1536"}, (None, None, None, "2:3", "2K", "2k")),  # 1.57 MP > 1.5
+    (XAI, {"size": "1024x1024"}, (None, None, None, "1:1", "1K", "1k")),
     (XAI, {"size": "1280x720"}, (None, None, None, "16:9", "1K", "1k")),
     (XAI, {"size": "2048x1024"}, (None, None, None, "2:1", "2K", "2k")),
+    (XAI, {"size": "1792x1024"}, (None, None, None, "16:9", "2K", "2k")),  # nearest ratio
+    (XAI2, {"size": "1024x1792"}, (None, None, None, "9:16", "2K", "2k")),
 ]
 
 
@@ -491,11 +514,18 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
         FLUX,
         {"size": "4096x4096"},
         "size",
-        ("'4096x4096'", "0..4194304", "nearest valid: 2048x2048"),
+        ("'4096x4096'", "0..4000000", "nearest valid: 2000x2000"),
     ),
-    # ratio endpoints: pixels must match an allowed ratio within 1 %
-    (XAI, {"size": "1792x1024"}, "size", ("'1792x1024'", "7:4", "1:1, 3:4")),
+    (
+        FLUX,
+        {"size": "2048x2048"},
+        "size",
+        ("'2048x2048'", "0..4000000", "nearest valid: 2000x2000"),
+    ),
+    # ratio endpoints: pixels must match an allowed ratio within 1 % (xAI: nearest, no 400)
+    (GEMINI, {"size": "1792x1024"}, "size", ("'1792x1024'", "7:4", "1:1, 2:3")),
     (GEMINI, {"size": "1408x768"}, "size", ("'1408x768'", "11:6", "16:9")),
+    (XAI, {"size": "1536x1024", "resolution": "1K"}, "resolution", ("above 1.5 MP", "allowed: 2K")),
     (GEMINI, {"size": "1920x1200"}, "size", ("'1920x1200'", "8:5", "16:9")),
     # provider.options: only this endpoint's passthrough keys
     (
@@ -624,10 +654,24 @@ OUTCOMES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...]]] = [
     (RECRAFT, {"n": 6}, {"batches": (6,)}, ()),
     (RECRAFT, {"n": 7}, {"batches": (6, 1)}, ()),
     (RECRAFT, {"output_format": "webp"}, {"output_format": "webp"}, ()),
+    (
+        RECRAFT,
+        {"size": "1024x1792"},
+        {"width": 768, "height": 1344, "size_wire": "9:16"},
+        ("size '1024x1792' is served as 768x1344 (sent as '9:16')",),
+    ),
+    (RECRAFT, {"size": "1344x768"}, {"width": 1344, "size_wire": "16:9"}, ()),
     (XAI, {"n": 10}, {"batches": (10,)}, ()),
     (XAI, {"quality": "medium"}, {"quality": None}, ("quality 'medium' ignored",)),
     (XAI2, {"quality": "low"}, {"quality": "low"}, ()),
     (XAI2, {"quality": "auto"}, {"quality": None}, ()),
+    (
+        XAI,
+        {"size": "1792x1024"},
+        {"aspect_ratio": "16:9", "resolution": "2K"},
+        ("size '1792x1024' (aspect ratio 7:4) is served as aspect_ratio '16:9' at resolution 2K",),
+    ),
+    (XAI, {"size": "1376x768"}, {"aspect_ratio": "16:9", "resolution": "1K"}, ()),  # within 1 %
 ]
 
 

@@ -19,7 +19,9 @@ Provider-specific directives, besides the shared ones (``simulator.knobs``):
 ``[sim:fewer=2]``               with ``sequential_image_generation: auto`` the model makes only 2
 ``[sim:error=<code>]``          answer with that documented error code (any case), e.g.
                                 ``[sim:error=accountoverdueerror]``
-``[sim:stream_error]``          streaming: a stream-level ``error`` event after the first image
+``[sim:stream_error]``          streaming: a stream-level ``error`` event after the first image,
+                                code ``BadRequest`` as §4 shows it (``=<code>``: that documented
+                                code instead, e.g. ``[sim:stream_error=internalserviceerror]``)
 ==============================  ==============================================================
 
 ``[sim:moderate]`` is ``InputTextSensitiveContentDetected``; ``[sim:moderate=output]`` fails every
@@ -50,6 +52,8 @@ from simulator.bytedance_errors import (
     from_code,
     invalid,
     new_request_id,
+    stream_error,
+    stream_error_code,
 )
 from simulator.bytedance_inputs import log_body
 from simulator.bytedance_output import (
@@ -166,6 +170,10 @@ class _Simulator:
                 why = f"unknown error code in [sim:error={directives.extra['error']}]"
                 raise invalid("prompt", why, request_id)
             raise from_code(code, request_id)
+        wanted = directives.extra.get("stream_error")
+        if wanted is not None and stream_error_code(wanted) is None:
+            why = f"unknown error code in [sim:stream_error={wanted}]"
+            raise invalid("prompt", why, request_id)
         return directives
 
     def _url_delivery(self, request: Request, job: Job) -> Deliver:
@@ -190,18 +198,16 @@ class _Simulator:
         """SSE whose headers wait for the first image (§4 gotcha 2)."""
         knobs = self.state.knobs
         truncate = knobs.truncate_stream or directives.truncate
-        stream_error = "stream_error" in directives.extra
+        wanted = directives.extra.get("stream_error")
+        error_code = stream_error_code(wanted) if wanted is not None else None
 
         async def frames() -> AsyncIterator[bytes]:
             for index, outcome in enumerate(plan.outcomes):
                 if index:
                     await asyncio.sleep(knobs.partial_delay_s)
                 yield await image_event(job, index, outcome, render_one, deliver)
-                if stream_error:
-                    yield stream_error_event(
-                        f"The service encountered an unexpected internal error. "
-                        f"Request ID: {request_id}"
-                    )
+                if error_code is not None:
+                    yield stream_error_event(stream_error(error_code, request_id))
                     return
             if truncate:
                 return

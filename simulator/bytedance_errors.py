@@ -208,6 +208,21 @@ def not_found(model: str, request_id: str) -> SeedreamError:
     )
 
 
+def stream_error_code(text: str) -> str | None:
+    """The code of ``[sim:stream_error=<code>]``: ``BadRequest`` (the default, the one §4 shows)
+    or any documented code, in any case; None for an unknown one."""
+    if not text or text.lower() == BAD_REQUEST.lower():
+        return BAD_REQUEST
+    return canonical_code(text)
+
+
+def stream_error(code: str, request_id: str) -> dict[str, Any]:
+    """A stream-level ``error`` object. §4 documents one, verbatim in shape:
+    ``{"code": "BadRequest", "message": "... Request ID: {id}"}``; its sentence is [INF]."""
+    sentence = CODES[code].message if code in CODES else "The request could not be completed"
+    return {"code": code, "message": f"{sentence.rstrip('.')}. Request ID: {request_id}"}
+
+
 def item_error(code: str) -> dict[str, Any]:
     """The ``error`` of one failed image (a ``data[]`` item or a ``partial_failed`` event)."""
     info = CODES[code]
@@ -225,5 +240,7 @@ __all__ = [
     "missing",
     "new_request_id",
     "not_found",
+    "stream_error",
+    "stream_error_code",
     "unsupported",
 ]

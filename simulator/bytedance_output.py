@@ -253,9 +253,9 @@ def completed_event(job: Job, plan: Plan) -> bytes:
     return sse(COMPLETED, payload)
 
 
-def stream_error_event(message: str) -> bytes:
+def stream_error_event(error: dict[str, Any]) -> bytes:
     """A stream-level error (§4: ``{"error": {"code", "message"}}``), framed as ``event: error``."""
-    return sse("error", {"error": {"code": "InternalServiceError", "message": message}})
+    return sse("error", {"error": error})
 
 
 __all__ = [

@@ -11,8 +11,10 @@ Order of checks for each request: auth (400) → content type (415) → JSON (40
 deserialization (422 text) → injected faults (``knobs.fail_next``, then ``[sim:…]``) →
 validation (404 model, 400 arguments and references) → input block → latency → answer.
 
-Moderation is silent, as on xAI: an **input block** is a 200 with an empty ``data`` and a
-top-level ``block_reason`` (Choice: the field's real name is unknown, §2.3/§7); an **output**
+Moderation is silent, as on xAI: an **input block** is by default a 200 with an empty ``data``
+and a top-level ``block_reason`` (Choice: the field's real name and the block's status are
+unknown, §2.3/§7; the wire switches ``input_block`` and ``block_reason_field`` give the other
+plausible forms: no ``data`` at all, another field name, a 400 ``{code, error}``); an **output**
 refusal is a 200 whose slots carry ``respect_moderation: false`` and no image, still billed
 (Choice, after the reference's example). Directives beyond the shared ones:
 
@@ -57,7 +59,6 @@ from simulator.xai_rules import DEFAULT_MODEL, XaiJob, deserialize, validate
 from simulator.xai_state import TempImages, XaiState, XaiWire, wire_routes
 
 EXTRA_DIRECTIVES = frozenset({"block", "withhold", "b64", "noticks"})
-BLOCK_REASON_FIELD = "block_reason"
 BLOCK_REASON = "The prompt was blocked by input moderation."
 IMAGE_PATH = "/xai-imgen"
 _FORMATS: dict[str, ImageFormat] = {"jpeg": "jpeg", "png": "png", "webp": "webp"}
@@ -159,7 +160,7 @@ class _Simulator:
             stage = knobs.moderation_stage
         wire = XaiWire(**self.state.wire.as_dict())  # one request sees one set of switches
         if stage == "input":
-            return _json(_blocked_body(wire))
+            return _blocked(wire)
         await asyncio.sleep(knobs.latency_s if directives.sleep_s is None else directives.sleep_s)
         if directives.reset:
             return DroppedConnection()
@@ -227,9 +228,18 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def _blocked_body(wire: XaiWire) -> dict[str, Any]:
+def _blocked(wire: XaiWire) -> Response:
+    """An input block in the form ``wire.input_block`` chooses (see :class:`XaiWire`)."""
+    if wire.input_block == "error_400":
+        raise invalid_argument(BLOCK_REASON)
     body: dict[str, Any] = {"created": int(time.time())} if wire.send_created else {}
-    return body | {"data": [], BLOCK_REASON_FIELD: BLOCK_REASON, "usage": {"cost_in_usd_ticks": 0}}
+    if wire.input_block == "empty_data":
+        body["data"] = []
+    if wire.block_reason_field:
+        body[wire.block_reason_field] = BLOCK_REASON
+    if wire.input_block == "empty_data":
+        body["usage"] = {"cost_in_usd_ticks": 0}
+    return _json(body)
 
 
 def _directives(prompt: str) -> Directives:

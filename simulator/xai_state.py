@@ -26,6 +26,7 @@ from simulator.knobs import Knobs, SimState
 from simulator.xai_errors import CODE_STYLES
 
 IMAGE_FORMATS = ("jpeg", "png", "webp")
+INPUT_BLOCKS = ("empty_data", "no_data", "error_400")
 
 
 @dataclass
@@ -44,6 +45,13 @@ class XaiWire:
     """Include ``created`` (seen only through a relay)."""
     url_ttl_s: float = 600.0
     """How long a ``url`` answer stays downloadable ("Generated URLs are temporary")."""
+    input_block: str = "empty_data"
+    """How an input block answers; its status and shape are open questions (§2.3, §7):
+    ``empty_data`` a 200 with ``data: []`` and the reason (§5.5: "an empty ``data`` array"),
+    ``no_data`` a 200 with the reason and no ``data`` at all, ``error_400`` a 400
+    ``{code, error}`` whose ``error`` gives the reason."""
+    block_reason_field: str = "block_reason"
+    """Top-level name of the reason in a 200 block ("field name unknown", §2.3); "" omits it."""
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply JSON changes, rejecting unknown fields and wrong values (``ValueError``)."""
@@ -68,6 +76,14 @@ def _checked(name: str, value: Any) -> Any:
     if name == "code_style":
         if value not in CODE_STYLES:
             raise ValueError(f"code_style must be one of {CODE_STYLES}")
+        return value
+    if name == "input_block":
+        if value not in INPUT_BLOCKS:
+            raise ValueError(f"input_block must be one of {INPUT_BLOCKS}")
+        return value
+    if name == "block_reason_field":
+        if not isinstance(value, str) or value in ("data", "usage", "created"):
+            raise ValueError("block_reason_field must be a string naming no other field")
         return value
     if name == "url_ttl_s":
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

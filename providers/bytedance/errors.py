@@ -15,6 +15,13 @@ Choices where the reference is silent:
   as a hint (its limits are per minute, so clients should back off rather than hammer).
 * The request id is taken from the ``x-request-id`` header, else from the message's
   ``Request id: …`` suffix.
+* An error without an HTTP status (a failed ``data[]`` item, a ``partial_failed`` event, a
+  stream-level error) is classified by the status its ``code`` or ``type`` names: the §5
+  table's types (``BadRequest`` 400, ``Unauthorized`` 401, ``Forbidden`` 403, ``NotFound``
+  404, ``TooManyRequests`` 429, ``InternalServiceError`` 500) and its 400 codes. The stream-level
+  error §4 documents is ``{"code": "BadRequest", …}``: a rejected request, so
+  :class:`InvalidRequest`, never retried elsewhere. An error naming nothing known stays
+  :class:`Unavailable` (transient: the model stops after an internal error, §3).
 """
 
 from __future__ import annotations
@@ -51,6 +58,20 @@ CONFIGURATION_CODES = frozenset(
     }
 )
 INTERNAL_CODES = frozenset({"InternalServiceError", "ServiceUnavailable"})
+# The HTTP status an error names when it arrives without one (in a 200 or in a stream): the
+# §5 table's ``type`` column, which a stream-level error uses as its code (§4), and the 400
+# codes of that table (moderation and configuration codes are classified before this is read).
+IN_BAND_STATUS: dict[str, int] = {
+    "BadRequest": 400,
+    "MissingParameter": 400,
+    "InvalidParameter": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "NotFound": 404,
+    "TooManyRequests": 429,
+    "InternalServiceError": 500,
+    "ServiceUnavailable": 503,
+}
 _REQUEST_ID = re.compile(r"request id:\s*([0-9A-Za-z_-]+)", re.IGNORECASE)
 
 
@@ -110,7 +131,7 @@ def error_from_detail(
     raw = None
     if detail is not None:
         raw = {"error": detail.model_copy(update={"message": message}).model_dump()}
-    cls = error_class(status, code)
+    cls = error_class(status, code, detail.type if detail else None)
     return cls(
         message,
         provider=provider,
@@ -122,20 +143,29 @@ def error_from_detail(
     )
 
 
-def error_class(status: int | None, code: str | None) -> type[ProviderError]:
-    """Code first where it is unambiguous (moderation, overdue account), then the status."""
+def error_class(
+    status: int | None, code: str | None, kind: str | None = None
+) -> type[ProviderError]:
+    """Code first where it is unambiguous (moderation, overdue account), then the status.
+
+    ``status=None`` (a failed image, a stream-level error): the status the ``code``, else the
+    ``kind`` (the envelope's ``type``), names (:data:`IN_BAND_STATUS`); none known is
+    :class:`Unavailable`.
+    """
     if is_moderation(code):
         return ContentModerated
     if code in QUOTA_CODES:
         return InsufficientCredit
+    if status is None:
+        status = IN_BAND_STATUS.get(code or "") or IN_BAND_STATUS.get(kind or "")
     if status in (401, 403) or code in ("AuthenticationError", "AccessDenied"):
         return AuthError
     if status == 429 or (code or "").startswith("RateLimitExceeded"):
         return RateLimited
     if code in CONFIGURATION_CODES or code in INTERNAL_CODES:
         return Unavailable
-    if status is None:  # a failed image or a stream-level error
-        return InvalidRequest if code in ("InvalidParameter", "MissingParameter") else Unavailable
+    if status is None:  # an error that names no status: transient, as an internal error is
+        return Unavailable
     if status in (404, 408, 409) or status >= 500:  # 404: no such model (or route) for us
         return Unavailable
     if 400 <= status < 500:  # InvalidParameter, MissingParameter

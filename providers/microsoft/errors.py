@@ -4,15 +4,22 @@ No I/O, no ``await``, no httpx: a non-2xx answer goes in as status, body bytes a
 Messages are redacted of our credentials. Errors as Microsoft's Azure AI Foundry documentation
 describes them (our notes, compiled 2026-11).
 
-* 401/403 → :class:`AuthError` (a rejected key or token; a 403 is also Azure's abuse block of
-  the whole resource, which no other request would get past either).
+* 401 and a plain 403 → :class:`AuthError` (a rejected key or token, a missing permission).
+* A 403 that speaks of content policy (Azure's abuse block: "… may violate our content
+  policy …", which the reference lists under content filtering and its simulator checklist
+  under moderation triggers, §6, §8) → :class:`ContentModerated`: not retried, because the
+  caller's prompts are what got the resource blocked.
 * 429 → :class:`RateLimited` with ``Retry-After``.
 * 404 → :class:`Unavailable`: the deployment (our ``upstream_model``) or the base URL is wrong,
   a configuration problem of this endpoint, not of the caller's request.
 * 408/409/5xx (JSON or plain text) → :class:`Unavailable`.
 * Azure's content filter (``content_filter`` and kin, ``innererror.code:
-  ResponsibleAIPolicyViolation``, a ``content_filter_result``, or a 4xx message about content
-  policy, as the reference advises) → :class:`ContentModerated` naming the filtered categories.
+  ResponsibleAIPolicyViolation``, a ``content_filter_result``) → :class:`ContentModerated`
+  naming the filtered categories. So is any **400** whose code or message mentions content,
+  policy or RAI, the reference's own rule (§6), read as whole words (``content``, ``policy`` /
+  ``policies``, ``RAI``, ``responsible AI``; codes split at case and ``_``), HTTP header names
+  (``Content-Type`` …) aside. Other 4xx, and errors inside a 200, need the narrower wording
+  (content filter/policy/management/safety, responsible AI, RAI).
 * Other 4xx (``unsupported_request_value`` …) → :class:`InvalidRequest`.
 
 The envelope is read leniently: a ``content_filter_result`` that is not an object, or an
@@ -49,6 +56,16 @@ RAI_INNER_CODE = "responsibleaipolicyviolation"
 _POLICY_TEXT = re.compile(
     r"content[\s_-]*(filter|polic|management|safety)|responsible\s*ai|\bRAI\b", re.IGNORECASE
 )
+# §6: "Treat any 400 whose code or message mentions content, policy or RAI as a content-policy
+# error." Whole words, so "contents" or "policyholder" do not count; RAI only in capitals.
+_POLICY_WORDS = re.compile(r"(?i:\b(?:content|polic(?:y|ies)|responsible[\s_-]*ai)\b)|\bRAI\b")
+# "content" as part of an HTTP header name speaks of the request's encoding, not its content:
+# "Unsupported Content-Type 'text/plain'" is a malformed request, not a refusal.
+_HEADER_NAMES = re.compile(
+    r"\bcontent[\s_-]*(?:type|length|disposition|encoding|language|range|md5)\b", re.IGNORECASE
+)
+# Word boundaries inside a code: "ResponsibleAIPolicyViolation" → "Responsible AI Policy …".
+_CODE_WORDS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[_\-.]+")
 REQUEST_ID_HEADERS = ("apim-request-id", "x-request-id", "x-ms-request-id")
 _SNIPPET = 200
 
@@ -122,22 +139,32 @@ def error_from_detail(
 
 
 def error_class(status: int | None, detail: ErrorDetail | None) -> type[ProviderError]:
-    """Status first; a 4xx (or an error in a 200) is refined by the content-filter signs."""
+    """Status first; a 4xx (or an error in a 200) is refined by the content-filter signs.
+
+    The content filter is tested before the 403 → :class:`AuthError` rule: Azure's abuse block
+    is a 403 about content policy (§6), a moderation refusal rather than our credentials.
+    """
+    if status == 403 and is_content_filter(detail):
+        return ContentModerated
     if status in (401, 403):
         return AuthError
     if status == 429:
         return RateLimited
     if status is not None and (status in (404, 408, 409) or status >= 500):
         return Unavailable
-    if is_content_filter(detail):
+    if is_content_filter(detail, broad=status == 400):
         return ContentModerated
     if status is not None and 400 <= status < 500:
         return InvalidRequest
     return ProtocolError
 
 
-def is_content_filter(detail: ErrorDetail | None) -> bool:
-    """Any of Azure's content-filter signs (reference §6: code, inner code, result, wording)."""
+def is_content_filter(detail: ErrorDetail | None, *, broad: bool = False) -> bool:
+    """Any of Azure's content-filter signs (reference §6: code, inner code, result, wording).
+
+    ``broad`` (a 400) applies the reference's rule to the wording: any mention of content,
+    policy or RAI in the code or message (see :func:`mentions_policy`).
+    """
     if detail is None:
         return False
     if (detail.code or "").lower() in CONTENT_FILTER_CODES:
@@ -150,7 +177,16 @@ def is_content_filter(detail: ErrorDetail | None) -> bool:
     if detail.content_filter_result:
         return True
     text = " ".join(t for t in (detail.message, detail.details) if t)
+    if broad:
+        return mentions_policy(detail.code, text)
     return bool(_POLICY_TEXT.search(text))
+
+
+def mentions_policy(code: str | None, text: str) -> bool:
+    """§6's rule for a 400: the code or message mentions content, policy or RAI (whole words;
+    a code is read in words, ``contentPolicy_violation`` → ``content Policy violation``)."""
+    words = _CODE_WORDS.sub(" ", code or "")
+    return any(_POLICY_WORDS.search(_HEADER_NAMES.sub(" ", part)) for part in (words, text))
 
 
 def filtered_categories(detail: ErrorDetail | None) -> list[str]:

@@ -58,7 +58,8 @@ class XaiAdapter:
         """Yield ``Accepted`` once the answer's headers are in, then one ``Completed``.
 
         Every failure is a ``ProviderError`` carrying this adapter's provider slug; silent
-        moderation (a 200 without images) is :class:`providers.errors.ContentModerated`.
+        moderation (a 200 without images) and an error answer about moderation are
+        :class:`providers.errors.ContentModerated`.
         """
         request = build_request(call)
         upstream_id: str | None = None
@@ -83,7 +84,9 @@ class XaiAdapter:
                         )
                     yield Accepted(upstream_id)
                     body = await read_body(response)
-            answer = read_answer(body, provider=self.provider, upstream_id=upstream_id)
+            answer = read_answer(
+                body, provider=self.provider, upstream_id=upstream_id, secrets=self._secrets
+            )
             payloads = await self._payloads(answer)
             yield completed(answer, payloads, call, upstream_id=upstream_id)
         except ProviderError as exc:

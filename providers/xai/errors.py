@@ -12,6 +12,10 @@ xAI unusual:
   (:class:`AuthError`, retryable elsewhere), never the caller's 400;
 * 422s (and 415s, and 400s for unparsable JSON) are ``text/plain`` from the JSON extractor;
 * 403 is either an exhausted team (credits, spending limit) or a permission problem;
+* an input-moderation block's HTTP status is an open question (reference §7): a 4xx (or an
+  error body in a 2xx) whose message speaks of moderation, a content policy or blocked content
+  is :class:`ContentModerated`, never the caller's 400 nor a credential failure, so the gateway
+  does not send the same prompt to another endpoint;
 * a 404 / ``not_found`` (no such model for our team, or no such route) and the 400 "… is
   therefore not available on this endpoint" (a model on the wrong endpoint) are about our
   catalog's model id or our base URL, never the caller's input: :class:`Unavailable`, so
@@ -29,6 +33,7 @@ from pydantic import ValidationError
 from providers._http import parse_retry_after, redact
 from providers.errors import (
     AuthError,
+    ContentModerated,
     InsufficientCredit,
     InvalidRequest,
     ProtocolError,
@@ -56,6 +61,22 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 _KEY_PROBLEM = re.compile(r"\bapi[\s_-]?key\b", re.IGNORECASE)
 _CREDIT_PROBLEM = re.compile(r"\bcredits?\b|spending limit|billing", re.IGNORECASE)
 _WRONG_ENDPOINT = re.compile(r"not available on this endpoint", re.IGNORECASE)
+# A refusal by xAI's moderation, in whatever words xAI uses (its block wording is not captured,
+# §2.3/§7): "moderation"/"moderated", a content/usage/safety policy, a safety system or filter,
+# a policy violation, or a prompt, input, content or image that was blocked or flagged (not a
+# bare "request blocked": a proxy's or firewall's words as much as moderation's).
+_MODERATION = re.compile(
+    r"\bmoderat(?:ion|ed)\b"
+    r"|\b(?:content|usage|safety|acceptable[\s_-]+use)[\s_-]+polic(?:y|ies)\b"
+    r"|\bsafety[\s_-]+(?:system|filter|check)s?\b"
+    r"|\bviolat\w*\b[^.;]{0,40}?\bpolic(?:y|ies)\b"
+    r"|\b(?:prompt|input|content|image|output)s?\b[^.;]{0,40}?\b(?:blocked|flagged)\b"
+    r"|\b(?:blocked|flagged)\b[^.;]{0,40}?\b(?:moderation|content|safety|polic(?:y|ies))\b",
+    re.IGNORECASE,
+)
+# Text that names a field rather than speaks of moderation: a backquoted identifier in serde's
+# 422s ("unknown field `moderation`"), or the 400 "Argument not supported: moderation" (§3, §5.3).
+_FIELD_NAMES = re.compile(r"`[^`]*`|argument not supported:\s*\S+", re.IGNORECASE)
 _ECHOED_KEY = re.compile(r"(?i)(api key provided:\s*)\S+?(\.?)(?=\s|$)")
 _MAX_TEXT = 500
 
@@ -101,9 +122,15 @@ def error_from_response(
     )
 
 
+def speaks_of_moderation(message: str) -> bool:
+    """Whether an error message is a moderation refusal (see :data:`_MODERATION`)."""
+    return bool(_MODERATION.search(_FIELD_NAMES.sub(" ", message)))
+
+
 def error_class(status: int, code: str | None, message: str) -> type[ProviderError]:
     """Status first, refined by the normalised ``code`` and, where xAI gives nothing else to
-    tell them apart, by the message (a key problem on a 400, credits on a 403/429)."""
+    tell them apart, by the message (a key problem on a 400, credits on a 403/429, moderation
+    on any 4xx but a 429). ``status`` may be a 2xx: an error body where images were due."""
     if status == 408 or status >= 500:
         return Unavailable
     if status == 404 or code == "not_found" or _WRONG_ENDPOINT.search(message):
@@ -118,6 +145,8 @@ def error_class(status: int, code: str | None, message: str) -> type[ProviderErr
         return AuthError
     if status in (400, 403) and _KEY_PROBLEM.search(message):
         return AuthError
+    if status != 429 and code != "resource_exhausted" and speaks_of_moderation(message):
+        return ContentModerated  # an input block (§7: its status is unknown): never retried
     if status == 403 or code == "permission_denied":
         return AuthError
     if status == 429 or code == "resource_exhausted":

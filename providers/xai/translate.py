@@ -14,6 +14,7 @@ refuses unknown fields with a 422 and ``size``/``style`` with a 400.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -21,15 +22,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from providers._http import load_json
+from providers._http import load_json, redact
 from providers._media import (
     b64_image_dimensions,
     encode_data_url,
     image_dimensions,
     sniff_b64_media_type,
 )
-from providers.errors import ContentModerated, InvalidRequest, ProtocolError
+from providers.errors import ContentModerated, InvalidRequest, ProtocolError, ProviderError
 from providers.spec import Completed, GenerateCall, GeneratedImage, InputImage, Usage
+from providers.xai.errors import error_from_response
 from providers.xai.wire import ImagesResponse
 
 GENERATIONS_PATH = "/images/generations"
@@ -46,6 +48,14 @@ UNSUPPORTED_OPTIONS = frozenset(
         *("moderation", "stream", "seed", "mask"),
     }
 )
+# An input block's reason is "a top-level string" whose name is unknown (§2.3, §7): the first
+# string found under one of these names, else under any top-level name that reads as a reason.
+REASON_FIELDS = (
+    *("block_reason", "blocked_reason", "moderation_reason", "input_moderation_reason"),
+    *("reason", "refusal", "message", "detail"),
+)
+_REASON_NAME = re.compile(r"reason|block|moderat|refus|violat", re.IGNORECASE)
+_MAX_REASON = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +145,28 @@ class Answer:
     ticks: int | None
 
 
-def read_answer(body: bytes, *, provider: str = "xai", upstream_id: str | None = None) -> Answer:
+def read_answer(
+    body: bytes,
+    *,
+    provider: str = "xai",
+    upstream_id: str | None = None,
+    secrets: tuple[str, ...] = (),
+) -> Answer:
     """Parse a 2xx body. Silent moderation becomes :class:`ContentModerated` (§5.5):
-    every slot ``respect_moderation: false``, or an empty ``data`` (an input block)."""
+    every slot ``respect_moderation: false``, or no image at all: a ``data`` that is empty or
+    missing is an input block (§2.3, §5.5), whatever else the body holds, unless the body is an
+    error (``{code, error}``), which is read like an error answer (:func:`_error_in_2xx`).
+    """
     protocol = partial(ProtocolError, provider=provider, upstream_request_id=upstream_id)
     obj = load_json(body, what="images response", provider=provider)
     if not isinstance(obj, dict):
         raise protocol("images response is not a JSON object")
+    if not obj.get("data") and _is_error_body(obj):
+        raise _error_in_2xx(body, provider=provider, upstream_id=upstream_id, secrets=secrets)
     try:
         response = ImagesResponse.model_validate(obj)
     except ValidationError as exc:
         raise protocol(f"unexpected images response shape: {exc.error_count()} error(s)") from exc
-    if response.data is None and response.block_reason is None:
-        raise protocol("images response has no data")
     slots: list[Slot] = []
     withheld = 0
     for item in response.data or []:
@@ -162,17 +181,54 @@ def read_answer(body: bytes, *, provider: str = "xai", upstream_id: str | None =
             raise protocol("image item carries neither b64_json nor url")
     ticks = response.usage.cost_in_usd_ticks if response.usage else None
     if not slots:
-        raise _refusal(response, withheld, ticks, provider=provider, upstream_id=upstream_id)
+        reason = response.block_reason or block_reason(obj)
+        raise _refusal(
+            reason, withheld, ticks, provider=provider, upstream_id=upstream_id, secrets=secrets
+        )
     return Answer(slots=tuple(slots), withheld=withheld, ticks=ticks)
 
 
+def _is_error_body(obj: dict[str, Any]) -> bool:
+    """xAI's error shape, ``{code, error}`` (§3), rather than a success without images."""
+    return obj.get("error") not in (None, "", {}) or obj.get("code") not in (None, "")
+
+
+def _error_in_2xx(
+    body: bytes, *, provider: str, upstream_id: str | None, secrets: tuple[str, ...]
+) -> ProviderError:
+    """An error body under a 2xx status: classified by its code and message as an error answer
+    would be (a moderation wording is :class:`ContentModerated`, ``not_found`` is
+    :class:`providers.errors.Unavailable` …); one that says nothing more is a
+    :class:`ProtocolError` (retryable: it is not a refusal of the prompt)."""
+    headers = {"x-request-id": upstream_id} if upstream_id else {}
+    error = error_from_response(200, body, headers, provider=provider, secrets=secrets)
+    error.status_code = None  # no HTTP error status: the 200 is not one
+    if type(error) is ProtocolError:
+        error.message = f"images response is an error: {error.message}"
+    return error
+
+
+def block_reason(obj: dict[str, Any]) -> str | None:
+    """The reason of an input block: a top-level string under one of :data:`REASON_FIELDS`,
+    else under a name that reads as a reason (``…reason``, ``…block…``, ``…moderat…``)."""
+    for name in REASON_FIELDS:
+        value = obj.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+    for name, value in obj.items():
+        if _REASON_NAME.search(name) and isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
 def _refusal(
-    response: ImagesResponse,
+    reason: str | None,
     withheld: int,
     ticks: int | None,
     *,
     provider: str,
     upstream_id: str | None,
+    secrets: tuple[str, ...] = (),
 ) -> ContentModerated:
     """The refusal; when the answer still reports a cost (withheld slots, §2.3), that cost is
     the failed call's charge: the gateway records what xAI says it bills."""
@@ -183,10 +239,8 @@ def _refusal(
         )
         code = "respect_moderation"
     else:
-        reason = (response.block_reason or "").strip()
-        message = "xAI returned no image (blocked by moderation)" + (
-            f": {reason}" if reason else ""
-        )
+        text = redact((reason or "").strip()[:_MAX_REASON], secrets)
+        message = "xAI returned no image (blocked by moderation)" + (f": {text}" if text else "")
         code = "no_image"
     charge = Usage(provider_cost_usd=Decimal(ticks) / TICKS_PER_USD) if ticks else None
     return ContentModerated(

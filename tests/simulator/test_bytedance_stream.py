@@ -133,6 +133,19 @@ def test_a_stream_level_error_event(sim: LiveSeedream) -> None:
     assert [name for name, _ in events] == [SUCCEEDED, "error"]
     got = payloads(resp.text)
     assert set(got[-1]) == {"error"} and "Request ID: " in got[-1]["error"]["message"]
+    # §4 shows the stream-level error as {"error":{"code":"BadRequest","message":"... Request ID: {id}"}}
+    assert set(got[-1]["error"]) == {"code", "message"}
+    assert got[-1]["error"]["code"] == "BadRequest"
+    assert got[-1]["error"]["message"].endswith(f"Request ID: {resp.headers['x-request-id']}")
+
+
+def test_a_stream_level_error_with_another_documented_code(sim: LiveSeedream) -> None:
+    got = payloads(sim.post(prompt="x [sim:stream_error=internalserviceerror]", **STREAM).text)
+    assert got[-1]["error"]["code"] == "InternalServiceError"
+    got = payloads(sim.post(prompt="x [sim:stream_error=BadRequest]", **STREAM).text)
+    assert got[-1]["error"]["code"] == "BadRequest"
+    resp = sim.post(prompt="x [sim:stream_error=nosuchcode]", **STREAM)
+    assert resp.status_code == 400 and error_of(resp)["param"] == "prompt"
 
 
 def test_url_mode_and_output_format_in_events(sim: LiveSeedream) -> None:

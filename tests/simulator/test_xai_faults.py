@@ -129,6 +129,29 @@ def test_input_block_is_a_200_with_empty_data(sim: XaiLive, prompt: str) -> None
     assert body["usage"] == {"cost_in_usd_ticks": 0}
 
 
+def test_input_block_forms(sim: XaiLive) -> None:
+    """The block's status and reason field are open questions (§2.3, §7): switches for each."""
+    sim.state.wire.input_block = "no_data"
+    body = generate(sim, "x [sim:block]").json()
+    assert "data" not in body and "usage" not in body
+    assert body["block_reason"] == "The prompt was blocked by input moderation."
+    sim.state.wire.block_reason_field = "reason"
+    sim.state.wire.send_created = False
+    assert generate(sim, "x [sim:block]").json() == {
+        "reason": "The prompt was blocked by input moderation."
+    }
+    sim.state.wire.input_block, sim.state.wire.block_reason_field = "empty_data", ""
+    body = generate(sim, "x [sim:block]").json()
+    assert body == {"data": [], "usage": {"cost_in_usd_ticks": 0}}
+    sim.state.wire.input_block = "error_400"
+    resp = generate(sim, "something forbidden")
+    assert resp.status_code == 400
+    assert resp.json() == {
+        "code": "invalid-argument",
+        "error": "The prompt was blocked by input moderation.",
+    }
+
+
 def test_output_moderation_withholds_every_image(sim: XaiLive) -> None:
     resp = generate(sim, "x [sim:moderate=output]", n=2)
     assert resp.status_code == 200
@@ -202,8 +225,13 @@ def test_wire_switches_over_http(sim: XaiLive) -> None:
         "code_style": "documented",
         "send_created": True,
         "url_ttl_s": 600.0,
+        "input_block": "empty_data",
+        "block_reason_field": "block_reason",
     }
     assert sim.http.post("/_sim/xai", json={"image_format": "gif"}).status_code == 400
+    assert sim.http.post("/_sim/xai", json={"input_block": "451"}).status_code == 400
+    assert sim.http.post("/_sim/xai", json={"block_reason_field": 3}).status_code == 400
+    assert sim.http.post("/_sim/xai", json={"block_reason_field": "data"}).status_code == 400
     assert sim.http.post("/_sim/xai", json={"nope": True}).status_code == 400
     assert sim.http.post("/_sim/xai", json={"b64_data_uri": "yes"}).status_code == 400
     changed = sim.http.post("/_sim/xai", json={"image_format": "webp", "b64_data_uri": False})

@@ -263,6 +263,30 @@ async def test_a_stream_level_error_after_an_image(adapter: SeedreamAdapter) -> 
     assert "stopped with an upstream error" in done.warnings[0]
 
 
+@pytest.mark.parametrize(
+    ("directive", "cls", "code"),
+    [
+        # bytedance.md §4: the stream-level error is {"code": "BadRequest", …}: the caller's
+        ("[sim:stream_error]", InvalidRequest, "BadRequest"),
+        ("[sim:stream_error=internalserviceerror]", Unavailable, "InternalServiceError"),
+        ("[sim:stream_error=ratelimitexceeded.endpointrpmexceeded]", RateLimited,
+         "RateLimitExceeded.EndpointRPMExceeded"),
+    ],
+)  # fmt: skip
+async def test_a_stream_level_error_before_any_image(
+    adapter: SeedreamAdapter, directive: str, cls: type[ProviderError], code: str
+) -> None:
+    """The first image fails (not billed), then the stream stops: the stream error decides."""
+    seen: list[GenerationEvent] = []
+    with pytest.raises(ProviderError) as info:
+        async for event in adapter.run(call(f"x [sim:fail_images=0] {directive}", stream=True)):
+            seen.append(event)
+    err = info.value
+    assert type(err) is cls and err.code == code and err.status_code is None
+    assert err.retryable is (cls is not InvalidRequest)
+    assert err.upstream_request_id and [type(e) for e in seen] == [Accepted]
+
+
 async def test_validation_errors_in_stream_mode_are_plain_json(
     adapter: SeedreamAdapter, sim: Sim
 ) -> None:

@@ -89,3 +89,48 @@ async def test_an_empty_200_is_a_protocol_error(client: httpx.AsyncClient) -> No
         adapter = SeedreamAdapter(client, api_key=KEY, base_url=base_url)
         with pytest.raises(ProtocolError, match="empty"):
             await collect(adapter, call())
+
+
+def _pretty_event(payload: dict[str, object]) -> bytes:
+    """An event as the official streaming sample prints it (§4): the JSON spread over several
+    lines, ``data:`` on the first only."""
+    lines = orjson.dumps(payload, option=orjson.OPT_INDENT_2).split(b"\n")
+    event = b"event: " + str(payload["type"]).encode() + b"\n"
+    return event + b"data: " + b"\n".join(lines) + b"\n\n"
+
+
+PRETTY_SSE = (
+    _pretty_event(
+        {"type": "image_generation.partial_succeeded", "model": "seedream-4-0-250828",
+         "created": 1757396757, "image_index": 0, "b64_json": jpeg_b64(32, 16),
+         "size": "32x16"}
+    )
+    + _pretty_event(
+        {"type": "image_generation.partial_failed", "model": "seedream-4-0-250828",
+         "created": 1589478378, "image_index": 1,
+         "error": {"code": "OutputImageSensitiveContentDetected",
+                   "message": "The request failed because the output image may contain "
+                              "sensitive information."}}
+    )
+    + _pretty_event(
+        {"type": "image_generation.completed", "model": "seedream-4-0-250828",
+         "created": 1757396825,
+         "usage": {"generated_images": 1, "output_tokens": 2, "total_tokens": 2}}
+    )
+    + b"data: [DONE]\n\n"
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+async def test_the_official_samples_multi_line_json_is_tolerated(
+    client: httpx.AsyncClient, newline: bytes
+) -> None:
+    """bytedance.md §4: no ``data:`` on continuation lines; "the adapter parser may tolerate
+    both". A standard SSE parser keeps only ``{`` of each event."""
+    for base_url in _canned(PRETTY_SSE.replace(b"\n", newline), "text/event-stream"):
+        adapter = SeedreamAdapter(client, api_key=KEY, base_url=base_url)
+        events = await collect(adapter, call(n=2, stream=True))
+        assert [type(e).__name__ for e in events] == ["Accepted", "PartialImage", "Completed"]
+        done = events[-1]
+        assert isinstance(done, Completed) and done.images[0].width == 32
+        assert len(done.images) == 1 and done.usage.images == 1 and done.warnings  # 1 failed

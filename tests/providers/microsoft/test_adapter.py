@@ -284,11 +284,15 @@ async def test_the_output_filter_is_a_moderation_refusal(
     assert err.upstream_request_id == sim.log.entries[0]["request_id"]
 
 
-async def test_the_abuse_block_is_an_auth_error(
-    client: httpx.AsyncClient, base_url: str, sim: MaiState
+@pytest.mark.parametrize("prompt", ["x [sim:abuse]", "x [sim:403]"])
+async def test_the_abuse_block_is_a_moderation_refusal(
+    client: httpx.AsyncClient, base_url: str, sim: MaiState, prompt: str
 ) -> None:
-    err = await failure(adapter(client, base_url), call("x [sim:abuse]"))
-    assert isinstance(err, AuthError) and err.status_code == 403
+    """microsoft.md §6/§8: the 403 abuse block is a moderation trigger, not our credentials."""
+    err = await failure(adapter(client, base_url), call(prompt))
+    assert isinstance(err, ContentModerated) and not err.retryable
+    assert err.status_code == 403 and err.code == "Forbidden"
+    assert "may violate our content policy" in err.message
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

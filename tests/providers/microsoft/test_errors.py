@@ -104,7 +104,7 @@ def test_categories_under_inner_error_variants() -> None:
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_rejected_credentials_and_the_abuse_block_are_auth_errors(status: int) -> None:
+def test_rejected_credentials_are_auth_errors(status: int) -> None:
     body = {
         "error": {
             "code": str(status),
@@ -113,13 +113,91 @@ def test_rejected_credentials_and_the_abuse_block_are_auth_errors(status: int) -
     }
     err = _error(status, body)
     assert isinstance(err, AuthError) and err.retryable
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Public access is disabled. Please configure private endpoint.",
+        "The principal lacks the required data action to perform this operation.",
+        "Your request was blocked by the firewall policy.",  # "policy", not content policy
+    ],
+)
+def test_a_plain_403_stays_an_auth_error(message: str) -> None:
+    err = _error(403, {"error": {"code": "Forbidden", "message": message}})
+    assert type(err) is AuthError and err.retryable
+
+
+def test_the_abuse_block_is_a_moderation_refusal() -> None:
+    """microsoft.md §6 lists the 403 abuse block under content filtering, §8 under moderation
+    triggers: not our credentials, and not to be sent to another endpoint."""
     blocked = {
         "error": {
             "code": "Forbidden",
             "message": "Your resource has been temporarily blocked because we detected behavior that may violate our content policy.",
         }
     }
-    assert isinstance(_error(403, blocked), AuthError)
+    err = _error(403, blocked, {"apim-request-id": "a-1"})
+    assert type(err) is ContentModerated and not err.retryable
+    assert (err.status_code, err.code, err.upstream_request_id) == (403, "Forbidden", "a-1")
+    assert err.message.startswith("Azure AI content filter: Your resource has been temporarily")
+    inner = {"error": {"code": "Forbidden", "message": "x",
+                       "innererror": {"code": "ResponsibleAIPolicyViolation"}}}  # fmt: skip
+    assert type(_error(403, inner)) is ContentModerated
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # §6: "any 400 whose code or message mentions content, policy or RAI"
+        {"code": "BadRequest", "message": "The prompt violates our usage policy."},
+        {"code": "BadRequest", "message": "Prompt contains content that is not allowed."},
+        {"code": "invalid_request_value", "message": "Request rejected under our policies."},
+        {"code": "RAIViolation", "message": "Rejected."},
+        {"code": "PolicyViolation", "message": "Rejected."},
+        {"code": "InvalidPrompt", "message": "Blocked by RAI."},
+        {"code": None, "details": "Blocked by responsible-AI checks."},
+    ],
+)
+def test_a_400_that_mentions_content_policy_or_rai_is_a_moderation_refusal(
+    error: dict[str, object],
+) -> None:
+    err = _error(400, {"error": error})
+    assert type(err) is ContentModerated and not err.retryable and err.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # every plain 400 the reference shows or its checklist describes (§6, §8)
+        CAPTURED_400["error"],
+        {"code": "unsupported_request_value",
+         "message": "Model does not support request parameter value supplied: 'width' x "
+                    "'height' must be at most 1048576 pixels, got 1536x1024 (1572864 pixels)."},
+        {"code": "invalid_request_value", "message": "'prompt' is a required property."},
+        {"code": "invalid_request_value", "message": "'width' must be an integer."},
+        {"code": "unknown_parameter", "message": "Unrecognized request argument supplied: seed"},
+        {"code": "invalid_image", "message": "Input image 1 is invalid or in an unsupported "
+                                             "format. Supported formats are PNG and JPEG."},
+        {"code": "OperationNotSupported", "message": "The images/edits operation does not work "
+                                                     "with the specified model, MAI-Image-2."},
+        # whole words only, and a header name is not the request's content
+        {"code": "BadRequest", "message": "Unsupported Content-Type 'text/plain'; expected "
+                                          "application/json."},
+        {"code": "InvalidContentType", "message": "Expected multipart/form-data."},
+        {"code": "BadRequest", "message": "The contents of 'size' are unreadable."},
+        {"code": "BadRequest", "message": "Trail of rai files"},
+    ],
+)  # fmt: skip
+def test_plain_400s_stay_invalid_requests(error: dict[str, object]) -> None:
+    err = _error(400, {"error": error})
+    assert type(err) is InvalidRequest, err
+
+
+@pytest.mark.parametrize("status", [404, 413, 422])
+def test_the_broad_rule_is_for_400s_only(status: int) -> None:
+    body = {"error": {"code": "x", "message": "The content is too large for this policy."}}
+    assert type(_error(status, body)) is not ContentModerated
 
 
 def test_a_missing_deployment_is_unavailable_with_a_hint() -> None:

@@ -202,6 +202,43 @@ async def test_input_block_is_content_moderated(adapter: XaiAdapter) -> None:
     assert info.value.code == "no_image" and not info.value.retryable
 
 
+@pytest.mark.parametrize(
+    ("form", "field", "fragment"),
+    [
+        ("empty_data", "reason", ": The prompt was blocked by input moderation."),
+        ("no_data", "block_reason", ": The prompt was blocked by input moderation."),
+        ("no_data", "moderation_message", ": The prompt was blocked by input moderation."),
+        ("no_data", "", "xAI returned no image (blocked by moderation)"),
+        ("empty_data", "", "xAI returned no image (blocked by moderation)"),
+    ],
+)
+async def test_every_form_of_a_silent_input_block_is_content_moderated(
+    adapter: XaiAdapter, sim: XaiState, form: str, field: str, fragment: str
+) -> None:
+    """xai.md §2.3/§7: the reason's field name is unknown; §5.5: no image is a content-policy
+    error, never a broken answer to retry on another endpoint."""
+    sim.wire.input_block, sim.wire.block_reason_field = form, field
+    with pytest.raises(ContentModerated) as info:
+        await collect(adapter, call("bad [sim:block]"))
+    assert fragment in info.value.message and info.value.code == "no_image"
+    assert not info.value.retryable and info.value.provider == "xai"
+
+
+@pytest.mark.parametrize("style", ["documented", "prose", "snake"])
+async def test_an_input_block_answered_as_a_400_is_content_moderated(
+    adapter: XaiAdapter, sim: XaiState, style: str
+) -> None:
+    """xai.md §7: the HTTP status of an input block is an open question."""
+    sim.wire.input_block, sim.wire.code_style = "error_400", style
+    seen: list[GenerationEvent] = []
+    with pytest.raises(ContentModerated) as info:
+        async for event in adapter.run(call("a forbidden thing")):
+            seen.append(event)
+    assert seen == [] and info.value.status_code == 400 and not info.value.retryable
+    assert info.value.message == "The prompt was blocked by input moderation."
+    assert info.value.code == "invalid_argument"
+
+
 async def test_output_moderation_is_content_moderated(adapter: XaiAdapter) -> None:
     with pytest.raises(ContentModerated) as info:
         await collect(adapter, call("bad [sim:moderate=output]", n=2))

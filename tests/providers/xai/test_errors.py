@@ -7,6 +7,7 @@ import pytest
 
 from providers.errors import (
     AuthError,
+    ContentModerated,
     InsufficientCredit,
     InvalidRequest,
     ProtocolError,
@@ -168,3 +169,69 @@ def test_error_objects_and_empty_bodies() -> None:
     assert type(e) is Unavailable and e.message == "xai returned HTTP 503"
     e = err(400, {"message": "openai-shaped"})
     assert type(e) is InvalidRequest and "openai-shaped" in e.message
+
+
+# ------------------------------------------------------------------------------------------
+# Input blocks answered as errors (xai.md §7: the status of an input block is unknown)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, "Generated image rejected by content moderation."),
+        (400, "The prompt was blocked by input moderation."),
+        (400, "Your request was moderated."),
+        (400, "Prompt violates our usage policy."),
+        (400, "This prompt violates xAI's acceptable use policy"),
+        (400, "Content blocked: it may be against our policies"),
+        (400, "Input flagged by our safety system"),
+        (403, "Image input flagged as unsafe by moderation"),
+        (422, "The prompt was blocked (content policy)."),
+        (451, "Blocked by content moderation"),
+    ],
+)
+def test_a_4xx_about_moderation_is_content_moderated(status: int, message: str) -> None:
+    e = err(status, {"code": "invalid-argument", "error": message}, {"x-request-id": "r"})
+    assert type(e) is ContentModerated and not e.retryable
+    assert (e.status_code, e.code, e.message, e.upstream_request_id) == (
+        status,
+        "invalid_argument",
+        message,
+        "r",
+    )
+
+
+def test_a_plain_text_block_is_content_moderated_too() -> None:
+    e = err(400, b"Prompt blocked by moderation", {"content-type": "text/plain"})
+    assert type(e) is ContentModerated and e.message == "Prompt blocked by moderation"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls"),
+    [
+        # field names are not moderation: the 400 for an unsupported argument and serde's 422
+        (400, {"code": "invalid-argument", "error": "Argument not supported: moderation"},
+         InvalidRequest),
+        (422, b"Failed to deserialize the JSON body into the target type: unknown field "
+              b"`moderation`, expected one of `prompt`, `model` at line 1 column 30",
+         InvalidRequest),
+        # other signals win: a key, credits, a rate limit, an outage, a wrong endpoint
+        (400, {"code": "invalid-argument", "error": "Incorrect API key provided: xa***yz."},
+         AuthError),
+        (403, {"code": "permission-denied", "error": "Your team has used all its credits; "
+               "content moderation is unavailable."}, InsufficientCredit),
+        (429, {"code": "resource-exhausted", "error": "Too many moderated prompts, slow down"},
+         RateLimited),
+        (503, {"code": "unavailable", "error": "The moderation service is down."}, Unavailable),
+        (404, {"code": "not_found", "error": "Moderation model not found"}, Unavailable),
+        # blocked, but not content: a proxy's words, and a plain permission problem
+        (403, {"code": "permission-denied", "error": "Your request was blocked."}, AuthError),
+        (400, {"code": "invalid-argument", "error": "n must be between 1 and 10"},
+         InvalidRequest),
+    ],
+)  # fmt: skip
+def test_what_is_not_a_moderation_refusal(
+    status: int, body: object, cls: type[ProviderError]
+) -> None:
+    assert type(err(status, body)) is cls

@@ -9,7 +9,13 @@ from typing import Any
 import orjson
 import pytest
 
-from providers.errors import ContentModerated, InvalidRequest, ProtocolError
+from providers.errors import (
+    ContentModerated,
+    InvalidRequest,
+    ProtocolError,
+    ProviderError,
+    Unavailable,
+)
 from providers.xai.translate import (
     Answer,
     Slot,
@@ -212,6 +218,79 @@ def test_empty_data_is_content_moderated(body: dict[str, Any], fragment: str) ->
     assert fragment in str(info.value) and info.value.code == "no_image"
 
 
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        # xai.md §2.3: the reason is "a top-level string" whose name is unknown; §5.5: no image
+        # is a content-policy error. Nothing here is a broken answer to retry elsewhere.
+        ({}, "no image (blocked by moderation)"),
+        ({"created": 1776527939}, "no image (blocked by moderation)"),
+        ({"data": None, "usage": {"cost_in_usd_ticks": 0}}, "no image (blocked by moderation)"),
+        ({"created": 1, "reason": "Prompt rejected"}, ": Prompt rejected"),
+        ({"data": [], "message": "Input moderation blocked this"}, ": Input moderation blocked"),
+        ({"moderation_block_message": "unsafe"}, ": unsafe"),
+        ({"created": 1, "model": "grok-imagine-image"}, "(blocked by moderation)"),
+        ({"data": [], "blocked": {"why": "no string"}}, "(blocked by moderation)"),
+    ],
+)
+def test_missing_data_is_content_moderated_with_any_recognisable_reason(
+    body: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(ContentModerated, match="xAI returned no image") as info:
+        read_answer(dumps(body), upstream_id="req-9")
+    err = info.value
+    assert fragment in err.message and err.code == "no_image" and not err.retryable
+    assert err.upstream_request_id == "req-9"
+    assert "grok-imagine-image" not in err.message  # ``model`` is no reason
+
+
+def test_a_block_reason_is_redacted_and_bounded() -> None:
+    secret = "xai-0123456789abcdefSECRET"
+    body = {"block_reason": f"blocked for {secret} " + "x" * 2000}
+    with pytest.raises(ContentModerated) as info:
+        read_answer(dumps(body), secrets=(secret,))
+    assert secret not in info.value.message and len(info.value.message) < 600
+
+
+def test_a_block_that_reports_a_cost_carries_it_as_the_charge() -> None:
+    with pytest.raises(ContentModerated) as info:
+        read_answer(dumps({"usage": {"cost_in_usd_ticks": 200_000_000}}))
+    assert info.value.charge is not None
+    assert info.value.charge.provider_cost_usd == Decimal("0.02")
+
+
+@pytest.mark.parametrize(
+    ("body", "cls", "fragment"),
+    [
+        (
+            {"code": "invalid-argument", "error": "Prompt blocked by content moderation."},
+            ContentModerated,
+            "Prompt blocked by content moderation.",
+        ),
+        (
+            {"data": [], "error": "Your prompt was flagged by our safety system."},
+            ContentModerated,
+            "flagged by our safety system",
+        ),
+        ({"code": "not_found", "error": "No such model."}, Unavailable, "No such model."),
+        (
+            {"code": "internal", "error": "boom"},
+            ProtocolError,
+            "images response is an error: boom",
+        ),
+    ],
+)
+def test_an_error_body_under_a_2xx_is_read_as_an_error(
+    body: dict[str, Any], cls: type[ProviderError], fragment: str
+) -> None:
+    """Not a silent block: xAI's ``{code, error}`` shape (§3), classified like an error answer."""
+    with pytest.raises(ProviderError) as info:
+        read_answer(dumps(body), upstream_id="req-2")
+    err = info.value
+    assert type(err) is cls and fragment in err.message
+    assert err.status_code is None and err.upstream_request_id == "req-2"
+
+
 def test_partial_withholding_keeps_the_rest() -> None:
     body = {
         "data": [
@@ -228,7 +307,6 @@ def test_partial_withholding_keeps_the_rest() -> None:
     [
         (b"not json", "not valid JSON"),
         (b"[1]", "not a JSON object"),
-        (b'{"created": 1}', "has no data"),
         (b'{"data": "x"}', "unexpected images response shape"),
         (b'{"data": [{"mime_type": "image/jpeg"}]}', "neither b64_json nor url"),
         (b'{"data": [{"b64_json": "data:image/jpeg,abc"}]}', "without base64"),

@@ -21,7 +21,8 @@ Directives beyond the shared ones (``simulator.knobs``): ``[sim:queued]`` (show 
 status ``Queued`` instead of ``Pending``), ``[sim:error]``, ``[sim:failed]``, ``[sim:notfound]``
 (terminal statuses), ``[sim:pollfail=503]`` or ``[sim:pollfail=503*3]`` (the next poll(s) answer
 that HTTP status; ``[sim:pollfail=reset*2]`` drops the connection after the headers instead),
-``[sim:http202]`` (polls answer HTTP 202 while in progress), ``[sim:noid]`` (``polling_url``
+``[sim:http202]`` (polls answer HTTP 202 while in progress; ``[sim:http202=bare]`` with only
+``{"id": …}``, no status, ``[sim:http202=empty]`` with no body), ``[sim:noid]`` (``polling_url``
 without its ``id`` query). ``[sim:sleep=S]`` keeps the task ``Pending`` S
 seconds; ``[sim:moderate]`` is ``Request Moderated``, ``[sim:moderate=output]`` ``Content
 Moderated``; ``[sim:quota]`` is a 402.
@@ -60,12 +61,14 @@ from simulator.bfl_errors import (
 from simulator.bfl_rules import MODELS, SMALL_CAP_MODELS, Job, credits, reported_mp, summarise
 from simulator.bfl_rules import validate as validate_job
 from simulator.bfl_tasks import (
+    HTTP202,
     IN_PROGRESS,
     POLL_RESET,
     BflKnobs,
     Task,
     TaskStore,
     as_bfl_knobs,
+    http202_mode,
     outcome_for,
     parse_directives,
     poll_faults,
@@ -213,7 +216,7 @@ class _Simulator:
             generating_s=knobs.generating_s,
             ttl_s=knobs.result_ttl_s,
             queued="queued" in extra or random.random() < knobs.unknown_status_rate,
-            http202="http202" in extra,
+            http202=http202_mode(extra),
             poll_faults=poll_faults(extra.get("pollfail")),
         )
 
@@ -271,8 +274,9 @@ class _Simulator:
             body["details"] = {"Moderation Reasons": list(task.reasons)}
         elif status in ("Error", "Failed"):
             body["details"] = {"error": "Internal error while generating the image"}
-        in_progress = status in IN_PROGRESS
-        return _json(body, 202 if task.http202 and in_progress else 200)
+        if task.http202 is not None and status in IN_PROGRESS:
+            return _accepted(task.http202, body)
+        return _json(body)
 
     def _result_payload(self, request: Request, task: Task) -> dict[str, Any]:
         expires = datetime.fromtimestamp(
@@ -333,6 +337,13 @@ class _Simulator:
             base_key=hashlib.blake2b(base, digest_size=16).hexdigest() if base else "",
         )
         return Response(data, media_type=_MIME[job.output_format])
+
+
+def _accepted(mode: HTTP202, body: dict[str, Any]) -> Response:
+    """A 202 poll answer: the full ``ResultResponse``, only its ``id``, or no body."""
+    if mode == "empty":
+        return Response(b"", status_code=202)
+    return _json(body if mode == "full" else {"id": body["id"]}, 202)
 
 
 def _result_body(task_id: str, status: str, progress: float | None = None) -> dict[str, Any]:

@@ -25,7 +25,10 @@ from simulator.render import ImageFormat, dimensions, image_format
 # 1024x1024, -> 3.0 credits). input_mp/output_mp are reported in decimal megapixels to two
 # places, as in those examples.
 BILLED_MP = 1024 * 1024
-FLUX2_MAX_PIXELS = 2048 * 2048  # "product <= 4 MP"; 2048x2048 is the largest square
+# §2.1: "product <= 4 MP" (§9: 422 when "> 4 MP"), in the decimal megapixels the answers report
+# (§3, §8): 4,000,000 pixels, so 2000x2000 passes and 2048x2048 (4,194,304) is a 422. No edge cap
+# beyond that and the 64 px minimum.
+FLUX2_MAX_PIXELS = 4_000_000
 PRO_BUDGET_PIXELS = 9 * BILLED_MP  # [pro]: input + output <= 9 MP (§2.1)
 
 _FLUX2 = frozenset(
@@ -115,7 +118,8 @@ MODELS: dict[str, ModelRules] = {
 SMALL_CAP_MODELS = frozenset({"flux-kontext-max"})
 
 _REF = re.compile(r"^input_image(?:_([2-9]))?$")
-_RATIO = re.compile(r"^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$")
+# §2.4: aspect_ratio is 'a string "W:H"', whole numbers ("9:19.5" is refused; "6:13" is it).
+_RATIO = re.compile(r"^(\d+):(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -354,10 +358,12 @@ def _ratio_size(
     if raw is not None:
         match = _RATIO.match(raw) if isinstance(raw, str) else None
         value = None
-        if match and Fraction(match.group(2)):
-            value = Fraction(match.group(1)) / Fraction(match.group(2))
+        if match and int(match.group(1)) and int(match.group(2)):
+            value = Fraction(int(match.group(1)), int(match.group(2)))
         if value is None or not Fraction(9, 21) <= value <= Fraction(21, 9):
-            message = "Value error, aspect ratio must be between 21:9 and 9:21"
+            message = (
+                'Value error, aspect ratio must be "W:H" in whole numbers between 21:9 and 9:21'
+            )
             problems.append(item("value_error", ["body", "aspect_ratio"], message, raw))
             return 1024, 1024
     ratio = float(value or 1)

@@ -25,6 +25,7 @@ Outcome = Literal[
     "Ready", "Request Moderated", "Content Moderated", "Error", "Failed", "Task not found"
 ]
 IN_PROGRESS = frozenset({"Pending", "Generating", "Queued"})
+HTTP202 = Literal["full", "bare", "empty"]
 EXTRA_DIRECTIVES = frozenset(
     {"queued", "error", "failed", "notfound", "pollfail", "http202", "noid"}
 )
@@ -125,7 +126,9 @@ class Task:
     generating_s: float
     ttl_s: float
     queued: bool = False  # shows `Queued` instead of `Pending`
-    http202: bool = False  # polls answer HTTP 202 while in progress
+    # Polls answer HTTP 202 while in progress (None: 200), with the full ResultResponse
+    # ("full"), only {"id": …} ("bare", no status) or no body at all ("empty").
+    http202: HTTP202 | None = None
     poll_faults: list[int] = field(default_factory=list)  # statuses for the next polls
     # (POLL_RESET: a dropped connection)
     reasons: tuple[str, ...] = ("Protected Content",)
@@ -214,6 +217,20 @@ def outcome_for(prompt: str, directives: Directives, knobs: BflKnobs) -> Outcome
         "notfound": "Task not found",
     }
     return next((v for k, v in terminal.items() if k in directives.extra), "Ready")
+
+
+def http202_mode(extra: dict[str, str]) -> HTTP202 | None:
+    """``[sim:http202]`` (the full answer), ``[sim:http202=bare]`` (``{"id": …}`` without a
+    status) or ``[sim:http202=empty]`` (no body): how in-progress polls answer 202 (§4: old
+    clients treated a 202 as "still pending"); a bad argument is a 422 on the prompt."""
+    if "http202" not in extra:
+        return None
+    arg = extra["http202"] or "full"
+    modes: dict[str, HTTP202] = {"full": "full", "bare": "bare", "empty": "empty"}
+    if arg in modes:
+        return modes[arg]
+    message = f"Value error, [sim:http202={arg}] wants no argument, bare or empty"
+    raise validation([item("value_error", ["body", "prompt"], message, "…")])
 
 
 POLL_RESET = 0

@@ -16,7 +16,8 @@ them (our notes, compiled 2026-10).
   whole submit-to-result wait is bounded by the context's read timeout (the gateway's upstream
   timeout): the last wait is cut to end at the deadline, one last poll is made there, and then
   it is UpstreamTimeout.
-  Unknown in-progress statuses keep the polling going.
+  Unknown in-progress statuses keep the polling going, and so does an HTTP 202 (§4: "Treat
+  202 as pending") unless its body names a status the adapter knows.
 * **Result**: ``result.sample`` is downloaded at once (it expires after 10 minutes) with
   :func:`providers._http.download`, from ``*.bfl.ai`` (or the base URL's origin) and never with
   our key: a signed delivery URL needs none.
@@ -43,6 +44,7 @@ from providers.bfl.translate import (
     Submitted,
     build_submit,
     completed,
+    parse_pending,
     parse_result,
     parse_submit,
     sample_url,
@@ -235,7 +237,8 @@ class BflAdapter:
     async def _poll_once(
         self, url: httpx.URL, headers: dict[str, str], deadline: _Deadline, task_id: str
     ) -> ResultResponse:
-        """One GET of the polling URL; 200 and 202 (old "still pending") carry the answer."""
+        """One GET of the polling URL; 200 carries the answer, 202 is "still pending" unless
+        its body names a known status (:func:`parse_pending`)."""
         with transport_errors(self.provider):
             async with self._client.stream(
                 "GET", url, headers=headers, timeout=deadline.timeout(self._timeout)
@@ -251,6 +254,6 @@ class BflAdapter:
                 upstream_id=task_id,
                 what="poll",
             )
-        if response.status_code == 202 and not body.strip():
-            return ResultResponse(status="Pending")
+        if response.status_code == 202:  # §4: "Treat 202 as pending", whatever its body says
+            return parse_pending(body, provider=self.provider)
         return parse_result(body, provider=self.provider)

@@ -6,11 +6,12 @@ answer, polling and results as Black Forest Labs documents them (our notes, comp
 
 What each model takes (§2) lives in :data:`FAMILIES`, keyed by upstream slug: only those keys
 are ever sent. Width/height come from the call (already placed on the catalog's grid; rounded
-to the family's multiple here as a last guard), ``aspect_ratio`` for the ratio models,
-references as ``input_image``, ``input_image_2`` … (raw base64, no ``data:`` prefix) or as
-FLUX1.1's single ``image_prompt``, and BFL-only knobs only from the allowlisted passthrough
-options. Upstream models missing from the table (operator-added endpoints) are described by
-their catalog entry: its geometry, its reference limit and its passthrough keys.
+to the family's multiple here as a last guard), ``aspect_ratio`` for the ratio models (in
+whole numbers, :func:`wire_ratio`), references as ``input_image``, ``input_image_2`` … (raw
+base64, no ``data:`` prefix) or as FLUX1.1's single ``image_prompt``, and BFL-only knobs only
+from the allowlisted passthrough options. Upstream models missing from the table
+(operator-added endpoints) are described by their catalog entry: its geometry, its reference
+limit and its passthrough keys.
 """
 
 from __future__ import annotations
@@ -19,19 +20,25 @@ import base64
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 from pydantic import ValidationError
 
 from providers._media import image_dimensions, sniff_media_type
+from providers.bfl.errors import FAILED, MODERATED, NOT_FOUND
 from providers.bfl.wire import AsyncResponse, ResultResponse
 from providers.errors import InvalidRequest, ProtocolError
 from providers.spec import Completed, GenerateCall, GeneratedImage, RatioTier, Usage
 
 CREDIT_USD = Decimal("0.01")  # 1 credit = $0.01 (§3, §7)
-IN_PROGRESS = frozenset({"Pending", "Generating", "Reasoning", "Queued"})  # known ones (§4)
+PENDING = "Pending"
+IN_PROGRESS = frozenset({PENDING, "Generating", "Reasoning", "Queued"})  # known ones (§4)
 READY = "Ready"
+# Every status the adapter recognises (§4's enum and the in-progress ones above): a 202 whose
+# body names one of these is read as that answer (:func:`parse_pending`).
+KNOWN_STATUSES = IN_PROGRESS | {READY, NOT_FOUND} | FAILED | frozenset(MODERATED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +149,27 @@ def build_submit(call: GenerateCall) -> SubmitRequest:
 
 def _shape(call: GenerateCall, fam: Family) -> dict[str, Any]:
     if fam.shape == "ratio":
-        return {"aspect_ratio": call.aspect_ratio} if call.aspect_ratio else {}
+        return {"aspect_ratio": wire_ratio(call.aspect_ratio)} if call.aspect_ratio else {}
     if call.width and call.height:
         return {
             "width": snap(call.width, fam.multiple),
             "height": snap(call.height, fam.multiple),
         }
     return {}  # the model picks (or matches the first reference)
+
+
+def wire_ratio(ratio: str) -> str:
+    """The ratio as BFL takes it: ``"W:H"`` in whole numbers (§2.4: Kontext's ``aspect_ratio``
+    is "a string "W:H" between 21:9 and 9:21"). A public ratio with decimals keeps its value in
+    lowest terms (``9:19.5`` → ``6:13``); whole-number ratios go as written (``16:9``)."""
+    width, sep, height = ratio.partition(":")
+    if not sep or (width.isdigit() and height.isdigit()):
+        return ratio
+    try:
+        value = Fraction(width) / Fraction(height)
+    except (ValueError, ZeroDivisionError):
+        return ratio  # not a ratio: the normalizer never lets one through; BFL will say 422
+    return f"{value.numerator}:{value.denominator}"
 
 
 def snap(edge: int, multiple: int) -> int:
@@ -251,6 +272,19 @@ def parse_result(body: bytes, *, provider: str = "black-forest-labs") -> ResultR
         raise ProtocolError(
             f"unexpected BFL poll answer: {exc.error_count()} error(s)", provider=provider
         ) from exc
+
+
+def parse_pending(body: bytes, *, provider: str = "black-forest-labs") -> ResultResponse:
+    """An HTTP 202 poll answer: pending (§4: old clients "handled HTTP 202 from get_result as
+    still pending. Treat 202 as pending."), unless its body is a ``ResultResponse`` naming a
+    status in :data:`KNOWN_STATUSES`. An empty body, one that is not JSON, one without
+    ``status`` (such as ``{"id": "T"}``) or with an unknown status says nothing more than the
+    202 itself, so it is never a :class:`ProtocolError` that would end the task."""
+    try:
+        answer = parse_result(body, provider=provider)
+    except ProtocolError:
+        return ResultResponse(status=PENDING)
+    return answer if answer.status in KNOWN_STATUSES else ResultResponse(status=PENDING)
 
 
 def sample_url(

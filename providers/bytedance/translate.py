@@ -10,8 +10,15 @@ Choices:
 
 * ``size`` is always ``WxH`` (the gateway computed it from the catalog's pixel geometry); a tier
   would let the model pick the ratio from the prompt (§1).
-* ``n > 1`` is one call with ``sequential_image_generation: "auto"`` and ``max_images = n``;
-  ``n = 1`` sends neither field (the default is ``disabled``; 5.0 pro rejects the field).
+* One image per call: the shipped catalog sets ``max_images_per_call = 1``, so the gateway
+  makes ``n`` calls of ``n = 1`` (§7: "N parallel calls with ``disabled`` (deterministic
+  count)"; Vercel does the same, §2). Such a call sends no ``sequential_image_generation``
+  field at all: its default, ``disabled``, makes exactly one image (§2), and 5.0 pro rejects
+  the field even as ``disabled`` (§1, §2 "send each model only the fields it supports").
+* ``n > 1`` reaches the adapter only from an endpoint an operator declared with more images
+  per call: one call with ``sequential_image_generation: "auto"`` and ``max_images = n``. That
+  count is only an upper bound ("the model may return fewer", §2, §7); fewer images come back
+  with a warning.
 * Per-image failures are dropped with a warning and not billed; only when no image succeeded is
   the call an error (moderation if any failure was moderation).
 * Billing counts ``usage.generated_images`` when the answer reports it, else the images
@@ -96,7 +103,7 @@ def build_request(call: GenerateCall) -> dict[str, Any]:
     if call.input_images:
         uris = [data_uri(image) for image in call.input_images]
         body["image"] = uris[0] if len(uris) == 1 else uris
-    if call.n > 1:
+    if call.n > 1:  # an operator's multi-image endpoint only; n = 1 leaves the default
         body["sequential_image_generation"] = "auto"
         body["sequential_image_generation_options"] = {"max_images": call.n}
     if call.output_format is not None:  # only the 5.0 family describes output_format

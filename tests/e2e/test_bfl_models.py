@@ -41,8 +41,8 @@ CASES: list[tuple[str, dict[str, Any], tuple[int, int] | float, str]] = [
     ("flux.2-flex", {"size": "1440x816"}, (1440, 816), "0.10"),  # 5¢ + 5¢
     ("flux.2-klein-4b", {"size": "1440x816"}, (1440, 816), "0.015"),  # 1.4¢ + 0.1¢
     ("flux.2-klein-9b", {"size": "1024x1024"}, (1024, 1024), "0.015"),  # 1.5¢
-    # 16:9 at 2K within the 2048-px edge: 2048x1152 = 2.25 MP -> 3 MP: 1.5¢ + 2 x 0.2¢
-    ("flux.2-klein-9b", {"aspect_ratio": "16:9", "resolution": "2K"}, (2048, 1152), "0.019"),
+    # 16:9 at 2K = 4.0 MP (bfl.md §2.1, no edge cap): 2656x1488 = 3.77 MP -> 4 MP: 1.5¢ + 3 x 0.2¢
+    ("flux.2-klein-9b", {"aspect_ratio": "16:9", "resolution": "2K"}, (2656, 1488), "0.021"),
     ("flux.1-kontext-pro", {"aspect_ratio": "16:9"}, 16 / 9, "0.04"),
     ("flux.1-kontext-max", {"aspect_ratio": "9:16"}, 9 / 16, "0.08"),
     ("flux.1.1-pro", {"size": "1024x768"}, (1024, 768), "0.04"),

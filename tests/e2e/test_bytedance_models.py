@@ -138,48 +138,47 @@ def test_png_output_on_5_0(sim_gateway: ServerThread, seedream: Any) -> None:
     assert _posts(seedream)[0]["body"]["output_format"] == "png"
 
 
-def test_several_images_are_one_sequential_call_billed_per_image(
+@pytest.mark.parametrize("model", sorted(SEEDREAM))
+def test_several_images_are_one_call_each_billed_per_image(
+    sim_gateway: ServerThread, seedream: Any, model: str
+) -> None:
+    """n images are n one-image calls: "auto" only bounds the count (bytedance.md §2, §7), and a
+    one-image call sends no sequential field at all (its default, "disabled", is one image)."""
+    tier, _, price = SEEDREAM[model]
+    with _sdk(sim_gateway) as client:
+        result = client.images.generate(
+            model=model,
+            prompt="a set of three [sim:fewer=1]",  # what "auto" may do; "disabled" cannot
+            n=3,
+            resolution=tier,
+            provider=ONLY_SEED,
+        )
+    assert len(result.data) == 3
+    calls = _posts(seedream)
+    assert len(calls) == 3
+    for call in calls:
+        assert not {"sequential_image_generation", "sequential_image_generation_options"} & set(
+            call["body"]
+        )
+    assert result.usage is not None and Decimal(str(result.usage.cost)) == 3 * price
+
+
+def test_a_failed_call_among_several_bills_only_the_images_made(
     sim_gateway: ServerThread, seedream: Any
 ) -> None:
+    seedream.knobs.fail_next = [200, 200, 500]  # one of the three concurrent calls fails
     with _sdk(sim_gateway) as client:
         result = client.images.generate(
             model="bytedance-seed/seedream-4.0",
-            prompt="a set of three",
+            prompt="three, one lost",
             n=3,
             resolution="1K",
             provider=ONLY_SEED,
         )
-    assert len(result.data) == 3
-    (call,) = _posts(seedream)
-    assert call["body"]["sequential_image_generation"] == "auto"
-    assert call["body"]["sequential_image_generation_options"] == {"max_images": 3}
-    assert result.usage is not None and Decimal(str(result.usage.cost)) == 3 * Decimal("0.03")
-
-
-def test_a_partial_failure_bills_only_the_images_that_succeeded(
-    sim_gateway: ServerThread, seedream: Any
-) -> None:
-    body = {
-        "model": "bytedance-seed/seedream-4.0",
-        "prompt": "three, one refused [sim:fail_images=1]",
-        "n": 3,
-        "resolution": "1K",
-        "provider": ONLY_SEED,
-    }
-    with _sdk(sim_gateway) as client:
-        result = client.images.generate(**body)
     assert len(result.data) == 2
     assert result.usage is not None and Decimal(str(result.usage.cost)) == Decimal("0.06")
     row = generation(sim_gateway.url, client.generation_ids[-1])
     assert row["images"] == 2 and Decimal(row["cost_usd"]) == Decimal("0.06")
-    raw = httpx.post(
-        f"{sim_gateway.url}/api/v1/images",
-        json=body,
-        headers={"authorization": f"Bearer {MASTER_KEY}"},
-        timeout=60,
-    )
-    assert raw.status_code == 200, raw.text
-    assert any("failed upstream" in w for w in raw.json()["warnings"])
 
 
 def test_every_image_refused_is_a_403_at_no_cost(sim_gateway: ServerThread, seedream: Any) -> None:
@@ -202,7 +201,7 @@ def test_every_image_refused_is_a_403_at_no_cost(sim_gateway: ServerThread, seed
 def test_sdk_stream_relays_each_image_as_it_arrives(
     sim_gateway: ServerThread, seedream: Any
 ) -> None:
-    seedream.knobs.partial_delay_s = 0.6  # the second image comes 0.6 s after the first
+    seedream.knobs.latency_s = 0.6  # each one-image call takes 0.6 s
     arrivals: list[float] = []
     events: list[Any] = []
     with _sdk(sim_gateway) as client:
@@ -228,15 +227,17 @@ def test_sdk_stream_relays_each_image_as_it_arrives(
     assert [decode(e.b64_json).size for e in events[:2]] == [decode(events[2].b64_json).size] * 2
     usage = events[-1].usage
     assert usage is not None and Decimal(str(usage.cost)) == 2 * Decimal("0.03")
-    (call,) = _posts(seedream)
-    assert call["body"]["stream"] is True and call["stream"] == "finished"
+    calls = _posts(seedream)  # one streamed call per image, one after another
+    assert len(calls) == 2
+    assert all(c["body"]["stream"] is True and c["stream"] == "finished" for c in calls)
 
 
 def test_a_stream_cut_after_its_images_is_an_error_that_bills_them(
     sim_gateway: ServerThread, seedream: Any
 ) -> None:
-    """Both images arrived (as partial images), then the stream broke before `completed`:
-    Seedream generated, and bills, both; the failure records that charge, not $0."""
+    """The first call's image arrived (as a partial image), then its stream broke before
+    `completed`: Seedream generated, and bills, it; the failure records that charge, not $0,
+    and no further call is made once a partial image reached the client."""
     body = {
         "model": "bytedance-seed/seedream-4.0",
         "prompt": "two then a cut [sim:truncate]",
@@ -246,21 +247,18 @@ def test_a_stream_cut_after_its_images_is_an_error_that_bills_them(
         "provider": ONLY_SEED,
     }
     gid, events = _stream_events(sim_gateway.url, body)
-    assert [e["type"] for e in events] == [
-        "image_generation.partial_image",
-        "image_generation.partial_image",
-        "error",
-    ]
+    assert [e["type"] for e in events] == ["image_generation.partial_image", "error"]
+    assert len(_posts(seedream)) == 1
     row = generation(sim_gateway.url, gid)
-    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == 2 * Decimal("0.03")
+    assert row["status"] == "failed" and Decimal(row["cost_usd"]) == Decimal("0.03")
 
 
 def test_a_later_streamed_batch_failing_keeps_the_images_already_made(
     sim_gateway: ServerThread, seedream: Any
 ) -> None:
-    """n=6 streams as two calls, one after the other (4 images, then 2); the second call fails:
-    the 4 images made (and billed) by the first are the answer, not an error that loses them."""
-    seedream.knobs.fail_next = [200, 500]
+    """n=6 streams as six one-image calls, one after the other; the fourth fails: the 3 images
+    made (and billed) by the first three are the answer, not an error that loses them."""
+    seedream.knobs.fail_next = [200, 200, 200, 500]
     body = {
         "model": "bytedance-seed/seedream-4.0",
         "prompt": "six, then a failure",
@@ -271,14 +269,13 @@ def test_a_later_streamed_batch_failing_keeps_the_images_already_made(
     }
     gid, events = _stream_events(sim_gateway.url, body)
     types = [e["type"] for e in events]
-    assert types == ["image_generation.partial_image"] * 4 + ["image_generation.completed"] * 4
-    calls = [
-        c["body"]["sequential_image_generation_options"]["max_images"] for c in _posts(seedream)
-    ]
-    assert calls == [4, 2]
+    assert types == ["image_generation.partial_image"] * 3 + ["image_generation.completed"] * 3
+    calls = _posts(seedream)
+    assert len(calls) == 4  # no call after the one that failed
+    assert not any("sequential_image_generation" in c["body"] for c in calls)
     row = generation(sim_gateway.url, gid)
     assert row["status"] == "succeeded"
-    assert row["images"] == 4 and Decimal(row["cost_usd"]) == 4 * Decimal("0.03")
+    assert row["images"] == 3 and Decimal(row["cost_usd"]) == 3 * Decimal("0.03")
 
 
 def test_5_0_pro_is_never_asked_to_stream(sim_gateway: ServerThread, seedream: Any) -> None:
@@ -315,10 +312,10 @@ def test_references_travel_in_the_image_field(sim_gateway: ServerThread, seedrea
     assert [i["data_url"] for i in image] == ["data:image/png;base64,…"] * 2
 
 
-def test_many_references_shrink_the_images_per_call(
+def test_many_references_go_with_each_one_image_call(
     sim_gateway: ServerThread, seedream: Any
 ) -> None:
-    """References + generated images ≤ 15 per call (§2): 13 references leave room for 2."""
+    """References + generated images ≤ 15 per call (§2): 13 references and one image fit."""
     refs = [{"type": "image_url", "image_url": {"url": png_data_url(32, 32)}}] * 13
     with _sdk(sim_gateway) as client:
         result = client.images.generate(
@@ -331,9 +328,8 @@ def test_many_references_shrink_the_images_per_call(
         )
     assert len(result.data) == 3
     calls = [c["body"] for c in _posts(seedream)]
-    assert sorted(
-        c.get("sequential_image_generation_options", {}).get("max_images", 1) for c in calls
-    ) == [1, 2]
+    assert len(calls) == 3
+    assert not any("sequential_image_generation_options" in c for c in calls)
     assert all(len(c["image"]) == 13 for c in calls)
     assert result.usage is not None and Decimal(str(result.usage.cost)) == 3 * Decimal("0.03")
 

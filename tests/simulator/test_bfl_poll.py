@@ -167,6 +167,23 @@ def test_http202_while_in_progress(bfl: LiveBfl) -> None:
     assert bfl.statuses_until_done(answer["polling_url"])[-1]["status"] == "Ready"
 
 
+@pytest.mark.parametrize(("mode", "body"), [("bare", b'{"id":"%s"}'), ("empty", b"")])
+def test_http202_can_come_without_a_status(bfl: LiveBfl, mode: str, body: bytes) -> None:
+    """A 202 says "still pending" by itself (bfl.md §4); its body may carry no status at all."""
+    bfl.state.bfl.update({"latency_s": 0.3})
+    answer = bfl.task(prompt=f"a cat [sim:http202={mode}]")
+    resp = bfl.poll(answer["polling_url"])
+    assert resp.status_code == 202 and resp.content == body.replace(b"%s", answer["id"].encode())
+    time.sleep(0.4)  # past Pending (0.3 s) and Generating (0.05 s): done, so a 200 again
+    final = bfl.poll(answer["polling_url"])
+    assert final.status_code == 200 and final.json()["status"] == "Ready"
+
+
+def test_http202_takes_only_known_modes(bfl: LiveBfl) -> None:
+    resp = bfl.submit(prompt="a cat [sim:http202=sometimes]")
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "prompt"]
+
+
 def test_noid_polling_url_needs_the_id_appended(bfl: LiveBfl) -> None:
     answer = bfl.task(prompt="a cat [sim:noid]")
     assert "?" not in answer["polling_url"]

@@ -108,6 +108,16 @@ def _problems(resp: httpx.Response) -> list[tuple[str, tuple[Any, ...]]]:
         ("flux-2-pro", {"width": 1000, "height": 1024}, ("multiple_of", ("body", "width"))),
         ("flux-2-pro", {"width": 48, "height": 1024}, ("greater_than_equal", ("body", "width"))),
         ("flux-2-pro", {"width": 2048, "height": 2064}, ("value_error", ("body",))),
+        # "product <= 4 MP" in decimal megapixels (bfl.md §2.1, §3): 4,194,304 px is over
+        ("flux-2-pro", {"width": 2048, "height": 2048}, ("value_error", ("body",))),
+        ("flux-2-klein-4b", {"width": 2016, "height": 2000}, ("value_error", ("body",))),
+        # "W:H" in whole numbers (bfl.md §2.4)
+        ("flux-kontext-pro", {"aspect_ratio": "9:19.5"}, ("value_error", ("body", "aspect_ratio"))),
+        (
+            "flux-pro-1.1-ultra",
+            {"aspect_ratio": "2.35:1"},
+            ("value_error", ("body", "aspect_ratio")),
+        ),
         ("flux-2-pro", {"safety_tolerance": 6}, ("less_than_equal", ("body", "safety_tolerance"))),
         (
             "flux-2-pro",
@@ -140,6 +150,24 @@ def test_invalid_bodies_are_422_in_fastapi_shape(
 ) -> None:
     assert expected in _problems(bfl.submit(model, **body))
     assert bfl.state.tasks.active(KEY) == 0
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(2000, 2000), (2560, 1440), (4000, 992), (6400, 624), (64, 62496)]
+)
+def test_flux2_takes_any_size_up_to_4_mp_without_an_edge_cap(
+    bfl: LiveBfl, width: int, height: int
+) -> None:
+    """bfl.md §2.1: >= 64, multiples of 16, product <= 4 MP, and no other bound."""
+    assert bfl.submit("flux-2-klein-4b", width=width, height=height).status_code == 200
+
+
+def test_kontext_takes_whole_number_ratios_between_21_9_and_9_21(bfl: LiveBfl) -> None:
+    for ratio in ("6:13", "13:6", "9:21", "21:9"):
+        assert bfl.submit("flux-kontext-pro", aspect_ratio=ratio).status_code == 200, ratio
+    for ratio in ("9:22", "0:1", "1:0", "6.0:13", " 6:13"):
+        resp = bfl.submit("flux-kontext-pro", aspect_ratio=ratio)
+        assert ("value_error", ("body", "aspect_ratio")) in _problems(resp), ratio
 
 
 def test_legacy_models_allow_safety_tolerance_6(bfl: LiveBfl) -> None:
@@ -182,7 +210,7 @@ def test_pro_refuses_more_than_9_megapixels_in_and_out(bfl: LiveBfl) -> None:
     [
         ("flux-2-pro", {"width": 1024, "height": 1024}, 3.0, 0, 1.05),  # bfl.md §8
         ("flux-2-pro", {"width": 1440, "height": 1376}, 4.5, 0, 1.98),  # bfl.md §3: 1.98 MP
-        ("flux-2-pro", {"width": 2048, "height": 2048}, 7.5, 0, 4.19),
+        ("flux-2-pro", {"width": 2000, "height": 2000}, 7.5, 0, 4.0),  # the 4 MP cap: 4 billed
         (
             "flux-2-pro",
             {"width": 1024, "height": 1024, "input_image": png_b64(1024, 1024)},

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.generation.normalize import Normalized, normalize
+from app.generation.request import ImageGenerationRequest
 from providers.bfl.adapter import BflAdapter
 from providers.errors import (
     AuthError,
@@ -416,3 +418,76 @@ async def test_a_call_bfl_cannot_take_fails_before_any_request(
     error = await fails(adapter, call(options={"steps": 20}))  # flex only
     assert isinstance(error, InvalidRequest) and error.provider == "black-forest-labs"
     assert sim.log.entries == []
+
+
+# -- sizes, ratios and 202 answers as the reference has them (bfl.md §2, §4, §9) -------------
+
+
+async def test_the_2k_tier_is_4_megapixels_and_bfl_takes_it(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    norm = fit("black-forest-labs/flux.2-pro", resolution="2K")
+    result = done(await collect(adapter, call(width=norm.width, height=norm.height)))
+    body = sim.log.entries[0]["body"]
+    assert (body["width"], body["height"]) == (2000, 2000)  # not 2048x2048: over 4 MP
+    (image,) = result.images
+    assert (image.width, image.height) == (2000, 2000)
+    assert result.usage.provider_cost_usd == Decimal("0.075")  # 3 + 3 x 1.5 credits
+
+
+@pytest.mark.parametrize(
+    ("fields", "size"),
+    [
+        ({"size": "2560x1440"}, (2560, 1440)),  # 3.7 MP: refused by the old 2048 px edge cap
+        ({"resolution": "2K", "aspect_ratio": "4:1"}, (4000, 992)),  # was shrunk to 2048x512
+    ],
+)
+async def test_wide_sizes_up_to_4_megapixels_reach_bfl_whole(
+    adapter: BflAdapter, sim: BflSimState, fields: dict[str, Any], size: tuple[int, int]
+) -> None:
+    norm = fit("black-forest-labs/flux.2-klein-4b", **fields)
+    generate = call(model="black-forest-labs/flux.2-klein-4b", width=norm.width, height=norm.height)
+    (image,) = done(await collect(adapter, generate)).images
+    body = sim.log.entries[0]["body"]
+    assert (body["width"], body["height"]) == size == (image.width, image.height)
+
+
+async def test_more_than_4_megapixels_is_bfls_422(adapter: BflAdapter, sim: BflSimState) -> None:
+    error = await fails(adapter, call(width=2048, height=2048))
+    assert isinstance(error, InvalidRequest) and error.status_code == 422
+    assert [(e["method"], e["status"]) for e in sim.log.entries] == [("POST", 422)]
+
+
+@pytest.mark.parametrize(("ratio", "wire"), [("9:19.5", "6:13"), ("19.5:9", "13:6")])
+@pytest.mark.parametrize(
+    "model", ["black-forest-labs/flux.1-kontext-max", "black-forest-labs/flux.1.1-pro-ultra"]
+)
+async def test_a_decimal_ratio_goes_to_bfl_in_whole_numbers(
+    adapter: BflAdapter, sim: BflSimState, model: str, ratio: str, wire: str
+) -> None:
+    norm = fit(model, aspect_ratio=ratio)
+    (image,) = done(
+        await collect(adapter, call(model=model, aspect_ratio=norm.aspect_ratio))
+    ).images
+    assert sim.log.entries[0]["body"]["aspect_ratio"] == wire
+    width, height = (int(edge) for edge in wire.split(":"))
+    assert image.width and image.height
+    assert abs(image.width / image.height - width / height) < 0.02
+
+
+@pytest.mark.parametrize("directive", ["[sim:http202=bare]", "[sim:http202=empty]"])
+async def test_a_202_poll_without_a_status_is_pending(
+    adapter: BflAdapter, sim: BflSimState, directive: str
+) -> None:
+    sim.bfl.update({"latency_s": 0.3})
+    events = await collect(adapter, call(f"a fox {directive}"))
+    assert done(events).images
+    polls = [e["status"] for e in sim.log.entries if "get_result" in e["path"]]
+    assert polls[0] == 202 and polls[-1] == 200
+    assert next(e.status for e in events if isinstance(e, Progress)) == "Pending"
+
+
+def fit(model: str, **fields: Any) -> Normalized:
+    """The shipped catalog's placement of a public request (what the gateway would send)."""
+    request = ImageGenerationRequest.model_validate({"model": model, "prompt": "p", **fields})
+    return normalize(request, endpoint(model))

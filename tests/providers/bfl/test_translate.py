@@ -14,10 +14,12 @@ from providers.bfl.translate import (
     Submitted,
     build_submit,
     completed,
+    parse_pending,
     parse_result,
     parse_submit,
     polling_url_for,
     sample_url,
+    wire_ratio,
 )
 from providers.errors import (
     AuthError,
@@ -117,6 +119,22 @@ def test_kontext_takes_aspect_ratio_and_up_to_4_input_images() -> None:
         build_submit(
             call(model="black-forest-labs/flux.1-kontext-max", input_images=(*refs, reference()))
         )
+
+
+@pytest.mark.parametrize(
+    ("ratio", "wire"),
+    [
+        ("9:19.5", "6:13"),  # §2.4: "W:H" between 21:9 and 9:21; 9:19.5 is inside, as 6:13
+        ("19.5:9", "13:6"),
+        ("2.35:1", "47:20"),
+        ("16:9", "16:9"),  # whole numbers go as written, not reduced
+        ("9:21", "9:21"),
+    ],
+)
+def test_ratios_go_upstream_in_whole_numbers(ratio: str, wire: str) -> None:
+    assert wire_ratio(ratio) == wire
+    for model in ("black-forest-labs/flux.1-kontext-pro", "black-forest-labs/flux.1.1-pro-ultra"):
+        assert build_submit(call(model=model, aspect_ratio=ratio)).json["aspect_ratio"] == wire
 
 
 def test_ultra_sends_raw_and_one_image_prompt_without_size() -> None:
@@ -405,6 +423,28 @@ def test_a_submit_answer_naming_no_task_at_all_is_a_protocol_error() -> None:
 def test_a_broken_poll_answer_is_a_protocol_error(body: bytes) -> None:
     with pytest.raises(ProtocolError):
         parse_result(body)
+
+
+# An HTTP 202 poll answer (§4: "Treat 202 as pending"): only a body naming a known status says
+# more than "pending"; anything else (no body, not JSON, no status, an unknown one) is Pending.
+@pytest.mark.parametrize(
+    "body", [b"", b"  ", b"oops", b'{"id": "T"}', b"[1]", b"null", _result(status="Brewing")]
+)
+def test_a_202_without_a_known_status_is_pending(body: bytes) -> None:
+    answer = parse_pending(body)
+    assert answer.status == "Pending" and status_error(answer) is None
+
+
+@pytest.mark.parametrize("status", ["Pending", "Generating", "Queued", "Ready", "Error"])
+def test_a_202_naming_a_known_status_is_that_answer(status: str) -> None:
+    assert parse_pending(_result(status=status)).status == status
+
+
+def test_a_202_naming_a_terminal_status_still_ends_the_task() -> None:
+    answer = parse_pending(
+        _result(status="Request Moderated", details={"Moderation Reasons": ["Protected Content"]})
+    )
+    assert isinstance(status_error(answer, task_id="T"), ContentModerated)
 
 
 # -- HTTP errors (§6) ------------------------------------------------------------------------

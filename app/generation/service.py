@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from app.billing.budget import usd
@@ -273,6 +273,15 @@ class Executor:
                 raise err
         if not done:
             raise errors[0]
+        if errors:  # fewer images than asked for: the caller is told which part failed, and why
+            lost = sum(n for n, o in zip(norm.batches, outcomes, strict=True) if o in errors)
+            first = errors[0]
+            assert isinstance(first, ProviderError)
+            note = (
+                f"{endpoint.provider_name}: {lost} of {sum(norm.batches)} images failed upstream "
+                f"and are not billed ({first.message})"
+            )
+            done[0] = replace(done[0], warnings=(*done[0].warnings, note))
         return done
 
     async def _streamed(

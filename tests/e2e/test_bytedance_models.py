@@ -52,6 +52,7 @@ class Sdk:
 
     def __init__(self, gateway: ServerThread) -> None:
         self.generation_ids: list[str] = []
+        self.last: httpx.Response | None = None
         self.http = httpx.Client(timeout=60, event_hooks={"response": [self._note]})
         self.client = OpenRouter(
             api_key=MASTER_KEY, server_url=f"{gateway.url}/api/v1", client=self.http
@@ -61,6 +62,9 @@ class Sdk:
         gid = response.headers.get("x-generation-id")
         if gid:
             self.generation_ids.append(gid)
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.read()
+            self.last = response
 
     def __enter__(self) -> Sdk:
         return self
@@ -177,6 +181,9 @@ def test_a_failed_call_among_several_bills_only_the_images_made(
         )
     assert len(result.data) == 2
     assert result.usage is not None and Decimal(str(result.usage.cost)) == Decimal("0.06")
+    assert client.last is not None
+    (warning,) = client.last.json()["warnings"]  # the caller learns why one image is missing
+    assert "1 of 3 images failed upstream and are not billed" in warning, warning
     row = generation(sim_gateway.url, client.generation_ids[-1])
     assert row["images"] == 2 and Decimal(row["cost_usd"]) == Decimal("0.06")
 

@@ -61,6 +61,9 @@ PUBLIC_CONFIG_KEYS = (
     "seed",
 )
 M = TypeVar("M", bound=BaseModel)
+# The SDKs type image_config values as string | number | list, so the Python SDK sends an
+# integer as a float (`"n": 2.0`): a whole float is read as the integer it stands for.
+INTEGER_CONFIG_KEYS = frozenset({"n", "seed", "output_compression"})
 IMAGE_SIZES = {"0.5K": "512", "512": "512", "1K": "1K", "2K": "2K", "4K": "4K"}
 
 
@@ -143,6 +146,13 @@ def prompt_and_references(messages: list[ChatMessage]) -> tuple[str, list[InputR
     return prompt, references
 
 
+def _whole(value: Any) -> Any:
+    """``2.0`` → ``2``; anything else (``2.5``, a string, a bool) unchanged, for validation."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
 def _config_fields(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(public request fields, passthrough keys) from ``image_config``."""
     fields: dict[str, Any] = {}
@@ -153,7 +163,7 @@ def _config_fields(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
                 IMAGE_SIZES.get(value, value) if isinstance(value, str) else value
             )
         elif key in PUBLIC_CONFIG_KEYS:
-            fields[key] = value
+            fields[key] = _whole(value) if key in INTEGER_CONFIG_KEYS else value
         else:
             extra[key] = value
     return fields, extra
@@ -244,6 +254,7 @@ class ChatCompletions:
     """Renders outcomes as chat completions and chat completion chunks."""
 
     route = "chat"
+    commits_early = True
 
     def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
         return error_response(err.status, err.message, err.metadata, headers)

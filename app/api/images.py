@@ -34,6 +34,7 @@ class OpenRouterImages:
     """Renders the OpenRouter Images API's response objects."""
 
     route = "images"
+    commits_early = True
 
     def __init__(self, progress: bool = False) -> None:
         self.progress = progress

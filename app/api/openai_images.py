@@ -9,12 +9,13 @@ Choices where OpenAI's API has no counterpart:
 * ``model`` is a catalog id (``openai/gpt-image-1.5``) or a bare id (``gpt-image-1.5``) when
   exactly one catalog model has that slug or upstream id; several is a 400 naming them.
 * ``quality`` ``standard``/``hd`` (dall-e) mean ``medium``/``high``; ``size: auto`` is the
-  provider's default; ``style`` (dall-e only) is a 400.
+  provider's default.
 * ``response_format: url`` answers a ``data:`` URL in ``url`` (the gateway stores no images);
   ``b64_json`` (the default) answers base64.
-* ``moderation``, ``input_fidelity`` and ``partial_images`` go to the endpoints whose
-  passthrough allowlist has them; ``moderation``/``input_fidelity`` on a model none of whose
-  endpoints takes them is a 400, ``partial_images`` is simply unused there.
+* ``moderation``, ``input_fidelity``, ``complexity``, ``style`` and ``partial_images`` go to the
+  endpoints whose passthrough allowlist has them (``style`` to Recraft V3's, whose styles are its
+  own, not dall-e's ``vivid``/``natural``); any but ``partial_images`` on a model none of whose
+  endpoints takes it is a 400, ``partial_images`` is simply unused there.
 * OpenRouter's own fields (``aspect_ratio``, ``resolution``, ``seed``, ``provider``) are
   accepted too, so ``extra_body`` can reach routing and shapes the OpenAI API lacks.
 * ``usage`` carries OpenAI's token counts plus ``cost`` (USD), the same figure the ledger
@@ -48,7 +49,7 @@ router = APIRouter()
 Caller = Annotated[Principal, Depends(authenticate)]
 
 QUALITY_ALIASES = {"standard": "medium", "hd": "high"}
-PASSTHROUGH = ("moderation", "input_fidelity", "partial_images")
+PASSTHROUGH = ("moderation", "input_fidelity", "partial_images", "complexity", "style")
 MAX_EDIT_IMAGES = 16
 
 
@@ -73,6 +74,7 @@ class OpenAIImageRequest(BaseModel):
     user: StrictStr | None = None
     safety_identifier: StrictStr | None = None
     style: StrictStr | None = None
+    complexity: StrictStr | None = None
     # OpenRouter fields, reachable through the SDKs' extra_body
     aspect_ratio: StrictStr | None = None
     resolution: StrictStr | None = None
@@ -126,8 +128,6 @@ def to_image_request(
 ) -> ImageGenerationRequest:
     """The internal request for an OpenAI images call (references as data URLs)."""
     model = resolve_model(req.model, catalog)
-    if req.style is not None:
-        raise BadRequest("style is a dall-e parameter; no model here takes it", param="style")
     provider = req.provider or ProviderPreferences()
     options = _options(req, model)
     if options:
@@ -160,6 +160,9 @@ class OpenAIImages:
 
     def __init__(self, *, edit: bool, response_format: str | None) -> None:
         self.route = "openai.edits" if edit else "openai.generations"
+        # OpenAI's SDKs wait up to 10 minutes and take a 200 as success: every failure keeps
+        # its status here, however late (no whitespace keep-alive before a buffered answer)
+        self.commits_early = False
         self.prefix = "image_edit" if edit else "image_generation"
         self.as_url = response_format == "url"
 

@@ -12,7 +12,9 @@ after ``IMAGEGATE_KEEPALIVE_S`` (default 3 s) is committed to ``200 application/
 gateway sends a newline every ``keepalive_s`` until the JSON body follows; leading whitespace is
 valid JSON for every client. Failures found before that moment (validation, auth, credit,
 routing and fast upstream errors) keep their proper 4xx/5xx status; a failure after it is sent
-as the door's error object in the 200 body. SSE responses use ``:`` comments the same way.
+as the door's error object in the 200 body. SSE responses use ``:`` comments the same way; a
+progress note the door does not show commits nothing. A door whose clients wait long and read
+any 200 as success (the OpenAI-compatible one, ``commits_early = False``) never commits early.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class Door(Protocol):
     """How one API shape renders the pipeline's results."""
 
     route: str  # recorded in the ledger row: which door the request came in by
+    # Whether a slow buffered answer is committed to 200 and kept alive with whitespace: the
+    # OpenRouter Python SDK reads with a 5 s timeout and re-sends the request. OpenAI's SDKs wait
+    # 10 minutes and read a 200 as success, so that door keeps every failure's real status.
+    commits_early: bool
 
     def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
         """A failure known before any byte was sent, with its real status."""
@@ -491,11 +497,24 @@ def _sse_frame(item: object, run: Run, door: Door, ex: Exchange) -> list[bytes |
     return []
 
 
+async def _first_shown(run: Run, door: Door, ex: Exchange, wait_s: float | None) -> object | None:
+    """The first item that puts bytes on the wire, or None once ``wait_s`` passed (a keep-alive
+    is due). A progress note this door does not show (every call queues one before it goes
+    upstream) does not commit the stream, so an upstream failure right after it keeps its
+    status, as it does on a buffered request."""
+    deadline = None if wait_s is None else time.monotonic() + wait_s
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        item = await run.next(left)
+        if not (isinstance(item, Note) and door.sse_progress(item, ex) is None):
+            return item
+
+
 async def _sse(
     run: Run, door: Door, ex: Exchange, keepalive: float, *, commit_at_once: bool
 ) -> Response:
     wait = keepalive if keepalive > 0 else None
-    first = None if commit_at_once else await run.next(wait)
+    first = None if commit_at_once else await _first_shown(run, door, ex, wait)
     if isinstance(first, GatewayError):  # failed before any byte: a proper status
         run.record(first)
         return door.error_response(first, {**first.headers, **_headers(ex.generation_id)})
@@ -589,7 +608,7 @@ async def serve(
         run.task.add_done_callback(lambda _: state.spawn(_release(state, slot, gid)))
     if sse(plan):
         return await _sse(run, door, ex, keepalive, commit_at_once=commit_at_once)
-    return await _buffered(run, door, ex, keepalive)
+    return await _buffered(run, door, ex, keepalive if door.commits_early else 0)
 
 
 def _slot_name(state: AppState, caller: Principal) -> str | None:

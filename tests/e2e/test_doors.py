@@ -93,6 +93,25 @@ def test_openrouter_sdk_chat_send_reads_the_images(
     assert call["body"]["prompt"] == "You draw flat vector art.\n\na red fox"
 
 
+def test_openrouter_sdk_chat_integer_image_config_values_arrive_as_numbers(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    """The SDK types image_config values as string | number and sends ``n: 2`` as ``2.0``."""
+    with OpenRouter(api_key=MASTER_KEY, server_url=f"{sim_gateway.url}/api/v1") as client:
+        body = _chat_body()
+        result = client.chat.send(
+            model=body["model"],
+            messages=body["messages"],
+            modalities=["image", "text"],
+            image_config={"n": 2, "quality": "low", "output_compression": 80,
+                          "output_format": "jpeg"},
+        )  # fmt: skip
+    message = result.choices[0].message
+    assert message.images and len(message.images) == 2
+    (call,) = sims.sim("openai").log.entries
+    assert call["body"]["n"] == 2 and call["body"]["output_compression"] == 80
+
+
 def test_chat_image_parts_of_the_last_user_message_are_references(
     sim_gateway: ServerThread, sims: SimServer
 ) -> None:
@@ -317,6 +336,24 @@ def test_openai_sdk_sees_openai_shaped_errors(
         )
     with pytest.raises(openai.BadRequestError):
         oai.images.generate(model=MODEL, prompt="x", style="vivid")
+
+
+def test_openai_sdk_options_reach_the_endpoints_that_take_them(
+    oai: openai.OpenAI, sims: SimServer
+) -> None:
+    """``complexity`` (newer GPT image models) and ``style`` (Recraft V3's own styles) go
+    upstream where the endpoint's allowlist has them, and nowhere else."""
+    oai.images.generate(model="openai/gpt-image-2", prompt="x", extra_body={"complexity": "low"})
+    (call,) = sims.sim("openai").log.entries
+    assert call["body"]["complexity"] == "low"
+    oai.images.generate(model="recraft/recraft-v3", prompt="x", style="digital_illustration")
+    (call,) = [e for e in sims.sim("recraft").log.entries if e.get("body")]  # not the download
+    assert call["body"]["style"] == "digital_illustration"
+    with pytest.raises(openai.BadRequestError) as bad:
+        oai.images.generate(
+            model="recraft/recraft-v3", prompt="x", extra_body={"complexity": "low"}
+        )
+    assert "complexity" in bad.value.message
 
 
 def test_openai_sdk_lists_models(oai: openai.OpenAI) -> None:

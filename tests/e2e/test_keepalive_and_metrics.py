@@ -75,3 +75,38 @@ def test_metrics_count_generations(gateway: ServerThread, api_key: str, sim_a: S
     )
     assert resp.status_code == 200
     assert count() == before + 1
+
+
+def test_fast_failure_of_a_stream_keeps_its_status(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """The progress note queued before every upstream call is not shown on this door, so it
+    does not commit the event stream: the refusal that follows keeps its 403."""
+    body = {"model": MODEL, "prompt": "quick refusal [sim:moderate]", "stream": True}
+    resp = httpx.post(
+        f"{gateway.url}/api/v1/images",
+        json=body,
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    assert resp.status_code == 403, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    assert resp.json()["error"]["code"] == 403
+
+
+def test_late_failure_on_the_openai_route_keeps_its_status(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """OpenAI's SDKs wait minutes and read any 200 as a success: no early commit there, so a
+    refusal after the keep-alive interval is still a 403 in OpenAI's error shape."""
+    body = {"model": MODEL, "prompt": "late refusal [sim:sleep=4] [sim:moderate=output]"}
+    resp = httpx.post(
+        f"{gateway.url}/v1/images/generations",
+        json=body,
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    assert resp.status_code == 403, resp.text
+    assert not resp.content.startswith(b"\n")
+    error = resp.json()["error"]
+    assert error["code"] and "message" in error and "type" in error

@@ -36,6 +36,7 @@ from providers.spec import (
     GenerateCall,
     GeneratedImage,
     GenerationEvent,
+    InputImage,
     PartialImage,
     Progress,
     Usage,
@@ -81,12 +82,22 @@ def _hashed_user(user: str | None) -> str | None:
     return None if user is None else hashlib.sha256(user.encode()).hexdigest()[:32]
 
 
-def _call(
-    plan: Plan, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
+def upstream_call(
+    endpoint: EndpointSpec,
+    norm: Normalized,
+    prompt: str,
+    n: int,
+    *,
+    input_images: tuple[InputImage, ...] = (),
+    mask: InputImage | None = None,
+    stream: bool = False,
+    request_id: str = "",
+    user: str | None = None,
 ) -> GenerateCall:
+    """The call an adapter gets for ``n`` images of a normalized request."""
     return GenerateCall(
         endpoint=endpoint,
-        prompt=plan.request.prompt,
+        prompt=prompt,
         n=n,
         width=norm.width,
         height=norm.height,
@@ -99,9 +110,25 @@ def _call(
         output_compression=norm.output_compression,
         background=norm.background,
         seed=norm.seed,
+        options=dict(norm.options),
+        input_images=input_images,
+        mask=mask,
+        stream=stream,
+        request_id=request_id,
+        user=user,
+    )
+
+
+def _call(
+    plan: Plan, endpoint: EndpointSpec, norm: Normalized, n: int, stream: bool
+) -> GenerateCall:
+    return upstream_call(
+        endpoint,
+        norm,
+        plan.request.prompt,
+        n,
         input_images=plan.images,
         mask=plan.mask,
-        options=dict(norm.options),
         stream=stream,
         request_id=plan.id,
         user=_hashed_user(plan.request.user),

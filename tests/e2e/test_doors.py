@@ -253,9 +253,13 @@ def test_openai_sdk_streams_partial_and_completed_events(oai: openai.OpenAI) -> 
         stream=True,
         partial_images=2,
     )
-    kinds = [event.type for event in stream]
+    events = list(stream)
+    kinds = [event.type for event in events]
     assert kinds.count("image_generation.partial_image") == 2
     assert kinds[-1] == "image_generation.completed"
+    partial = events[0]  # OpenAI's partial events carry the request's shape
+    assert (partial.size, partial.quality, partial.background) == ("1024x1024", "low", "auto")
+    assert partial.output_format == "png" and partial.partial_image_index == 0
 
 
 def test_large_images_reach_every_door_whole(

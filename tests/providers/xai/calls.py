@@ -11,6 +11,8 @@ from PIL import Image
 from app.catalog import load_catalog
 from providers.spec import EndpointSpec, GenerateCall, InputImage
 
+SIM_KEY = "xai-sim-adapter-test-key-0123"  # the key the simulator of these tests accepts
+
 CATALOG = load_catalog()
 STANDARD = "x-ai/grok-imagine-image"
 QUALITY = "x-ai/grok-imagine-image-quality"

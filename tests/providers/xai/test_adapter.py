@@ -34,26 +34,11 @@ from providers.errors import (
 )
 from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent
 from providers.xai.adapter import XaiAdapter
-from simulator.xai import create_app
 from simulator.xai_state import XaiState
-from tests.providers.xai.calls import QUALITY, V2, call, endpoint, image_b64, reference
+from tests.providers.xai.calls import QUALITY, SIM_KEY, V2, call, endpoint, image_b64, reference
 from tests.servers import ServerThread, free_port
 
-KEY = "xai-sim-adapter-test-key-0123"
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[tuple[str, XaiState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/v1", app.state.sim
-
-
-@pytest.fixture
-def sim(simulator: tuple[str, XaiState]) -> XaiState:
-    state = simulator[1]
-    state.reset()
-    return state
+KEY = SIM_KEY
 
 
 @pytest.fixture

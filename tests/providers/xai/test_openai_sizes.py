@@ -7,21 +7,19 @@ xai.md §5.2: "No ``size``: map OpenAI sizes to ``aspect_ratio`` (+``resolution`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from providers.spec import Completed
 from providers.xai.adapter import XaiAdapter
-from simulator.xai import create_app
 from simulator.xai_rules import output_size
 from simulator.xai_state import XaiState
 from tests.generation.calls import planned_call
-from tests.providers.xai.calls import QUALITY, STANDARD, V2, endpoint
-from tests.servers import ServerThread
+from tests.providers.xai.calls import QUALITY, SIM_KEY, STANDARD, V2, endpoint
 
-KEY = "xai-sim-openai-sizes-key-0123"
+KEY = SIM_KEY
 
 # model, OpenAI size, aspect_ratio and resolution sent, warned
 CASES = [
@@ -34,20 +32,6 @@ CASES = [
     (V2, "1792x1024", "16:9", "2k", True),
     (V2, "1000x3000", "9:20", "2k", True),
 ]
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[tuple[str, XaiState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/v1", app.state.sim
-
-
-@pytest.fixture
-def sim(simulator: tuple[str, XaiState]) -> XaiState:
-    state = simulator[1]
-    state.reset()
-    return state
 
 
 @pytest.fixture

@@ -65,9 +65,15 @@ def _modality(model: ModelSpec) -> str:
     return f"{'+'.join(model.input_modalities)}->{'+'.join(model.output_modalities)}"
 
 
+def supported_parameters(model: ModelSpec) -> list[str]:
+    """What a model's entry lists under ``supported_parameters`` (and what the filter of the
+    same name matches): its public parameters and the chat-completion keys every model takes."""
+    return [*union_parameters(model), "modalities", "image_config", "provider"]
+
+
 def model_entry(model: ModelSpec, endpoint: EndpointSpec) -> dict[str, Any]:
     """One ``Model`` of ``GET /api/v1/models``: every key the official SDKs require."""
-    params = [*union_parameters(model), "modalities", "image_config", "provider"]
+    params = supported_parameters(model)
     return {
         "id": model.id,
         "canonical_slug": model.id,
@@ -109,7 +115,7 @@ def _matches(
         return False
     if inputs is not None and not inputs <= set(model.input_modalities):
         return False
-    return params is None or params <= set(union_parameters(model))
+    return params is None or params <= set(supported_parameters(model))
 
 
 @router.get("/api/v1/models")

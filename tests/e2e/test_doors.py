@@ -390,6 +390,11 @@ def test_models_list_filters_and_pages(sim_gateway: ServerThread) -> None:
     assert first["links"]["next"].endswith("offset=2&limit=2")
     assert httpx.get(url, params={"limit": 0}).status_code == 400
     assert httpx.get(url, params={"output_modalities": "smell"}).status_code == 400
+    # the filter matches what the entries list: every entry lists image_config
+    listed = httpx.get(url, params={"supported_parameters": "image_config,modalities"}).json()
+    assert listed["total_count"] == len(SERVABLE)
+    seeded = httpx.get(url, params={"supported_parameters": "seed"}).json()["data"]
+    assert seeded and all("seed" in m["supported_parameters"] for m in seeded)
 
 
 def test_ts_sdk_models_list(sim_gateway: ServerThread) -> None:

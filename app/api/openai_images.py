@@ -217,9 +217,11 @@ class OpenAIImages:
         if first.width and first.height:
             shape["size"] = f"{first.width}x{first.height}"
         norm = outcome.normalized
-        if norm.quality:
+        # OpenAI answers with the values it resolved (never ``auto``); an ``auto`` the request
+        # left to the provider is not known here, so it is left out rather than echoed
+        if norm.quality and norm.quality != "auto":
             shape["quality"] = norm.quality
-        if norm.background:
+        if norm.background and norm.background != "auto":
             shape["background"] = norm.background
         return shape
 

@@ -209,12 +209,13 @@ def test_openai_sdk_generates(
     oai: openai.OpenAI, sim_gateway: ServerThread, sims: SimServer, model: str
 ) -> None:
     raw = oai.images.with_raw_response.generate(
-        model=model, prompt="a fox", size="1536x1024", quality="low", n=2
+        model=model, prompt="a fox", size="1536x1024", quality="low", n=2, background="auto"
     )
     result = raw.parse()
     assert result.data is not None and len(result.data) == 2
     assert _image(result.data[0].b64_json or "").size == (1536, 1024)
     assert result.size == "1536x1024" and result.output_format == "png"
+    assert result.quality == "low" and result.background is None  # never "auto" (left to OpenAI)
     assert result.usage is not None and result.usage.output_tokens > 0
     cost = result.usage.model_extra["cost"]  # type: ignore[index]
     row = generation(sim_gateway.url, raw.headers["x-generation-id"])

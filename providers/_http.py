@@ -63,10 +63,18 @@ class SSEDecoder:
     handled); ``:`` lines are comments; several ``data:`` lines join with ``\\n``; one space after
     the colon is stripped. Lines are found with a resumable scan, so a multi-megabyte line costs
     linear time whatever the chunking.
+
+    ``continuation_lines`` (off by default: the SSE rules ignore such lines): inside an event
+    that already has a ``data`` line, a line that is no field and no comment (``  "type": "…",``,
+    ``}``) continues that data, kept whole. Seedream's official sample pretty-prints an event's
+    JSON that way; single-line events decode the same either way.
     """
 
-    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(
+        self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, continuation_lines: bool = False
+    ) -> None:
         self._max_line = max_line_bytes
+        self._continuation = continuation_lines
         self._buf = bytearray()
         self._scanned = 0  # bytes of _buf already known to hold no line ending
         self._skip_lf = False  # the previous chunk ended in \r: drop a leading \n
@@ -144,6 +152,9 @@ class SSEDecoder:
         """The line ``buf[start:end]``, decoded without copying a multi-megabyte value twice."""
         if start == end:
             return self._dispatch()
+        if self._continuation and self._data and not _is_field_line(buf, start, end):
+            self._data.append(buf[start:end].decode("utf-8", errors="replace"))
+            return None
         colon = buf.find(b":", start, end)
         if colon == start:
             return None  # a comment
@@ -201,6 +212,21 @@ class SSEDecoder:
         )
         self._reset_event()
         return event
+
+
+_FIELD_NAMES = (b"data", b"event", b"id", b"retry")
+
+
+def _is_field_line(buf: bytearray, start: int, end: int) -> bool:
+    """``data:…``, ``event:…``, ``id:…``, ``retry:…`` (or the bare name), or a ``:`` comment."""
+    if buf.startswith(b":", start, end):
+        return True
+    for name in _FIELD_NAMES:
+        if buf.startswith(name, start, end):
+            after = start + len(name)
+            if after == end or buf[after] == 58:  # 58: ":"
+                return True
+    return False
 
 
 def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:

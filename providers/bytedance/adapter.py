@@ -12,8 +12,8 @@ the Content-Type alone (§4 gotcha 1): a validation error comes back as plain JS
 read timeout must cover one image's generation (the context's upstream timeout does).
 
 The official streaming sample spreads an event's JSON over several lines with no ``data:`` on
-the continuation lines (§4: "the adapter parser may tolerate both"); :class:`SeedreamSSEDecoder`
-reads those lines as the event's data, where a standard SSE parser would drop them.
+the continuation lines (§4: "the adapter parser may tolerate both"): the decoder reads those
+lines as the event's data (``continuation_lines``), where a standard SSE parser drops them.
 """
 
 from __future__ import annotations
@@ -61,35 +61,6 @@ DEFAULT_BASE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
 RESULT_HOSTS = ("*.volces.com", "*.bytepluses.com", "*.byteplus.com")
 _MAX_ERROR_BODY = 1024 * 1024
 _DONE = "[DONE]"
-# Lines a standard SSE parser understands: fields, and ``:`` comments.
-_SSE_LINE_STARTS = (b"data", b"event", b"id", b"retry", b":")
-
-
-class SeedreamSSEDecoder(SSEDecoder):
-    """:class:`SSEDecoder` that also reads the official sample's pretty-printed JSON (§4).
-
-    Inside an event that already has a ``data`` line, a line that is no SSE field and no
-    comment (``  "type": "…",``, ``}``) is a continuation of that data, kept whole, instead of
-    a field of an unknown name, which the SSE rules ignore. Standard single-line events, which
-    ModelArk's live streams carry, decode exactly as before: only lines the standard parser
-    would drop are read differently. Seedream-only, so the shared decoder stays strict.
-    """
-
-    def _line_at(self, buf: bytearray, start: int, end: int) -> ServerSentEvent | None:
-        if self._data and start < end and not _is_sse_line(buf, start, end):
-            self._data.append(buf[start:end].decode("utf-8", errors="replace"))
-            return None
-        return super()._line_at(buf, start, end)
-
-
-def _is_sse_line(buf: bytearray, start: int, end: int) -> bool:
-    """``data:…``, ``event:…``, ``id:…``, ``retry:…`` (or the bare name), or a comment."""
-    for name in _SSE_LINE_STARTS:
-        if buf.startswith(name, start, end):
-            after = start + len(name)
-            if name == b":" or after == end or buf[after] == 58:  # 58: ":"
-                return True
-    return False
 
 
 class SeedreamAdapter:
@@ -254,7 +225,7 @@ async def _rest(chunks: AsyncIterator[bytes], limit: int = DEFAULT_MAX_BODY_BYTE
 
 async def _sse(head: bytes, chunks: AsyncIterator[bytes]) -> AsyncGenerator[ServerSentEvent, None]:
     """The SSE events of ``head`` + the rest, up to ``data: [DONE]`` or EOF."""
-    decoder = SeedreamSSEDecoder()
+    decoder = SSEDecoder(continuation_lines=True)
     for event in decoder.feed(head):
         if event.data.strip() == _DONE:
             return

@@ -6,7 +6,6 @@ import orjson
 import pytest
 
 from providers._http import ServerSentEvent, SSEDecoder
-from providers.bytedance.adapter import SeedreamSSEDecoder
 
 # The shape of the official sample: pretty-printed JSON, ``data:`` on the first line only.
 SAMPLE = (
@@ -30,7 +29,7 @@ def decode(decoder: SSEDecoder, raw: bytes, step: int) -> list[ServerSentEvent]:
 
 @pytest.mark.parametrize("step", [1, 7, 4096])
 def test_continuation_lines_join_the_events_data(step: int) -> None:
-    events = decode(SeedreamSSEDecoder(), SAMPLE, step)
+    events = decode(SSEDecoder(continuation_lines=True), SAMPLE, step)
     assert [e.event for e in events] == ["image_generation.completed", None]
     assert orjson.loads(events[0].data)["usage"]["generated_images"] == 3
     assert events[1].data == "[DONE]"
@@ -43,7 +42,7 @@ def test_the_shared_decoder_drops_them() -> None:
 
 @pytest.mark.parametrize("newline", [b"\r\n", b"\r"])
 def test_any_line_ending(newline: bytes) -> None:
-    events = decode(SeedreamSSEDecoder(), SAMPLE.replace(b"\n", newline), 5)
+    events = decode(SSEDecoder(continuation_lines=True), SAMPLE.replace(b"\n", newline), 5)
     assert orjson.loads(events[0].data)["type"] == "image_generation.completed"
 
 
@@ -61,10 +60,12 @@ def test_standard_events_decode_exactly_as_before() -> None:
         b"data: [DONE]\n\n"
     )
     for step in (1, 3, len(raw)):
-        assert decode(SeedreamSSEDecoder(), raw, step) == decode(SSEDecoder(), raw, step)
+        assert decode(SSEDecoder(continuation_lines=True), raw, step) == decode(
+            SSEDecoder(), raw, step
+        )
 
 
 def test_a_stray_line_before_any_data_is_still_ignored() -> None:
     """Only lines after an event's ``data`` continue it; before, SSE's rules apply."""
     raw = b'event: x\n  "orphan": 1\ndata: {"a": 1}\n\n'
-    assert decode(SeedreamSSEDecoder(), raw, 2)[0].data == '{"a": 1}'
+    assert decode(SSEDecoder(continuation_lines=True), raw, 2)[0].data == '{"a": 1}'

@@ -301,7 +301,11 @@ class Executor:
         if not done:
             raise errors[0]
         if errors:  # fewer images than asked for: the caller is told which part failed, and why
-            lost = sum(n for n, o in zip(norm.batches, outcomes, strict=True) if o in errors)
+            lost = sum(
+                n
+                for n, o in zip(norm.batches, outcomes, strict=True)
+                if isinstance(o, BaseException)
+            )
             first = errors[0]
             assert isinstance(first, ProviderError)
             note = (

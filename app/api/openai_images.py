@@ -158,29 +158,22 @@ def to_image_request(
 class OpenAIImages:
     """Renders outcomes in OpenAI's ImagesResponse and image streaming event shapes."""
 
-    def __init__(
-        self,
-        *,
-        edit: bool,
-        response_format: str | None,
-        requested: OpenAIImageRequest | None = None,
-    ) -> None:
+    def __init__(self, *, edit: bool, requested: OpenAIImageRequest) -> None:
         self.route = "openai.edits" if edit else "openai.generations"
         # A partial image's event carries the request's shape (OpenAI's partial events have
         # size, quality and background, ``auto`` where the caller left them so); the completed
         # events carry what was made.
-        asked = requested or OpenAIImageRequest(prompt="")
-        quality = asked.quality or "auto"
+        quality = requested.quality or "auto"
         self.partial_shape = {
-            "background": asked.background or "auto",
+            "background": requested.background or "auto",
             "quality": QUALITY_ALIASES.get(quality, quality),
-            "size": asked.size or "auto",
+            "size": requested.size or "auto",
         }
         # OpenAI's SDKs wait up to 10 minutes and take a 200 as success: every failure keeps
         # its status here, however late (no whitespace keep-alive before a buffered answer)
         self.commits_early = False
         self.prefix = "image_edit" if edit else "image_generation"
-        self.as_url = response_format == "url"
+        self.as_url = requested.response_format == "url"
 
     def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
         return openai_error_response(err.status, err.message, err.metadata, headers)
@@ -292,7 +285,7 @@ async def _serve(
     edit: bool,
 ) -> Response:
     state: AppState = request.app.state.ig
-    door = OpenAIImages(edit=edit, response_format=req.response_format, requested=req)
+    door = OpenAIImages(edit=edit, requested=req)
     try:
         internal = to_image_request(req, state.catalog, references, mask)
     except GatewayError as exc:

@@ -120,17 +120,20 @@ def _workers(results: list[Any]) -> list[str]:
     by_label: dict[str, dict[str, float]] = {}
     for m in prod:
         by_label.setdefault(m.label, {})[m.payload] = m.rps
-    for label, rps in sorted(by_label.items()):
+    for label, rps in by_label.items():  # in the order run: one process, then 2..N workers
         name = label.removesuffix(" /api/v1/images").removeprefix("imagegate production")
         rows.append(
-            f"| {name.strip(', ') or 'default'} | {_f(rps.get('tiny', math.nan), 0)} "
+            f"| {name.strip(', ') or '1 (as shipped)'} | {_f(rps.get('tiny', math.nan), 0)} "
             f"| {_f(rps.get('4 MB', math.nan), 0)} |"
         )
     return [*rows, ""]
 
 
 def _targets(results: list[Any], configs: list[str]) -> list[str]:
-    rows = ["#### Targets", "", "| check | " + " | ".join(configs) + " |",
+    rows = ["#### Targets", "",
+            "Each configuration as shipped (one process); *production, N workers* is the same "
+            "configuration run with `imagegate serve --workers N` on one host.", "",
+            "| check | " + " | ".join(configs) + " |",
             "| --- |" + " --- |" * len(configs)]  # fmt: skip
 
     def added(label: str, payload: str) -> float:
@@ -182,7 +185,8 @@ def render(results: list[Any], info: dict[str, str], args: argparse.Namespace) -
     lines += [f"- **{k}**: {v}" for k, v in info.items()]
     lines += [
         f"- **run**: `bench/run.py{' --quick' if args.quick else ''}`, configurations "
-        f"{', '.join(args.configs)}, production workers {args.workers}, simulator workers "
+        f"{', '.join(args.configs)} (one process each, as shipped), production again with "
+        f"2..{args.workers} workers, simulator workers "
         f"{args.sim_workers}, LiteLLM {'on' if args.litellm else 'off'}",
         "- latencies are client-side (the load generator); *added* is the target's p50 minus "
         "the simulator's own p50 at the same concurrency; RSS and CPU are the target's "
@@ -192,7 +196,9 @@ def render(results: list[Any], info: dict[str, str], args: argparse.Namespace) -
     for payload in ("tiny", "4 MB"):
         lines += _buffered(results, payload)
     lines += _streaming(results) + _memory(results) + _workers(results)
-    lines += _targets(results, args.configs)
+    workers = [f"production, {w} workers" for w in range(2, args.workers + 1)]
+    lines += _targets(results, [*args.configs, *workers] if "production" in args.configs
+                      else args.configs)  # fmt: skip
     return "\n".join([*lines, END])
 
 

@@ -110,8 +110,9 @@ def _pg(sql: str) -> None:
 def start_imagegate(
     config: str, sim_port: int, workers: int, logdir: Path, label: str | None = None
 ) -> Target:
-    """``embedded``: SQLite and in-process limits, one process (the default install).
-    ``production``: Postgres, Redis and ``--workers`` processes (the recommended deployment)."""
+    """``embedded``: SQLite and in-process limits (the default install). ``production``:
+    Postgres and Redis (the Docker image, compose file and Kubernetes manifests), one process
+    unless ``workers`` asks for ``--workers`` worker processes."""
     port = free_port()
     python = ensure_runtime()
     env = {
@@ -136,7 +137,7 @@ def start_imagegate(
     key = run([python, "-m", "app.cli", "keys", "create", "--name", "bench"], env, ROOT)
     key = key.strip().splitlines()[-1]
     argv = [python, "-m", "app.cli", "serve", "--port", str(port)]
-    if workers != 1 or config != "embedded":
+    if workers != 1:
         argv += ["--workers", str(workers)]
     name = label or f"imagegate {config}"
     server = start(name, argv, env, port, "/health", logdir)

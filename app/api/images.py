@@ -12,6 +12,7 @@ events ignore the extension events (the official SDKs skip unknown ``type`` valu
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -21,8 +22,10 @@ from app.api.serving import Exchange, serve
 from app.auth import Principal, authenticate
 from app.errors import GatewayError, error_body, error_response
 from app.generation import render
+from app.generation.normalize import Normalized
 from app.generation.request import ImageGenerationRequest
-from app.generation.service import Note, Outcome, Partial, Plan
+from app.generation.service import Note, Outcome, Partial
+from providers.spec import EndpointSpec
 
 router = APIRouter(prefix="/api/v1")
 
@@ -78,7 +81,7 @@ class OpenRouterImages:
         return render.completed_events(outcome, ex.created)
 
     def sse_error(self, err: GatewayError, ex: Exchange) -> bytes:
-        return render.error_event(err.status, err.message)
+        return render.error_event(err.status, err.message, (err.metadata or {}).get("param"))
 
     def sse_done(self) -> bytes:
         return render.DONE
@@ -92,10 +95,10 @@ def _opted_in(request: Request) -> bool:
 async def create_image(body: ImageGenerationRequest, request: Request, caller: Caller) -> Response:
     progress = bool(body.stream) and _opted_in(request)
 
-    def sse(plan: Plan) -> bool:
+    def sse(attempts: Sequence[tuple[EndpointSpec, Normalized]]) -> bool:
         if not body.stream:
             return False
-        return progress or any(e.supports_streaming for e, _ in plan.attempts)
+        return progress or any(e.supports_streaming for e, _ in attempts)
 
     return await serve(
         request,

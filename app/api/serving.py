@@ -12,7 +12,10 @@ after ``IMAGEGATE_KEEPALIVE_S`` (default 3 s) is committed to ``200 application/
 gateway sends a newline every ``keepalive_s`` until the JSON body follows; leading whitespace is
 valid JSON for every client. Failures found before that moment (validation, auth, credit,
 routing and fast upstream errors) keep their proper 4xx/5xx status; a failure after it is sent
-as the door's error object in the 200 body. SSE responses use ``:`` comments the same way; a
+as the door's error object in the 200 body. Reference images named by URL are fetched inside
+that window too (a slow host would otherwise hold the first byte past the SDK's timeout): a
+request still fetching after one keep-alive period is committed the same way, and a fetch that
+fails after that is its error object. SSE responses use ``:`` comments the same way; a
 progress note the door does not show commits nothing. A door whose clients wait long and read
 any 200 as success (the OpenAI-compatible one, ``commits_early = False``) never commits early.
 """
@@ -25,7 +28,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -444,22 +447,28 @@ async def _buffered(run: Run, door: Door, ex: Exchange, keepalive: float) -> Res
         # recorded once the answer is on its way: the client does not wait for the books
         return _json_response(answer, _headers(gid), functools.partial(run.record, first))
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            item = None
-            while item is None:
-                yield b"\n"
-                item = await run.result(keepalive)
-            run.record(item)
-            if isinstance(item, Outcome):
-                for piece in _pieces(door.body(item, ex)):
-                    yield piece
-            elif isinstance(item, GatewayError):
-                yield door.late_error(item, ex)
-        finally:
-            await run.cancel()
+    return StreamingResponse(
+        _kept_alive(run, door, ex, keepalive), media_type="application/json", headers=_headers(gid)
+    )
 
-    return StreamingResponse(body(), media_type="application/json", headers=_headers(gid))
+
+async def _kept_alive(
+    run: Run, door: Door, ex: Exchange, keepalive: float
+) -> AsyncGenerator[bytes, None]:
+    """A buffered answer committed to 200: newlines until the result, then its body."""
+    try:
+        item = None
+        while item is None:
+            yield b"\n"
+            item = await run.result(keepalive)
+        run.record(item)
+        if isinstance(item, Outcome):
+            for piece in _pieces(door.body(item, ex)):
+                yield piece
+        elif isinstance(item, GatewayError):
+            yield door.late_error(item, ex)
+    finally:
+        await run.cancel()
 
 
 # Stands in for a flowing image while its event is rendered; found again by identity.
@@ -519,34 +528,44 @@ async def _sse(
         run.record(first)
         return door.error_response(first, {**first.headers, **_headers(ex.generation_id)})
 
-    async def events() -> AsyncIterator[bytes]:
-        item: object | None = first
-        try:
-            if commit_at_once:
-                yield door.sse_keepalive()
-                item = await run.next(wait)
-            while item is not _END:
-                for frame in _sse_frame(item, run, door, ex):
-                    if not isinstance(frame, B64Flow):
-                        yield frame
-                        continue
-                    try:
-                        async for chunk in frame.chunks():
-                            yield chunk
-                    except FlowBroken:
-                        # The provider failed inside an image already half sent: that event
-                        # cannot be completed or taken back, so the stream ends here, without
-                        # [DONE] (an unfinished event is dropped by SSE clients). The
-                        # generation's failure is recorded as usual.
-                        run.record(await run.result(keepalive or None))
-                        return
-                item = await run.next(wait)
-            yield door.sse_done()
-        finally:
-            await run.cancel()
+    headers = {**_headers(ex.generation_id), **_SSE_HEADERS}
+    events = _events(run, door, ex, keepalive, first, commit_at_once=commit_at_once)
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
-    headers = {**_headers(ex.generation_id), "cache-control": "no-cache", "x-accel-buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+async def _events(
+    run: Run, door: Door, ex: Exchange, keepalive: float, first: object | None, *,
+    commit_at_once: bool,
+) -> AsyncGenerator[bytes, None]:  # fmt: skip
+    """A committed event stream: ``first`` (None: a keep-alive), then the run's items."""
+    wait = keepalive if keepalive > 0 else None
+    item: object | None = first
+    try:
+        if commit_at_once:
+            yield door.sse_keepalive()
+            item = await run.next(wait)
+        while item is not _END:
+            for frame in _sse_frame(item, run, door, ex):
+                if not isinstance(frame, B64Flow):
+                    yield frame
+                    continue
+                try:
+                    async for chunk in frame.chunks():
+                        yield chunk
+                except FlowBroken:
+                    # The provider failed inside an image already half sent: that event
+                    # cannot be completed or taken back, so the stream ends here, without
+                    # [DONE] (an unfinished event is dropped by SSE clients). The
+                    # generation's failure is recorded as usual.
+                    run.record(await run.result(keepalive or None))
+                    return
+            item = await run.next(wait)
+        yield door.sse_done()
+    finally:
+        await run.cancel()
 
 
 async def serve(
@@ -555,13 +574,14 @@ async def serve(
     body: ImageGenerationRequest,
     door: Door,
     *,
-    sse: Callable[[Plan], bool],
+    sse: Callable[[Sequence[tuple[EndpointSpec, Normalized]]], bool],
     upstream_stream: bool,
     commit_at_once: bool = False,
 ) -> Response:
     """Run ``body`` through the pipeline and answer in ``door``'s shape.
 
-    ``sse(plan)`` decides, once the endpoints are known, whether to answer as an event stream;
+    ``sse(attempts)`` decides, from the endpoints that can serve the request, whether to answer
+    as an event stream;
     ``upstream_stream`` asks streaming endpoints for partial images; ``commit_at_once`` opens
     the event stream before the first result (progress mode), instead of waiting up to one
     keep-alive period for a failure that could still get its real status.
@@ -588,27 +608,141 @@ async def serve(
         return door.error_response(refused, {**refused.headers, **_headers(gid)})
     slot = _slot_name(state, caller)
     ledger = Ledger(state, gid, body, caller, http.headers.get("user-agent"), door.route)
+    keepalive = state.settings.keepalive_s
+    prep: asyncio.Future[Plan] | None = None
     try:
         if unroutable is not None:
             raise unroutable
-        plan = await prepare(state, body, caller, gid, routed)
+        assert routed is not None
+        as_sse = sse(routed[1])
+        if keepalive > 0 and (as_sse or door.commits_early) and _fetches(body):
+            # Reference images are fetched while preparing, from hosts as slow as they like:
+            # past one keep-alive period the answer is committed, as a slow generation's is.
+            prep = asyncio.ensure_future(prepare(state, body, caller, gid, routed))
+            await asyncio.wait({prep}, timeout=keepalive)
+            if not prep.done():
+                prepared = Prepared(state, prep, ledger, slot, upstream_stream if as_sse else False)
+                return _while_preparing(prepared, door, ex, keepalive, as_sse=as_sse)
+            plan = prep.result()
+        else:
+            plan = await prepare(state, body, caller, gid, routed)
     except GatewayError as exc:
         ledger.failure("failed", exc, None, 0)
         await _release(state, slot, gid)
         return door.error_response(exc, {**exc.headers, **_headers(gid)})
     except BaseException:
+        if prep is not None and not prep.done():
+            prep.cancel()
         await _release(state, slot, gid)
         raise
-    if plan.budget is not None and plan.budget.held is not None:
-        ledger.hold_id = gid
-    keepalive = state.settings.keepalive_s
-    run = Run(state, plan, ledger, upstream_stream if sse(plan) else False)
-    if slot is not None:
-        # the key's concurrency slot is held until the generation ends, drained or not
-        run.task.add_done_callback(lambda _: state.spawn(_release(state, slot, gid)))
-    if sse(plan):
+    run = _start(state, plan, ledger, slot, upstream_stream if sse(plan.attempts) else False)
+    if sse(plan.attempts):
         return await _sse(run, door, ex, keepalive, commit_at_once=commit_at_once)
     return await _buffered(run, door, ex, keepalive if door.commits_early else 0)
+
+
+def _fetches(body: ImageGenerationRequest) -> bool:
+    """Whether preparing the request fetches images (a URL, not inline data)."""
+    refs = [r.image_url.url for r in body.input_references or ()]
+    if body.mask is not None:
+        refs.append(body.mask.image_url.url)
+    return any(url[:5].lower() != "data:" for url in refs)
+
+
+def _start(state: AppState, plan: Plan, ledger: Ledger, slot: str | None, stream: bool) -> Run:
+    """The generation's task, once its plan is ready."""
+    if plan.budget is not None and plan.budget.held is not None:
+        ledger.hold_id = plan.id
+    run = Run(state, plan, ledger, stream)
+    if slot is not None:
+        # the key's concurrency slot is held until the generation ends, drained or not
+        run.task.add_done_callback(lambda _: state.spawn(_release(state, slot, plan.id)))
+    return run
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A plan still being prepared (reference images on their way) once the answer is
+    committed: what starting its generation, or settling its failure, needs."""
+
+    state: AppState
+    task: asyncio.Future[Plan]
+    ledger: Ledger
+    slot: str | None
+    stream: bool
+    taken: bool = False  # the plan (or failure) was taken by the answer: not abandoned
+
+    async def plan(self, keepalive: float) -> Plan | GatewayError | None:
+        """The plan, the request's failure, or None once ``keepalive`` passed first."""
+        await asyncio.wait({self.task}, timeout=keepalive)
+        if not self.task.done():
+            return None
+        self.taken = True
+        try:
+            return self.task.result()
+        except GatewayError as exc:
+            self.ledger.failure("failed", exc, None, 0)
+            await _release(self.state, self.slot, self.ledger.gid)
+            return exc
+        except BaseException:
+            await _release(self.state, self.slot, self.ledger.gid)
+            raise
+
+    def abandon(self) -> None:
+        """The client left before the plan was ready: its generation never starts; what the
+        preparation took (a credit hold, the concurrency slot) is given back once it ends."""
+        self.state.spawn(self._settle())
+
+    async def _settle(self) -> None:
+        try:
+            plan = await self.task
+        except Exception as exc:  # the client left: nobody to tell
+            error = exc if isinstance(exc, GatewayError) else None
+            self.ledger.failure("cancelled", error, None, 0, note="the client went away")
+        else:
+            if plan.budget is not None and plan.budget.held is not None:
+                self.ledger.hold_id = plan.id  # the row releases the hold
+            self.ledger.failure("cancelled", None, None, 0, note="the client went away")
+        finally:
+            await _release(self.state, self.slot, self.ledger.gid)
+
+
+def _while_preparing(
+    prepared: Prepared, door: Door, ex: Exchange, keepalive: float, *, as_sse: bool
+) -> Response:
+    """An answer committed while the plan is still being prepared: keep-alives until it is
+    ready, then the generation as on any committed answer (or the request's failure)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            result: Plan | GatewayError | None = None
+            while result is None:
+                yield door.sse_keepalive() if as_sse else b"\n"
+                result = await prepared.plan(keepalive)
+            if isinstance(result, GatewayError):
+                if as_sse:
+                    yield door.sse_error(result, ex)
+                    yield door.sse_done()
+                else:
+                    yield door.late_error(result, ex)
+                return
+            run = _start(prepared.state, result, prepared.ledger, prepared.slot, prepared.stream)
+            if as_sse:
+                tail = _events(run, door, ex, keepalive, None, commit_at_once=False)
+            else:
+                tail = _kept_alive(run, door, ex, keepalive)
+            async with contextlib.aclosing(tail) as pieces:  # closed (run settled) at once
+                async for piece in pieces:
+                    yield piece
+        finally:
+            if not prepared.taken:
+                prepared.abandon()
+
+    headers = _headers(ex.generation_id)
+    if as_sse:
+        headers.update(_SSE_HEADERS)
+        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(body(), media_type="application/json", headers=headers)
 
 
 def _slot_name(state: AppState, caller: Principal) -> str | None:

@@ -122,15 +122,29 @@ def completed_events(outcome: Outcome, created: int) -> list[Body]:
     return events
 
 
-def error_event(status: int, message: str) -> bytes:
-    code = {403: "content_moderated", 429: "rate_limited", 524: "timeout"}.get(
-        status, "upstream_error"
-    )
-    return joined(
-        sse(
-            {"type": "error", "error": {"message": message, "code": code, "type": "provider_error"}}
-        )
-    )
+# An error event's ``code`` (a string: the SDKs drop an event with an integer code) by the
+# status the failure would have had before the stream started. The caller's own mistakes
+# (a reference that could not be fetched, found after the stream was committed) are
+# ``invalid_request_error``s naming their parameter; the rest are the provider's.
+_EVENT_CODES = {
+    400: "invalid_request",
+    402: "insufficient_credits",
+    403: "content_moderated",
+    404: "not_found",
+    408: "timeout",
+    413: "payload_too_large",
+    429: "rate_limited",
+    524: "timeout",
+}
+
+
+def error_event(status: int, message: str, param: str | None = None) -> bytes:
+    code = _EVENT_CODES.get(status, "upstream_error")
+    kind = "invalid_request_error" if status in (400, 404, 413) else "provider_error"
+    error: dict[str, object] = {"message": message, "code": code, "type": kind}
+    if param is not None:
+        error["param"] = param
+    return joined(sse({"type": "error", "error": error}))
 
 
 def joined(body: Body) -> bytes:

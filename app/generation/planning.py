@@ -8,6 +8,7 @@ above the caller's ``max_price`` → hold the first endpoint's quote against the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from app.billing.budget import Budget, usd
 from app.billing.quote import QuoteError, quote
 from app.errors import GatewayError
 from app.generation.normalize import Normalized, normalize
-from app.generation.references import FetchPolicy, resolve_references
+from app.generation.references import FetchPolicy, resolve_references, stills
 from app.generation.request import ImageGenerationRequest, ImageUrl, InputReference, MaxPrice
 from app.generation.routing import choose_endpoints
 from app.state import AppState
@@ -199,6 +200,8 @@ async def fetch_references(
         global_slots=state.reference_slots,
     )
     images = await resolve_references(refs, client=state.refs_http, policy=policy)
+    if any(image.media_type == "image/gif" for image in images):
+        images = await asyncio.to_thread(stills, images)
     # The decoded bytes are what the call needs: drop the (base64) text the body carried.
     request.input_references = [
         InputReference(type="image_url", image_url=ImageUrl(url=_shown(r.image_url.url)))

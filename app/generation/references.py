@@ -53,9 +53,13 @@ Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 """Maps ``(host, port)`` to every address the host resolves to; raises ``OSError`` on failure."""
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-# What every image provider we route to accepts, and what Pillow can transcode if one does not.
-# HEIC/HEIF/AVIF are recognized by the sniffer; an operator may enable them.
+# What the gateway takes as references. PNG, JPEG and WebP go to every provider as they are;
+# a GIF goes as a PNG of its first frame (see :func:`stills`). HEIC/HEIF/AVIF are recognized by
+# the sniffer; an operator may enable them.
 DEFAULT_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+# A GIF is decoded to be re-encoded: its declared canvas is checked first, so a few kilobytes
+# declaring 65535x65535 cannot make the gateway allocate gigabytes.
+MAX_GIF_PIXELS = 40_000_000
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
@@ -413,3 +417,44 @@ def _sniff_allowed(head: bytes, param: str, policy: FetchPolicy) -> str:
             allowed=sorted(policy.allowed_media_types),
         )
     return media_type
+
+
+def stills(images: Sequence[InputImage]) -> tuple[InputImage, ...]:
+    """GIF references as PNGs of their first frame, the others as they are (blocking: Pillow).
+
+    OpenAI's edits, Gemini, Recraft, Black Forest Labs and xAI take PNG, JPEG or WebP only
+    (a GIF is their 400), and no provider animates a reference: the first frame is the image a
+    caller means. Transparency is kept. Each image is named as the request numbered it.
+    """
+    out = []
+    for index, image in enumerate(images):
+        if image.media_type == "image/gif":
+            image = _still_png(image, f"input_references[{index}]")
+        out.append(image)
+    return tuple(out)
+
+
+def _still_png(image: InputImage, param: str) -> InputImage:
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(image.data), formats=("GIF",)) as gif:
+            if gif.width * gif.height > MAX_GIF_PIXELS:
+                raise BadRequest(
+                    f"{param} is a GIF of {gif.width}x{gif.height} pixels; at most "
+                    f"{MAX_GIF_PIXELS:,} pixels are accepted",
+                    param=param,
+                )
+            gif.seek(0)
+            clear = "transparency" in gif.info or gif.mode in ("RGBA", "LA", "PA")
+            frame = gif.convert("RGBA" if clear else "RGB")
+    except Image.DecompressionBombError as exc:
+        too_large = f"{param} is a GIF too large to read (at most {MAX_GIF_PIXELS:,} pixels)"
+        raise BadRequest(too_large, param=param) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadRequest(f"{param} is a GIF that could not be read", param=param) from exc
+    out = io.BytesIO()
+    frame.save(out, "PNG")
+    return InputImage(data=out.getvalue(), media_type="image/png")

@@ -9,6 +9,8 @@ Prices are the catalog's, per million tokens, written out below.
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from openrouter import OpenRouter
+from PIL import Image
 
 from app.catalog import load_catalog
 from app.config import ProviderSettings
@@ -233,3 +236,19 @@ def test_a_rejected_gemini_key_is_a_provider_failure_not_the_callers_400(
     assert call["status"] == 400
     row = generation(bad_key_gateway.url, resp.headers["x-generation-id"])
     assert row["status"] == "failed" and Decimal(row["cost_usd"]) == 0
+
+
+def test_a_gif_reference_reaches_gemini_as_a_png_of_its_first_frame(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    """Gemini takes PNG, JPEG, WebP, HEIC and HEIF only: a GIF is its 400."""
+    frames = [Image.new("RGB", (96, 96), color) for color in ("yellow", "purple")]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    url = "data:image/gif;base64," + base64.b64encode(buf.getvalue()).decode()
+    ref = {"type": "image_url", "image_url": {"url": url}}
+    result, _ = _generate(sim_gateway, "google/gemini-3.1-flash-image", input_references=[ref])
+    assert result.data[0].b64_json
+    (call,) = sims.sim("google").log.entries
+    blob = call["body"]["contents"][0]["parts"][1]["inlineData"]
+    assert blob["mimeType"] == "image/png"  # which frame: tests/generation/test_references.py

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from decimal import Decimal
 
 import httpx
 import pytest
 from openrouter import OpenRouter
+from PIL import Image
 
 from tests.e2e.conftest import IMAGE_IN, IMAGE_OUT, MODEL, SIM_KEY, TEXT_IN, Sim
 from tests.e2e.helpers import (
@@ -332,3 +335,18 @@ def test_truncated_upstream_stream_ends_with_an_error_event(
     # partials from the first endpoint were relayed, so the truncation ends the stream with an error
     assert types[-1] == "error", types
     assert sim_b.requests == []
+
+
+def test_a_gif_reference_is_edited_as_a_png(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """OpenAI's edits take PNG, JPEG and WebP: a GIF reference goes as its first frame."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "orange").save(buf, "GIF")
+    url = "data:image/gif;base64," + base64.b64encode(buf.getvalue()).decode()
+    refs = [{"type": "image_url", "image_url": {"url": url}}]
+    body = {"model": MODEL, "prompt": "edit", "input_references": refs, "quality": "low"}
+    resp = post(gateway.url, api_key, body)
+    assert resp.status_code == 200, resp.text
+    (call,) = sim_a.requests
+    assert call["path"] == "/v1/images/edits"

@@ -34,8 +34,10 @@ from app.generation.references import (
     decode_data_url,
     resolve_references,
     sniff_media_type,
+    stills,
     system_resolver,
 )
+from providers.spec import InputImage
 
 
 def _encode(fmt: str) -> bytes:
@@ -685,3 +687,48 @@ async def test_first_failure_cancels_the_others(client: httpx.AsyncClient, base:
     error = await _rejected([f"{base}/slow", f"{base}/typed/html"], client, policy)
     assert _param(error) == "input_references[1]"
     assert time.monotonic() - started < 1.0
+
+
+def _gif(frames: Sequence[Image.Image], **params: Any) -> bytes:
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=list(frames[1:]), **params)
+    return buf.getvalue()
+
+
+def test_a_gif_becomes_a_png_of_its_first_frame_and_the_rest_stay_as_they_are() -> None:
+    gif = _gif([Image.new("RGB", (40, 30), c) for c in ("red", "blue", "green")], duration=50)
+    png, jpeg = InputImage(PNG, "image/png"), InputImage(JPEG, "image/jpeg")
+    out = stills([png, InputImage(gif, "image/gif"), jpeg])
+    assert out[0] is png and out[2] is jpeg
+    assert out[1].media_type == "image/png"
+    still = Image.open(io.BytesIO(out[1].data))
+    assert still.format == "PNG" and still.size == (40, 30)
+    assert still.convert("RGB").getpixel((20, 15)) == (255, 0, 0)
+
+
+def test_a_transparent_gif_keeps_its_transparency() -> None:
+    frame = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
+    frame.paste((0, 128, 255, 255), (0, 0, 8, 16))
+    (out,) = stills([InputImage(_gif([frame]), "image/gif")])
+    still = Image.open(io.BytesIO(out.data))
+    assert still.mode == "RGBA"
+    assert still.getpixel((12, 8))[3] == 0 and still.getpixel((4, 8))[3] == 255
+
+
+def test_a_gif_declaring_a_huge_canvas_is_refused_before_it_is_decoded() -> None:
+    gif = bytearray(_gif([Image.new("RGB", (8, 8), "red")]))
+    gif[6:10] = (8000).to_bytes(2, "little") * 2  # logical screen 8000x8000, 8x8 frame
+    with pytest.raises(BadRequest) as caught:
+        stills([InputImage(PNG, "image/png"), InputImage(bytes(gif), "image/gif")])
+    assert caught.value.metadata == {"param": "input_references[1]"}
+    assert "8000x8000" in caught.value.message
+    gif[6:10] = (30000).to_bytes(2, "little") * 2  # past Pillow's own bomb limit
+    with pytest.raises(BadRequest, match="too large") as caught:
+        stills([InputImage(bytes(gif), "image/gif")])
+    assert caught.value.metadata == {"param": "input_references[0]"}
+
+
+def test_an_unreadable_gif_is_the_callers_400() -> None:
+    with pytest.raises(BadRequest) as caught:
+        stills([InputImage(b"GIF89a" + b"\x00" * 40, "image/gif")])
+    assert caught.value.metadata == {"param": "input_references[0]"}

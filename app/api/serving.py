@@ -555,17 +555,41 @@ async def _events(
                 try:
                     async for chunk in frame.chunks():
                         yield chunk
-                except FlowBroken:
-                    # The provider failed inside an image already half sent: that event
-                    # cannot be completed or taken back, so the stream ends here, without
-                    # [DONE] (an unfinished event is dropped by SSE clients). The
-                    # generation's failure is recorded as usual.
-                    run.record(await run.result(keepalive or None))
+                except FlowBroken as broken:
+                    # The provider failed inside an image already half sent: what was sent
+                    # cannot be taken back, but the event can still end as the failure (see
+                    # _cut_short); the generation's failure is recorded as usual.
+                    failure = await run.result(keepalive or None)
+                    run.record(failure)
+                    if not isinstance(failure, GatewayError):
+                        failure = GatewayError(502, f"The provider's stream broke: {broken}")
+                    closing = _cut_short(door.sse_error(failure, ex))
+                    if closing is not None:
+                        yield closing
+                        yield door.sse_done()
                     return
             item = await run.next(wait)
         yield door.sse_done()
     finally:
         await run.cancel()
+
+
+def _cut_short(error_frame: bytes) -> bytes | None:
+    """The bytes that end an image event cut inside its base64 as ``error_frame``'s error.
+
+    The cut event's ``data:`` line stops inside its ``b64_json`` string. Left so, the Python
+    SDK raises a validation error on it and the TypeScript SDK silently ends the stream with
+    neither image nor error. Closed with ``","type":"error","error":{…}}``, the line is one JSON
+    object whose later ``type`` wins (JSON parsers keep the last of duplicate keys, as
+    Python's, JavaScript's and Go's do): both SDKs, and OpenAI's, then read the error event the
+    door would have sent. None if the door's error frame is not one ``data: {…}`` line.
+    """
+    opening = b"data: {"
+    if not (error_frame.startswith(opening) and error_frame.endswith(b"}\n\n")):
+        return None
+    if b"\n" in error_frame[:-2]:
+        return None
+    return b'",' + error_frame[len(opening) :]
 
 
 async def serve(

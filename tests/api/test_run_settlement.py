@@ -145,3 +145,18 @@ async def test_a_buffered_answer_that_cannot_be_sent_is_recorded_all_the_same() 
     with pytest.raises(OSError):
         await response({"type": "http"}, receive, send)
     assert ledger.calls == [("success", "succeeded", outcome)]
+
+
+def test_a_cut_image_event_is_closed_as_the_doors_error_frame() -> None:
+    from app.api.serving import _cut_short
+
+    head = b'data: {"type":"image_generation.partial_image","b64_json":"iVBORw0KGgoAAAA'
+    frame = b'data: {"type":"error","error":{"message":"broke","code":"upstream_error"}}\n\n'
+    closing = _cut_short(frame)
+    assert closing is not None and closing.endswith(b"\n\n")
+    event = orjson.loads((head + closing)[len(b"data: ") : -2])
+    assert event["type"] == "error" and event["error"]["message"] == "broke"
+    # frames that are not one data line of an object cannot close the event
+    assert _cut_short(b'event: error\ndata: {"type":"error"}\n\n') is None
+    assert _cut_short(b'data: {"type":"error",\ndata: "x":1}\n\n') is None
+    assert _cut_short(b"data: [DONE]\n\n") is None

@@ -263,6 +263,29 @@ def test_openai_sdk_streams_partial_and_completed_events(oai: openai.OpenAI) -> 
     assert partial.output_format == "png" and partial.partial_image_index == 0
 
 
+def test_openai_sdk_raises_the_error_of_a_partial_cut_by_the_provider(
+    oai: openai.OpenAI, sims: SimServer
+) -> None:
+    """The provider breaks inside a partial image being relayed piece by piece: the event is
+    completed as the error, which OpenAI's SDK raises (left unfinished, it ended silently)."""
+    sims.sim("openai").knobs.update({"fixed_image": "noise", "cut_partial": True})
+    try:
+        stream = oai.images.generate(
+            model=MODEL, prompt="cut", size="1024x1024", quality="low", stream=True
+        )
+        with pytest.raises(openai.APIError) as caught:
+            list(stream)
+        assert "the stream ended inside an image" in caught.value.message
+        assert caught.value.body == {
+            "message": caught.value.message,
+            "type": "server_error",
+            "param": None,
+            "code": "upstream_error",
+        }
+    finally:
+        sims.reset()
+
+
 def test_large_images_reach_every_door_whole(
     oai: openai.OpenAI, sim_gateway: ServerThread, sims: SimServer
 ) -> None:

@@ -194,23 +194,40 @@ def test_a_large_partial_image_is_relayed_while_it_arrives(
     assert b'"type":"image_generation.partial_image"' in received
 
 
-def test_an_upstream_cut_inside_a_relayed_partial_ends_the_stream_and_is_recorded(
+def test_an_upstream_cut_inside_a_relayed_partial_ends_as_an_error_event_and_is_recorded(
     gateway: ServerThread, api_key: str, sim_a: Sim
 ) -> None:
     """A provider stream that breaks halfway through a partial image already being relayed:
-    that event cannot be finished, so the stream ends without [DONE] (SSE clients drop an
-    unfinished event) and the generation is recorded as failed, at no cost."""
+    what was sent cannot be taken back, so the event's base64 string is closed there and the
+    event completed as the error (a later ``type`` key), then [DONE]; the generation is
+    recorded as failed, at no cost."""
     sim_a.state.knobs.update({"fixed_image": "noise", "cut_partial": True})
     with stream_images(gateway.url, api_key, "cut inside") as resp:
         assert resp.status_code == 200
         gid = resp.headers["x-generation-id"]
         body = resp.read()
-    assert b'"type":"image_generation.partial_image"' in body
-    assert b"[DONE]" not in body
-    assert not body.endswith(b"\n\n"), "the unfinished event must not be dispatched"
+    frames = [f for f in body.split(b"\n\n") if f.startswith(b"data: ")]
+    assert frames[-1] == b"data: [DONE]"
+    cut = json.loads(frames[-2].removeprefix(b"data: "))
+    assert cut["type"] == "error"  # the later of the two "type" keys
+    assert cut["error"]["code"] == "upstream_error" and cut["error"]["message"]
+    assert frames[-2].startswith(b'data: {"type":"image_generation.partial_image"')
     record = generation(gateway.url, gid)
     assert record["status"] == "failed"
     assert Decimal(str(record["total_cost"])) == 0
+
+
+def test_the_sdk_reads_a_cut_partial_as_the_streams_error(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """Left unfinished, the cut event made the Python SDK raise a validation error."""
+    sim_a.state.knobs.update({"fixed_image": "noise", "cut_partial": True})
+    with _sdk(gateway, api_key) as client:
+        events = list(
+            client.images.generate(model=MODEL, prompt="cut inside", quality="low", stream=True)
+        )
+    assert [getattr(e, "type", None) for e in events] == ["error"]
+    assert events[0].error.code == "upstream_error" and events[0].error.message
 
 
 def test_slow_generation_with_sdk_defaults_makes_one_upstream_call(

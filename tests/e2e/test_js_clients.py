@@ -70,6 +70,20 @@ def test_ts_sdk_streams(gateway: ServerThread, api_key: str, sim_a: Sim) -> None
     assert out["usage"]["cost"] > 0
 
 
+def test_ts_sdk_reads_a_partial_cut_by_the_provider_as_the_streams_error(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """Left unfinished, the cut event made the TS SDK end the stream with no error at all."""
+    sim_a.state.knobs.update({"fixed_image": "noise", "cut_partial": True})
+    body = {"model": MODEL, "prompt": "cut inside", "quality": "low"}
+    out = _node("sdk.mjs", "stream", f"{gateway.url}/api/v1", api_key, json.dumps(body))
+    assert out.get("mode") == "stream", out
+    assert [e["type"] for e in out["events"]] == ["error"]
+    (error,) = out["stream_errors"]
+    assert error["code"] == "upstream_error" and "inside an image" in error["message"]
+    assert out["completed"] == []
+
+
 def test_ts_sdk_sees_typed_errors(gateway: ServerThread, api_key: str) -> None:
     body = {"model": MODEL, "prompt": "x", "size": "2048x2048", "aspect_ratio": "16:9"}
     out = _node("sdk.mjs", "generate", f"{gateway.url}/api/v1", api_key, json.dumps(body))

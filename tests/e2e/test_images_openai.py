@@ -233,8 +233,9 @@ def test_the_sdk_reads_a_cut_partial_as_the_streams_error(
 def test_slow_generation_with_sdk_defaults_makes_one_upstream_call(
     gateway: ServerThread, api_key: str, sim_a: Sim
 ) -> None:
-    """The SDK's 5 s read timeout would re-send the POST; keep-alive bytes prevent it."""
-    sim_a.state.knobs.latency_s = 20.0
+    """The SDK's 5 s read timeout would re-send the POST; keep-alive bytes prevent it. Seven
+    seconds: past the SDK's timeout, with two keep-alives (3 s apart) before the answer."""
+    sim_a.state.knobs.latency_s = 7.0
     with _sdk(gateway, api_key) as client:  # default settings: 5 s read timeout, retries on
         result = client.images.generate(model=MODEL, prompt="a slow one", quality="low")
     assert decode(result.data[0].b64_json).size == (1024, 1024)

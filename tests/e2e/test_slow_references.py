@@ -111,23 +111,34 @@ def _open(url: str, key: str, body: dict[str, Any]) -> Any:
     )
 
 
-def test_a_buffered_answer_is_committed_while_a_reference_is_fetched(
-    patient_gateway: str, host: HeldHost, sim_a: Sim
-) -> None:
-    key = _key(patient_gateway)
-    with _open(patient_gateway, key, _body(host.url("ref.png"))) as resp:
+def _held_buffered(
+    url: str, key: str, host: HeldHost, name: str, sim: Sim
+) -> tuple[bytes, str, int]:
+    """A buffered request whose reference ``name`` the host holds: the first byte must arrive
+    while it is held (a keep-alive newline); then the host lets go. Returns the whole body,
+    the generation id and how many upstream calls were made while the host held the image."""
+    with _open(url, key, _body(host.url(name))) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("application/json")
         chunks = resp.iter_bytes()
         first = next(chunks)
         assert first.strip() == b""  # a keep-alive newline, sent while the host holds the image
-        assert host.asked.is_set() and not sim_a.requests  # nothing went upstream yet
+        assert host.asked.is_set()
+        upstream = len(sim.requests)
         host.release()
-        rest = first + b"".join(chunks)
+        return first + b"".join(chunks), resp.headers["x-generation-id"], upstream
+
+
+def test_a_buffered_answer_is_committed_while_a_reference_is_fetched(
+    patient_gateway: str, host: HeldHost, sim_a: Sim
+) -> None:
+    key = _key(patient_gateway)
+    rest, gid, upstream_while_held = _held_buffered(patient_gateway, key, host, "ref.png", sim_a)
+    assert upstream_while_held == 0  # nothing went upstream while the host held the image
     answer = orjson.loads(rest)
     assert answer["data"][0]["b64_json"]
     assert len(sim_a.requests) == 1  # the edit, with the reference the host sent
-    record = generation(patient_gateway, resp.headers["x-generation-id"], key)
+    record = generation(patient_gateway, gid, key)
     assert record["status"] == "succeeded"
     assert Decimal(record["cost_usd"]) == Decimal(str(answer["usage"]["cost"]))
 
@@ -136,17 +147,12 @@ def test_a_reference_failing_after_the_commit_is_the_error_object_in_the_body(
     patient_gateway: str, host: HeldHost, sim_a: Sim
 ) -> None:
     key = _key(patient_gateway)
-    with _open(patient_gateway, key, _body(host.url("missing.png"))) as resp:
-        assert resp.status_code == 200
-        chunks = resp.iter_bytes()
-        first = next(chunks)
-        host.release()
-        rest = first + b"".join(chunks)
+    rest, gid, _ = _held_buffered(patient_gateway, key, host, "missing.png", sim_a)
     error = orjson.loads(rest)["error"]
     assert error["code"] == 400
     assert "input_references" in error["message"] and "404" in error["message"]
     assert not sim_a.requests
-    record = generation(patient_gateway, resp.headers["x-generation-id"], key)
+    record = generation(patient_gateway, gid, key)
     assert record["status"] == "failed"
     assert Decimal(record["cost_usd"]) == 0
 

@@ -605,7 +605,8 @@ async def serve(
     """Run ``body`` through the pipeline and answer in ``door``'s shape.
 
     ``sse(attempts)`` decides, from the endpoints that can serve the request, whether to answer
-    as an event stream;
+    as an event stream (a request still fetching its references when the answer is committed
+    is decided on the endpoints routing found, before its price ceiling is applied);
     ``upstream_stream`` asks streaming endpoints for partial images; ``commit_at_once`` opens
     the event stream before the first result (progress mode), instead of waiting up to one
     keep-alive period for a failure that could still get its real status.

@@ -35,8 +35,8 @@ def _statuses(answers: list[dict[str, object]]) -> list[object]:
 
 def test_statuses_progress_pending_generating_ready_over_the_configured_time(bfl: LiveBfl) -> None:
     bfl.state.bfl.update({"latency_s": 0.2, "generating_s": 0.2})
+    started = time.monotonic()  # before the submission, where the task's clock starts
     answer = bfl.task()
-    started = time.monotonic()
     answers = bfl.statuses_until_done(answer["polling_url"])
     assert time.monotonic() - started >= 0.4
     assert _statuses(answers) == ["Pending", "Generating", "Ready"]

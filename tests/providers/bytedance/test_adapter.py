@@ -10,8 +10,6 @@ import asyncio
 import base64
 import io
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -31,54 +29,10 @@ from providers.errors import (
     UpstreamTimeout,
 )
 from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent, PartialImage
-from simulator.bytedance import create_app
 from simulator.bytedance_output import watermarked
-from simulator.knobs import SimState
 from tests.providers.bytedance.calls import LITE, PRO, V40, V45, call, endpoint, reference
-from tests.servers import ServerThread, free_port
-
-KEY = "ark-sim-adapter-test-key"
-
-
-class Sim:
-    def __init__(self) -> None:
-        self.app = create_app(api_key=KEY)
-        self.server = ServerThread(self.app, lifespan="off")
-        self.base_url = f"{self.server.url}/api/v3"
-
-    @property
-    def state(self) -> SimState:
-        state: SimState = self.app.state.sim
-        return state
-
-    def last_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = self.state.log.entries[-1]["body"]
-        return body
-
-
-@pytest.fixture(scope="module")
-def live_sim() -> Iterator[Sim]:
-    sim = Sim()
-    with sim.server:
-        yield sim
-
-
-@pytest.fixture
-def sim(live_sim: Sim) -> Sim:
-    live_sim.state.reset()
-    live_sim.app.state.files.ttl_s = 3600.0
-    return live_sim
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
-@pytest.fixture
-def adapter(client: httpx.AsyncClient, sim: Sim) -> SeedreamAdapter:
-    return SeedreamAdapter(client, api_key=KEY, base_url=sim.base_url)
+from tests.providers.bytedance.live import KEY, Sim
+from tests.servers import free_port
 
 
 async def collect(adapter: SeedreamAdapter, generate: GenerateCall) -> list[GenerationEvent]:

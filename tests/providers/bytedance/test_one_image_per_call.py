@@ -10,10 +10,8 @@ no sequential field (the default is ``disabled``; 5.0 pro refuses the field outr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from app.generation.normalize import Normalized, normalize
@@ -21,12 +19,9 @@ from app.generation.request import ImageGenerationRequest
 from providers.bytedance.adapter import SeedreamAdapter
 from providers.bytedance.translate import build_request
 from providers.spec import Completed, GenerateCall, GenerationEvent, PartialImage
-from simulator.bytedance import create_app
-from simulator.knobs import SimState
 from tests.providers.bytedance.calls import CATALOG, LITE, PRO, V40, V45, call, endpoint
-from tests.servers import ServerThread
+from tests.providers.bytedance.live import Sim
 
-KEY = "ark-one-image-per-call-key"
 SEEDREAM = [V40, V45, LITE, PRO]
 SEQUENTIAL = {"sequential_image_generation", "sequential_image_generation_options"}
 URL_REF = {"type": "image_url", "image_url": {"url": "https://x.test/ref.png"}}
@@ -87,37 +82,17 @@ def test_a_streamed_one_image_call_sends_no_sequential_field() -> None:
 # -- over real HTTP: the Seedream simulator --------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def live_sim() -> Iterator[tuple[str, SimState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/api/v3", app.state.sim
-
-
-@pytest.fixture
-def sim(live_sim: tuple[str, SimState]) -> SimState:
-    state = live_sim[1]
-    state.reset()
-    return state
-
-
-@pytest.fixture
-async def adapter(live_sim: tuple[str, SimState], sim: SimState) -> AsyncIterator[SeedreamAdapter]:
-    async with httpx.AsyncClient() as client:
-        yield SeedreamAdapter(client, api_key=KEY, base_url=live_sim[0])
-
-
 async def events_of(adapter: SeedreamAdapter, generate: GenerateCall) -> list[GenerationEvent]:
     return [event async for event in adapter.run(generate)]
 
 
-def posted(sim: SimState) -> list[dict[str, Any]]:
-    return [e["body"] for e in sim.log.entries if e["method"] == "POST"]
+def posted(sim: Sim) -> list[dict[str, Any]]:
+    return [e["body"] for e in sim.state.log.entries if e["method"] == "POST"]
 
 
 @pytest.mark.parametrize("model", SEEDREAM)
 async def test_n_concurrent_calls_make_exactly_n_images(
-    adapter: SeedreamAdapter, sim: SimState, model: str
+    adapter: SeedreamAdapter, sim: Sim, model: str
 ) -> None:
     """``[sim:fewer=1]`` is an "auto" call returning fewer than asked: it cannot bite any more."""
     norm = fit(model, n=3, aspect_ratio="16:9")
@@ -134,7 +109,7 @@ async def test_n_concurrent_calls_make_exactly_n_images(
 
 @pytest.mark.parametrize("model", [V40, V45, LITE])  # 5.0 pro does not stream
 async def test_streamed_n_is_one_streamed_call_per_image(
-    adapter: SeedreamAdapter, sim: SimState, model: str
+    adapter: SeedreamAdapter, sim: Sim, model: str
 ) -> None:
     norm = fit(model, n=2)
     partials = 0

@@ -12,6 +12,9 @@ from app.catalog import load_catalog
 from providers.spec import EndpointSpec, GenerateCall, InputImage
 
 CATALOG = load_catalog()
+# What the test simulator accepts (conftest.py): an API key and an Entra ID token.
+SIM_KEY = "mai-adapter-test-key-0123456789"
+SIM_TOKEN = "eyJhbGciOi.entra-test-token.sig"
 
 
 def endpoint(model_id: str = "microsoft/mai-image-2.5", **overrides: Any) -> EndpointSpec:

@@ -5,8 +5,6 @@ Failures are driven with the simulator's own settings, knobs and ``[sim:…]`` d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 import pytest
 
@@ -22,41 +20,12 @@ from providers.errors import (
 )
 from providers.microsoft.adapter import AzureMaiAdapter
 from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent
-from simulator.azure_mai import MaiState, create_app
-from tests.providers.microsoft.calls import call, endpoint, reference
-from tests.servers import ServerThread
-
-KEY = "mai-adapter-test-key-0123456789"
-TOKEN = "eyJhbGciOi.entra-test-token.sig"
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[tuple[str, MaiState]]:
-    app = create_app(api_key=KEY, token=TOKEN)
-    with ServerThread(app, lifespan="off") as server:
-        yield server.url, app.state.sim
-
-
-@pytest.fixture
-def sim(simulator: tuple[str, MaiState]) -> MaiState:
-    state = simulator[1]
-    state.reset()
-    return state
-
-
-@pytest.fixture
-def base_url(simulator: tuple[str, MaiState]) -> str:
-    return f"{simulator[0]}/mai/v1"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
+from simulator.azure_mai import MaiState
+from tests.providers.microsoft.calls import SIM_KEY, SIM_TOKEN, call, endpoint, reference
 
 
 def adapter(client: httpx.AsyncClient, base_url: str, **kwargs: object) -> AzureMaiAdapter:
-    values: dict[str, object] = {"api_key": KEY, "base_url": base_url, **kwargs}
+    values: dict[str, object] = {"api_key": SIM_KEY, "base_url": base_url, **kwargs}
     return AzureMaiAdapter(client, **values)  # type: ignore[arg-type]
 
 
@@ -108,11 +77,11 @@ async def test_generation_sends_the_documented_request(
 async def test_an_entra_token_is_sent_as_bearer_instead_of_the_key(
     client: httpx.AsyncClient, base_url: str, sim: MaiState
 ) -> None:
-    a = AzureMaiAdapter(client, api_key=TOKEN, base_url=base_url, bearer=True)
+    a = AzureMaiAdapter(client, api_key=SIM_TOKEN, base_url=base_url, bearer=True)
     await completed(a, call())
     (entry,) = sim.log.entries
     assert entry["auth"] == "bearer" and "api-key" not in entry["headers"]
-    assert TOKEN not in repr(a)
+    assert SIM_TOKEN not in repr(a)
 
 
 async def test_an_edit_uploads_the_reference(

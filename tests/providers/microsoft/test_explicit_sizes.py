@@ -8,7 +8,6 @@ multiple-of-16 rule". Such a size is sent as given; a size the gateway derives f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -16,12 +15,9 @@ import pytest
 
 from providers.microsoft.adapter import AzureMaiAdapter
 from providers.spec import Completed
-from simulator.azure_mai import MaiState, create_app
+from simulator.azure_mai import MaiState
 from tests.generation.calls import planned_call
-from tests.providers.microsoft.calls import endpoint
-from tests.servers import ServerThread
-
-KEY = "mai-explicit-sizes-key-0123456789"
+from tests.providers.microsoft.calls import SIM_KEY, endpoint
 
 # model, request, width and height sent
 CASES: list[tuple[str, dict[str, Any], tuple[int, int]]] = [
@@ -37,24 +33,9 @@ CASES: list[tuple[str, dict[str, Any], tuple[int, int]]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[tuple[str, MaiState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/mai/v1", app.state.sim
-
-
 @pytest.fixture
-def sim(simulator: tuple[str, MaiState]) -> MaiState:
-    state = simulator[1]
-    state.reset()
-    return state
-
-
-@pytest.fixture
-async def adapter(simulator: tuple[str, MaiState]) -> AsyncIterator[AzureMaiAdapter]:
-    async with httpx.AsyncClient() as http:
-        yield AzureMaiAdapter(http, api_key=KEY, base_url=simulator[0])
+def adapter(client: httpx.AsyncClient, base_url: str) -> AzureMaiAdapter:
+    return AzureMaiAdapter(client, api_key=SIM_KEY, base_url=base_url)
 
 
 @pytest.mark.parametrize(("model_id", "fields", "sent"), CASES)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -32,28 +31,6 @@ from simulator.knobs import SimState
 from tests.providers.recraft.calls import call, endpoint, raster, reference
 from tests.servers import free_port
 from tests.simulator.recraft_helpers import API_KEY, LiveRecraft, image
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveRecraft]:
-    with LiveRecraft() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(live: LiveRecraft) -> SimState:
-    return live.reset().state
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
-@pytest.fixture
-def adapter(live: LiveRecraft, client: httpx.AsyncClient) -> RecraftAdapter:
-    return RecraftAdapter(client, api_key=API_KEY, base_url=f"{live.url}/v1")
 
 
 async def _events(adapter: RecraftAdapter, generate: GenerateCall) -> list[GenerationEvent]:

@@ -9,10 +9,8 @@ requests only succeed when the gateway sends the aspect form.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from providers.recraft.adapter import RecraftAdapter
@@ -20,7 +18,7 @@ from providers.spec import Completed
 from simulator.knobs import SimState
 from tests.generation.calls import planned_call
 from tests.providers.recraft.calls import endpoint
-from tests.simulator.recraft_helpers import API_KEY, LiveRecraft, image
+from tests.simulator.recraft_helpers import LiveRecraft, image
 
 # model, OpenAI size, the aspect form sent, the size Recraft makes (§2.4 table)
 CASES = [
@@ -37,23 +35,6 @@ CASES = [
     ("recraft/recraft-v3", "1024x1792", "9:16", (1024, 1820)),
     ("recraft/recraft-v3", "1536x1024", "3:2", (1536, 1024)),
 ]
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveRecraft]:
-    with LiveRecraft() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(live: LiveRecraft) -> SimState:
-    return live.reset().state
-
-
-@pytest.fixture
-async def adapter(live: LiveRecraft) -> AsyncIterator[RecraftAdapter]:
-    async with httpx.AsyncClient() as http:
-        yield RecraftAdapter(http, api_key=API_KEY, base_url=f"{live.url}/v1")
 
 
 def _posts(sim: SimState) -> list[dict[str, Any]]:

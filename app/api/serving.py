@@ -660,8 +660,9 @@ async def serve(
             prep.cancel()
         await _release(state, slot, gid)
         raise
-    run = _start(state, plan, ledger, slot, upstream_stream if sse(plan.attempts) else False)
-    if sse(plan.attempts):
+    as_sse = sse(plan.attempts)
+    run = _start(state, plan, ledger, slot, upstream_stream if as_sse else False)
+    if as_sse:
         return await _sse(run, door, ex, keepalive, commit_at_once=commit_at_once)
     return await _buffered(run, door, ex, keepalive if door.commits_early else 0)
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import ipaddress
 import re
 import socket
@@ -44,6 +45,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
+from PIL import Image
 
 from app.errors import BadRequest, GatewayError
 from app.generation.netguard import IPAddress, IPNetwork, is_allowed_address
@@ -435,10 +437,6 @@ def stills(images: Sequence[InputImage]) -> tuple[InputImage, ...]:
 
 
 def _still_png(image: InputImage, param: str) -> InputImage:
-    import io
-
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(image.data), formats=("GIF",)) as gif:
             if gif.width * gif.height > MAX_GIF_PIXELS:

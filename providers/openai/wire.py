@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from providers._lenient import LenientInt
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -67,7 +69,7 @@ class ImagesResponse(_Lenient):
     https://platform.openai.com/docs/api-reference/images/object
     """
 
-    created: int | None = None
+    created: LenientInt = None
     data: list[ImageData] | None = None
     output_format: str | None = None
     size: str | None = None

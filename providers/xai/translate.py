@@ -155,14 +155,24 @@ def read_answer(
     """Parse a 2xx body. Silent moderation becomes :class:`ContentModerated` (§5.5):
     every slot ``respect_moderation: false``, or no image at all: a ``data`` that is empty or
     missing is an input block (§2.3, §5.5), whatever else the body holds, unless the body is an
-    error (``{code, error}``), which is read like an error answer (:func:`_error_in_2xx`).
+    error (``{code, error}``), which is read like an error answer (:func:`_error_in_2xx`); an
+    ``error`` without a ``code`` beside an explicit ``data: []`` is the block's reason.
     """
     protocol = partial(ProtocolError, provider=provider, upstream_request_id=upstream_id)
     obj = load_json(body, what="images response", provider=provider)
     if not isinstance(obj, dict):
         raise protocol("images response is not a JSON object")
     if not obj.get("data") and _is_error_body(obj):
-        raise _error_in_2xx(body, provider=provider, upstream_id=upstream_id, secrets=secrets)
+        error = _error_in_2xx(body, provider=provider, upstream_id=upstream_id, secrets=secrets)
+        if type(error) is ProtocolError and obj.get("data") == [] and not obj.get("code"):
+            # ``data: []`` says no image was generated (§5.5); an ``error`` text beside it, with
+            # no ``code`` to classify, is the block's reason, whose field name is not
+            # documented (§2.3).
+            raise _refusal(
+                _error_text(obj), 0, None, provider=provider, upstream_id=upstream_id,
+                secrets=secrets,
+            )  # fmt: skip
+        raise error
     try:
         response = ImagesResponse.model_validate(obj)
     except ValidationError as exc:
@@ -191,6 +201,14 @@ def read_answer(
 def _is_error_body(obj: dict[str, Any]) -> bool:
     """xAI's error shape, ``{code, error}`` (§3), rather than a success without images."""
     return obj.get("error") not in (None, "", {}) or obj.get("code") not in (None, "")
+
+
+def _error_text(obj: dict[str, Any]) -> str | None:
+    """The ``error`` of an error-shaped body as text (a string, or an object's message)."""
+    error = obj.get("error")
+    if isinstance(error, dict):
+        error = error.get("message")
+    return error if isinstance(error, str) else None
 
 
 def _error_in_2xx(

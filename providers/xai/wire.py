@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from providers._lenient import LenientInt
+
 # Top-level reason of an input-moderation block. The real field name is not known (xAI's docs
 # are silent); this is the simulator's choice, read only to word the error.
 BLOCK_REASON_FIELD = "block_reason"
@@ -56,7 +58,7 @@ class ImagesResponse(_Lenient):
     https://docs.x.ai/docs/guides/image-generations
     """
 
-    created: int | None = None
+    created: LenientInt = None
     data: list[ImageItem] | None = None
     usage: SamplingUsage | None = None
     block_reason: str | None = None

@@ -244,6 +244,30 @@ def test_missing_data_is_content_moderated_with_any_recognisable_reason(
     assert "grok-imagine-image" not in err.message  # ``model`` is no reason
 
 
+@pytest.mark.parametrize(
+    "reason",
+    ["Request rejected: prompt violates guidelines", "Generated image rejected", "weird thing"],
+)
+def test_an_error_text_beside_empty_data_is_the_blocks_reason(reason: str) -> None:
+    """§5.5: ``data: []`` is "no image generated"; the reason's field name is unknown (§2.3),
+    so an ``error`` text without a ``code`` is the reason, not a broken answer to retry."""
+    with pytest.raises(ContentModerated, match="xAI returned no image") as info:
+        read_answer(dumps({"data": [], "error": reason}), upstream_id="req-5")
+    err = info.value
+    assert err.message.endswith(": " + reason) and err.code == "no_image"
+    assert not err.retryable and err.upstream_request_id == "req-5"
+
+
+def test_a_coded_error_beside_empty_data_is_still_read_as_an_error() -> None:
+    with pytest.raises(ProtocolError, match="images response is an error: boom"):
+        read_answer(dumps({"data": [], "code": "internal", "error": "boom"}))
+
+
+def test_a_fractional_created_does_not_throw_the_images_away() -> None:
+    body = {"created": 1776527939.5, "data": [{"b64_json": image_b64(8, 8)}]}
+    assert len(read_answer(dumps(body)).slots) == 1
+
+
 def test_a_block_reason_is_redacted_and_bounded() -> None:
     secret = "xai-0123456789abcdefSECRET"
     body = {"block_reason": f"blocked for {secret} " + "x" * 2000}

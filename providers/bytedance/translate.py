@@ -72,6 +72,8 @@ FORBIDDEN_OPTIONS = frozenset({"seed", "n", "quality", "guidance_scale"})
 
 SUCCEEDED = "image_generation.partial_succeeded"
 FAILED = "image_generation.partial_failed"
+# Our code for a data[] item or success event with neither an image nor an error.
+EMPTY_ITEM = "EmptyItem"
 COMPLETED = "image_generation.completed"
 
 
@@ -172,7 +174,10 @@ def read_images_response(
         raise protocol(f"unexpected images response shape: {exc.error_count()} error(s)") from exc
     answer = Answer(usage=response.usage)
     for index, item in enumerate(response.data or []):
-        _read_item(answer, index, item, protocol)
+        _read_item(answer, index, item)
+    nothing = not answer.deliveries and response.error is None and answer.failures
+    if nothing and all(failure.code == EMPTY_ITEM for failure in answer.failures):
+        raise protocol("no data[] item has an image or an error")
     if not answer.deliveries and response.error is not None:
         raise error_from_detail(
             response.error,
@@ -184,7 +189,9 @@ def read_images_response(
     return answer
 
 
-def _read_item(answer: Answer, index: int, item: ImageItem, protocol: Any) -> None:
+def _read_item(answer: Answer, index: int, item: ImageItem) -> None:
+    """An image, a failure, or an item with neither: counted as a failure, so the images that
+    did arrive (already billed upstream) are kept (§3: "do not fail the whole request")."""
     if item.b64_json or item.url:
         answer.deliveries.append(
             Delivery(index, item.b64_json, item.url, item.size, item.output_format)
@@ -192,7 +199,12 @@ def _read_item(answer: Answer, index: int, item: ImageItem, protocol: Any) -> No
     elif item.error is not None:
         answer.failures.append(item.error)
     else:
-        raise protocol(f"data[{index}] has neither an image nor an error")
+        answer.failures.append(empty_item(f"data[{index}]"))
+
+
+def empty_item(where: str) -> ErrorDetail:
+    """The failure recorded for an item or event that carries neither an image nor an error."""
+    return ErrorDetail(code=EMPTY_ITEM, message=f"{where} has neither an image nor an error")
 
 
 def make_image(
@@ -250,7 +262,7 @@ def completed(
 def _all_failed(
     failures: list[ErrorDetail], provider: str, upstream_id: str | None, secrets: tuple[str, ...]
 ) -> ProviderError:
-    if not failures:
+    if all(f.code == EMPTY_ITEM for f in failures):
         return ProtocolError(
             "upstream returned no images", provider=provider, upstream_request_id=upstream_id
         )
@@ -325,7 +337,8 @@ class StreamAccumulator:
             ) from exc
         if event.type == SUCCEEDED:
             if not (event.b64_json or event.url):
-                raise self._protocol(f"{SUCCEEDED} event without b64_json or url")
+                self._failures.append(empty_item(f"{SUCCEEDED} event"))
+                return None
             index = len(self.images) if event.image_index is None else event.image_index
             return Delivery(index, event.b64_json, event.url, event.size, event.output_format)
         if event.type == FAILED:

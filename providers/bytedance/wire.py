@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from providers._lenient import LenientInt
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -93,7 +95,7 @@ class ImagesResponse(_Lenient):
     """
 
     model: str | None = None
-    created: int | None = None
+    created: LenientInt = None
     data: list[ImageItem] | None = None
     usage: ImageUsage | None = None
     error: ErrorDetail | None = None

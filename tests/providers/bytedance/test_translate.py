@@ -10,6 +10,7 @@ import pytest
 
 from providers.bytedance.errors import DEFAULT_RETRY_AFTER_S, error_from_response
 from providers.bytedance.translate import (
+    COMPLETED,
     Delivery,
     StreamAccumulator,
     build_request,
@@ -134,6 +135,17 @@ def test_b64_sample_and_a_failed_item() -> None:
     answer = read_images_response(orjson.dumps(body))
     assert answer.deliveries == [Delivery(0, b64, None, "32x16", None)]
     assert [f.code for f in answer.failures] == ["OutputImageSensitiveContentDetected"]
+
+
+def test_an_item_with_neither_image_nor_error_does_not_drop_the_others() -> None:
+    """§3: "do not fail the whole request" over one item; it counts as a failed image."""
+    b64 = jpeg_b64(32, 16)
+    body = {"data": [{"size": "1x1"}, {"b64_json": b64}], "usage": {"generated_images": 1}}
+    answer = read_images_response(orjson.dumps(body))
+    assert answer.deliveries == [Delivery(1, b64, None, None, None)]
+    assert [(f.code, f.message) for f in answer.failures] == [
+        ("EmptyItem", "data[0] has neither an image nor an error")
+    ]
 
 
 def test_top_level_error_in_a_200_is_raised() -> None:
@@ -266,10 +278,26 @@ def test_a_stream_level_error_keeps_the_images_already_received() -> None:
     assert info.value.upstream_request_id == "021x"
 
 
-@pytest.mark.parametrize("data", ["not json", "[1]", _event(type=SUCCEEDED, image_index=0)])
+@pytest.mark.parametrize("data", ["not json", "[1]"])
 def test_bad_events_are_protocol_errors(data: str) -> None:
     with pytest.raises(ProtocolError):
         StreamAccumulator(call()).feed(data)
+
+
+def test_a_success_event_without_an_image_is_a_failure_not_the_end_of_the_stream() -> None:
+    """§4: images already received are kept (and were billed upstream) whatever follows."""
+    acc = StreamAccumulator(call(n=2))
+    assert acc.feed(_event(type=SUCCEEDED, image_index=0)) is None
+    acc.add(_image())
+    acc.feed(_event(type=COMPLETED, usage={"generated_images": 1}))
+    done = acc.finish()
+    assert len(done.images) == 1 and done.usage.images == 1
+    assert "1 of 2 images failed upstream (EmptyItem)" in done.warnings[0]
+    lone = StreamAccumulator(call())
+    lone.feed(_event(type=SUCCEEDED, image_index=0))
+    lone.feed(_event(type=COMPLETED, usage={"generated_images": 0}))
+    with pytest.raises(ProtocolError, match="no images"):
+        lone.finish()
 
 
 # -- errors (§5 table) ---------------------------------------------------------------------------

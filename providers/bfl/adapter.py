@@ -11,8 +11,9 @@ them (our notes, compiled 2026-10).
   https on port 443.
 * **Pacing**: the first poll right after submit, then every ``poll_interval`` growing ×1.5 up
   to ``max_poll_interval``; transient poll failures (429, 408/409, 5xx, a refused connection,
-  a connection that broke mid-answer) are retried up to ``max_poll_errors`` times in a row; a
-  poll 404 or other 4xx, or a whole answer that cannot be read, is not. The
+  a connection that broke mid-answer) are retried up to ``max_poll_errors`` (10) times in a
+  row, about 20 s of backoff (§4: "a poll is not a new generation"; the task is billed
+  already); a poll 404 or other 4xx, or a whole answer that cannot be read, is not. The
   whole submit-to-result wait is bounded by the context's read timeout (the gateway's upstream
   timeout): the last wait is cut to end at the deadline, one last poll is made there, and then
   it is UpstreamTimeout.
@@ -110,7 +111,7 @@ class BflAdapter:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         poll_interval: float = 0.5,
         max_poll_interval: float = 3.0,
-        max_poll_errors: int = 3,
+        max_poll_errors: int = 10,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:

@@ -212,10 +212,10 @@ async def test_a_poll_connection_broken_mid_answer_is_retried(
 async def test_broken_poll_connections_count_toward_the_poll_errors(
     adapter: BflAdapter, sim: BflSimState
 ) -> None:
-    error = await fails(adapter, call("a fox [sim:pollfail=reset*9]"))
+    error = await fails(adapter, call("a fox [sim:pollfail=reset*19]"))
     assert type(error) is ProtocolError and error.upstream_request_id
     polls = [e for e in sim.log.entries if e["method"] == "GET"]
-    assert len(polls) == 4  # the first try and 3 retries, as for a 503
+    assert len(polls) == 11  # the first try and 10 retries, as for a 503
 
 
 async def test_a_poll_429_waits_its_retry_after(adapter: BflAdapter, sim: BflSimState) -> None:
@@ -227,7 +227,7 @@ async def test_a_poll_429_waits_its_retry_after(adapter: BflAdapter, sim: BflSim
 async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimState) -> None:
     events: list[GenerationEvent] = []
     with pytest.raises(Unavailable) as info:
-        async for event in adapter.run(call("a fox [sim:pollfail=503*9]")):
+        async for event in adapter.run(call("a fox [sim:pollfail=503*19]")):
             events.append(event)
     assert info.value.status_code == 503
     (accepted,) = events
@@ -237,7 +237,17 @@ async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimSt
     assert accepted.charge is not None and accepted.charge.provider_cost_usd == Decimal("0.03")
     assert info.value.charge == accepted.charge  # the task was taken, and billed, at submit
     polls = [e for e in sim.log.entries if e["method"] == "GET"]
-    assert len(polls) == 4  # the first try and 3 retries
+    assert len(polls) == 11  # the first try and 10 retries
+
+
+async def test_a_run_of_poll_failures_short_of_the_limit_still_delivers(
+    adapter: BflAdapter, sim: BflSimState
+) -> None:
+    """§4: "Retry transient 5xx and 429 responses on the poll with backoff; a poll is not a
+    new generation": six failing polls in a row cost the caller nothing but time."""
+    assert done(await collect(adapter, call("a fox [sim:pollfail=503*6]"))).images
+    polls = [e for e in sim.log.entries if e["method"] == "GET" and "get_result" in e["path"]]
+    assert len(polls) >= 7
 
 
 @pytest.mark.parametrize("status", [404, 422])

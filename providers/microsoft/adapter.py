@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 
 import httpx
 
 from providers._http import DEFAULT_TIMEOUT, read_body, transport_errors
+from providers._reframe import Needs, adapted
 from providers.errors import ProviderError
 from providers.microsoft.errors import error_from_response, request_id
 from providers.microsoft.translate import (
+    REFERENCE_TYPES,
     UpstreamRequest,
     build_request,
     endpoint_url,
@@ -24,6 +27,7 @@ from providers.microsoft.translate import (
 )
 from providers.spec import Accepted, GenerateCall, GenerationEvent
 
+REFERENCES = Needs(media_types=frozenset(REFERENCE_TYPES))
 # Error bodies are small; cap what we read so a misbehaving server cannot make us buffer GBs.
 _MAX_ERROR_BODY = 1024 * 1024
 # One PNG of at most 2.36 MP, base64-encoded: far below this.
@@ -71,9 +75,13 @@ class AzureMaiAdapter:
         Every failure is a ``ProviderError`` carrying this adapter's provider slug and, once
         the response headers arrived, Azure's ``apim-request-id``.
         """
-        request = build_request(call)
         upstream_id: str | None = None
         try:
+            # WebP references (the gateway takes them) go as PNG: MAI takes PNG or JPEG only.
+            images = await adapted(call.input_images, REFERENCES, provider=self.provider)
+            if images is not call.input_images:
+                call = replace(call, input_images=images)
+            request = build_request(call)
             with transport_errors(self.provider):
                 async with self._open(request) as response:
                     upstream_id = request_id(response.headers)

@@ -15,11 +15,14 @@ import base64
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 
 import httpx
 
 from providers._http import DEFAULT_TIMEOUT, UrlPolicy, download, read_body, transport_errors
+from providers._reframe import adapted
 from providers.errors import ProviderError
+from providers.runware.dialects import reference_needs
 from providers.runware.errors import error_from_response
 from providers.runware.translate import (
     Delivery,
@@ -68,9 +71,14 @@ class RunwareAdapter:
 
     async def run(self, call: GenerateCall) -> AsyncGenerator[GenerationEvent, None]:
         """Yield ``Accepted`` (the first task's UUID as upstream id), then one ``Completed``."""
-        request = build_request(call, [str(uuid.uuid4()) for _ in range(call.n)])
-        upstream_id = request.task_uuids[0]
+        upstream_id: str | None = None
         try:
+            needs = reference_needs(call.endpoint.upstream_model)
+            if needs is not None and call.input_images:
+                images = await adapted(call.input_images, needs, provider=self.provider)
+                call = replace(call, input_images=images)
+            request = build_request(call, [str(uuid.uuid4()) for _ in range(call.n)])
+            upstream_id = request.task_uuids[0]
             with transport_errors(self.provider):
                 async with self._open(request) as response:
                     if response.status_code >= 300:

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from providers._reframe import Needs
 from providers.errors import InvalidRequest
 from providers.spec import GenerateCall
 
@@ -42,6 +43,8 @@ RIVERFLOW_2_0 = frozenset(
     }
 )
 RIVERFLOW_2_5 = frozenset({"sourceful:riverflow-2.5@fast", "sourceful:riverflow-2.5@pro"})
+# §3.1: "Input images for 2.0 must be 300–2048 px per side"; the adapter scales the others.
+RIVERFLOW_2_0_REFERENCES = Needs(min_side=300, max_side=2048)
 # Task fields the adapter owns: an option may not set them, by plain or dotted name.
 RESERVED = frozenset(
     {
@@ -258,3 +261,8 @@ def _background(task: Task, background: str | None, mode: Any, color: Any) -> tu
     elif color is not None:
         return (f"background_hex_color ignored: background_mode is '{mode}', not 'solid'",)
     return ()
+
+
+def reference_needs(air: str) -> Needs | None:
+    """What the model takes as reference images, when narrower than what the gateway takes."""
+    return RIVERFLOW_2_0_REFERENCES if air in RIVERFLOW_2_0 else None

@@ -19,7 +19,7 @@ from providers.errors import (
     UpstreamTimeout,
 )
 from providers.microsoft.adapter import AzureMaiAdapter
-from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent
+from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent, InputImage
 from simulator.azure_mai import MaiState
 from tests.providers.microsoft.calls import SIM_KEY, SIM_TOKEN, call, endpoint, reference
 
@@ -201,11 +201,25 @@ async def test_edits_on_a_generation_only_deployment(
     assert isinstance(err, InvalidRequest) and err.code == "OperationNotSupported"
 
 
-async def test_a_webp_reference_never_leaves(
+async def test_a_webp_reference_reaches_mai_as_a_png(
     client: httpx.AsyncClient, base_url: str, sim: MaiState
 ) -> None:
-    err = await failure(adapter(client, base_url), call(input_images=(reference(fmt="WEBP"),)))
-    assert isinstance(err, InvalidRequest)
+    """The gateway takes WebP references; MAI takes PNG or JPEG only, so the adapter converts
+    rather than fail a request another endpoint would serve."""
+    done = await completed(adapter(client, base_url), call(input_images=(reference(fmt="WEBP"),)))
+    assert done.images
+    (entry,) = sim.log.entries
+    assert entry["path"].endswith("/images/edits")
+    (part,) = entry["body"]["image"]
+    assert (part["filename"], part["content_type"]) == ("image-1.png", "image/png")
+
+
+async def test_an_unreadable_reference_is_the_callers_400_with_the_provider_named(
+    client: httpx.AsyncClient, base_url: str, sim: MaiState
+) -> None:
+    bad = InputImage(data=b"RIFF\x10\x00\x00\x00WEBPVP8 broken", media_type="image/webp")
+    err = await failure(adapter(client, base_url), call(input_images=(bad,)))
+    assert isinstance(err, InvalidRequest) and err.provider == "azure"
     assert sim.log.entries == []
 
 

@@ -120,7 +120,8 @@ def test_several_references_repeat_the_image_part_and_options_are_form_text() ->
     assert request.data is not None and request.data["web_grounding"] == "true"
 
 
-def test_references_must_be_png_or_jpeg() -> None:
+def test_references_must_be_png_or_jpeg_on_the_wire() -> None:
+    """The adapter converts a WebP before building the request; the builder stays strict."""
     with pytest.raises(InvalidRequest, match="PNG or JPEG"):
         build_request(call(input_images=(reference(fmt="WEBP"),)))
 

@@ -238,10 +238,29 @@ async def test_faults_map_to_provider_errors(
 async def test_a_validation_error_is_invalid_request(
     adapter: RunwareAdapter, sim: RunwareState
 ) -> None:
-    # Riverflow 2.0 takes references of 300-2048 px per side only
+    # a positive prompt takes at least 2 characters
     with pytest.raises(InvalidRequest) as err:
-        await collect(adapter, call(model_id=V2_FAST, input_images=(reference(96, 96),)))
-    assert err.value.status_code == 400 and "inputs.referenceImages" in err.value.message
+        await collect(adapter, call("x", model_id=V2_FAST))
+    assert err.value.status_code == 400 and "positivePrompt" in err.value.message
+    assert err.value.provider == "sourceful"
+
+
+@pytest.mark.parametrize("size", [(96, 96), (2400, 1600), (200, 1200)])
+async def test_riverflow_2_0_references_outside_its_side_limits_are_scaled_to_fit(
+    adapter: RunwareAdapter, sim: RunwareState, size: tuple[int, int]
+) -> None:
+    """§3.1: 2.0 takes 300-2048 px per side (the simulator enforces it); the gateway takes
+    more, so the adapter scales rather than fail what a 2.5 endpoint would serve."""
+    events = await collect(adapter, call(model_id=V2_FAST, input_images=(reference(*size),)))
+    assert isinstance(events[-1], Completed) and events[-1].images
+
+
+async def test_a_reference_no_scaling_can_fit_is_the_callers_400_before_any_request(
+    adapter: RunwareAdapter, sim: RunwareState
+) -> None:
+    with pytest.raises(InvalidRequest, match="300-2048 pixels per side") as err:
+        await collect(adapter, call(model_id=V2_FAST, input_images=(reference(4000, 200),)))
+    assert err.value.provider == "sourceful" and sim.log.entries == []
 
 
 async def test_an_unknown_air_is_unavailable_not_the_callers_fault(

@@ -1,0 +1,137 @@
+"""Reference images re-encoded for a provider that cannot take them as the caller sent them.
+
+The gateway accepts PNG, JPEG and WebP references (a GIF arrives here as a PNG) of any size its
+byte limits allow; a few providers are narrower: Microsoft's MAI takes PNG or JPEG only, and
+Riverflow 2.0 on Runware takes 300-2048 pixels per side. Refusing those references would make
+the same request succeed or fail with the endpoint routing happens to pick, so the adapter
+converts them instead: a WebP becomes a PNG (transparency kept), an image outside the side
+limits is scaled (aspect ratio kept, Lanczos) and re-encoded in its own format.
+
+Blocking (Pillow): call :func:`adapted` from async code, which does the work in a thread and
+only when an image needs it. An image that cannot be brought within the limits (an aspect
+ratio too extreme for both bounds at once) or cannot be read is the caller's 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from providers._media import image_dimensions, sniff_media_type
+from providers.errors import InvalidRequest
+from providers.spec import InputImage
+
+_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+JPEG_QUALITY = 95
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a provider takes: media types (others become PNG) and, optionally, side bounds."""
+
+    media_types: frozenset[str] = frozenset(_FORMATS)
+    min_side: int | None = None
+    max_side: int | None = None
+
+    def fits(self, image: InputImage) -> bool:
+        if _media_type(image) not in self.media_types:
+            return False
+        if self.min_side is None and self.max_side is None:
+            return True
+        dims = image_dimensions(image.data)
+        if dims is None:
+            return False
+        short, long = sorted(dims)
+        return (self.min_side is None or short >= self.min_side) and (
+            self.max_side is None or long <= self.max_side
+        )
+
+
+async def adapted(
+    images: tuple[InputImage, ...], needs: Needs, *, provider: str, what: str = "reference image"
+) -> tuple[InputImage, ...]:
+    """``images`` with each one ``needs`` refuses converted (in a thread); the same tuple,
+    untouched, when every image already fits."""
+    if all(needs.fits(image) for image in images):
+        return images
+    convert: Callable[[], tuple[InputImage, ...]] = lambda: converted(  # noqa: E731
+        images, needs, provider=provider, what=what
+    )
+    return await asyncio.to_thread(convert)
+
+
+def converted(
+    images: Sequence[InputImage], needs: Needs, *, provider: str, what: str = "reference image"
+) -> tuple[InputImage, ...]:
+    """Blocking form of :func:`adapted`: every image that does not fit, re-encoded."""
+    return tuple(
+        image if needs.fits(image) else _convert(image, needs, f"{what} {index}", provider)
+        for index, image in enumerate(images, start=1)
+    )
+
+
+def _media_type(image: InputImage) -> str:
+    return sniff_media_type(image.data[:64]) or image.media_type
+
+
+def _convert(image: InputImage, needs: Needs, name: str, provider: str) -> InputImage:
+    media_type = _media_type(image)
+    target = media_type if media_type in needs.media_types else "image/png"
+    try:
+        with Image.open(io.BytesIO(image.data)) as source:
+            source.load()
+            size = _scaled(source.size, needs, name, provider)
+            picture = (
+                source if size == source.size else source.resize(size, Image.Resampling.LANCZOS)
+            )
+            return InputImage(data=_encode(picture, target), media_type=target)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidRequest(
+            f"{name} could not be read to convert it for this provider",
+            provider=provider,
+            code="invalid_image",
+        ) from exc
+
+
+def _scaled(size: tuple[int, int], needs: Needs, name: str, provider: str) -> tuple[int, int]:
+    width, height = size
+    scale = 1.0
+    if needs.max_side is not None and max(width, height) > needs.max_side:
+        scale = needs.max_side / max(width, height)
+    elif needs.min_side is not None and min(width, height) < needs.min_side:
+        scale = needs.min_side / min(width, height)
+    if scale == 1.0:
+        return size
+    # Rounding toward the bound that was crossed keeps it met exactly.
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    short, long = sorted(new)
+    if (needs.min_side is not None and short < needs.min_side) or (
+        needs.max_side is not None and long > needs.max_side
+    ):
+        raise InvalidRequest(
+            f"{name} is {width}x{height}: this provider takes {needs.min_side or 1}-"
+            f"{needs.max_side or 'any'} pixels per side, which no scaling of that aspect ratio "
+            "meets",
+            provider=provider,
+            code="unsupported_image_size",
+        )
+    return new
+
+
+def _encode(picture: Image.Image, media_type: str) -> bytes:
+    out = io.BytesIO()
+    kind = _FORMATS[media_type]
+    if kind == "JPEG":
+        picture = picture.convert("RGB") if picture.mode not in ("RGB", "L", "CMYK") else picture
+        picture.save(out, kind, quality=JPEG_QUALITY)
+    elif kind == "PNG":
+        if picture.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
+            picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
+        picture.save(out, kind)
+    else:
+        picture.save(out, kind, quality=JPEG_QUALITY)
+    return out.getvalue()

@@ -55,6 +55,9 @@ FALLBACK_IMAGE_TOKENS: dict[str, dict[str | None, int]] = {
 DEFAULT_IMAGE_TOKENS = 1120
 _URLSAFE = str.maketrans("-_", "+/")
 
+# ``generationConfig.seed`` is a proto int32: a larger seed is Google's 400, so ours says why.
+MIN_SEED, MAX_SEED = -(2**31), 2**31 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class UpstreamRequest:
@@ -101,6 +104,11 @@ def build_body(call: GenerateCall) -> dict[str, Any]:
     if image_config:
         config["imageConfig"] = image_config
     if call.seed is not None:
+        if not MIN_SEED <= call.seed <= MAX_SEED:
+            raise InvalidRequest(
+                f"seed {call.seed} is out of range for Gemini; allowed: {MIN_SEED}..{MAX_SEED}",
+                code="invalid_seed",
+            )
         config["seed"] = call.seed
     thinking = thinking_config(call.options)
     if thinking:

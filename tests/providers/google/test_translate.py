@@ -340,3 +340,16 @@ def test_image_data_that_is_no_image_is_a_protocol_error() -> None:
     part = {"inlineData": {"mimeType": "image/jpeg", "data": "!!!!"}}
     with pytest.raises(ProtocolError, match="not a readable image"):
         _parse(_answer([part]))
+
+
+@pytest.mark.parametrize("seed", [2**31, -(2**31) - 1, 2**40])
+def test_a_seed_outside_int32_is_our_400_not_googles(seed: int) -> None:
+    """``generationConfig.seed`` is a proto int32: the gateway says so before sending."""
+    with pytest.raises(InvalidRequest, match="out of range for Gemini") as info:
+        build_request(call(seed=seed))
+    assert info.value.code == "invalid_seed"
+
+
+@pytest.mark.parametrize("seed", [0, 2**31 - 1, -(2**31)])
+def test_int32_seeds_are_sent(seed: int) -> None:
+    assert build_request(call(seed=seed)).json["generationConfig"]["seed"] == seed

@@ -68,7 +68,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.simulate:
         settings = settings.model_copy(update={"simulate": True})
-    check_catalog(settings.catalog_file)
+    check_catalog(settings.catalog_file, settings.providers.azure_mai_deployments)
     check_spool(settings.spool_dir, settings.database_url)
     log = logging.getLogger("imagegate")
     if settings.simulate:

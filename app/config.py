@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+import orjson
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.db.urls import normalize_database_url
 
@@ -66,6 +67,25 @@ class ProviderSettings(BaseSettings):
     runware_base_url: str = Field(
         default="https://api.runware.ai/v1", validation_alias="IMAGEGATE_RUNWARE_BASE_URL"
     )
+    # MAI's ``model`` field is the deployment name: a JSON object from each model's default
+    # deployment name (``MAI-Image-2.5``, …) to the name it is deployed under on the resource.
+    azure_mai_deployments: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias="IMAGEGATE_AZURE_MAI_DEPLOYMENTS",
+        examples=[{"MAI-Image-2.5": "mai-25-prod"}],
+    )
+
+    @field_validator("azure_mai_deployments", mode="before")
+    @classmethod
+    def _deployments_json(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise ValueError(
+                'must be a JSON object, e.g. {"MAI-Image-2.5": "my-deployment"}'
+            ) from None
 
     def key_for(self, adapter: str) -> SecretStr | None:
         """The credential for an adapter name (``openai``, ``google``, ``bfl``, …)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,14 +58,37 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def check_catalog(catalog_file: object) -> None:
-    """Load the shipped catalog and the operator's overrides file; CatalogError → one line."""
+def check_catalog(catalog_file: object, deployments: Mapping[str, str] | None = None) -> None:
+    """Load the shipped catalog and the operator's overrides file; CatalogError → one line.
+    ``deployments`` (IMAGEGATE_AZURE_MAI_DEPLOYMENTS) must rename deployments the catalog has:
+    a misspelt name would otherwise be ignored until Azure answers 404."""
     from app.catalog import CatalogError, load_catalog
 
     try:
-        load_catalog(overrides=Path(str(catalog_file)) if catalog_file else None)
+        catalog = load_catalog(overrides=Path(str(catalog_file)) if catalog_file else None)
     except CatalogError as exc:
         raise StartupError(f"bad catalog: {exc}") from None
+    if not deployments:
+        return
+    known = sorted(
+        {
+            endpoint.upstream_model
+            for model in catalog
+            for endpoint in model.endpoints
+            if endpoint.adapter == "azure_mai" and endpoint.base_url is None
+        }
+    )
+    unknown = sorted(set(deployments) - set(known))
+    empty = sorted(name for name, value in deployments.items() if not value.strip())
+    if unknown or empty:
+        problem = (
+            f"unknown deployment name(s) {', '.join(unknown)}" if unknown
+            else f"an empty new name for {', '.join(empty)}"
+        )  # fmt: skip
+        raise StartupError(
+            f"IMAGEGATE_AZURE_MAI_DEPLOYMENTS has {problem}; its keys are the catalog's "
+            f"deployment names: {', '.join(known)}"
+        )
 
 
 def check_spool(spool_dir: Path, database_url: str) -> None:

@@ -63,6 +63,19 @@ def test_a_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("not json", "must be a JSON object"),
+        ('{"MAI-Image-25": "prod"}', "unknown deployment name(s) MAI-Image-25"),
+    ],
+)
+def test_a_bad_azure_deployment_map_is_one_line(tmp_path: Path, value: str, needle: str) -> None:
+    env = cli_env(tmp_path, IMAGEGATE_AZURE_MAI_DEPLOYMENTS=value)
+    result = run_cli("serve", "--port", str(free_port()), env=env)
+    _one_line_failure(result, "IMAGEGATE_AZURE_MAI_DEPLOYMENTS", needle)
+
+
+@pytest.mark.parametrize(
     ("url", "needle"),
     [
         ("mysql://root:hunter2@db/imagegate", "unsupported database URL scheme 'mysql://'"),

@@ -9,8 +9,8 @@ returns the adapter. Adapters never read the environment themselves.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,6 +32,8 @@ class AdapterContext:
     # ``api_key`` is a bearer token (e.g. Microsoft Entra ID) rather than the provider's API
     # key; set for adapters that take one (``ProviderSettings.token_for``) when no key is set.
     bearer: bool = False
+    # Azure MAI: default deployment name -> the resource's own (IMAGEGATE_AZURE_MAI_DEPLOYMENTS).
+    deployments: Mapping[str, str] = field(default_factory=dict)
 
 
 AdapterFactory = Callable[[AdapterContext], ImageAdapter]
@@ -50,12 +52,15 @@ ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
     "bfl": ("providers.bfl.adapter", "BflAdapter"),
 }
 TAKES_BEARER = frozenset({"azure_mai"})
+TAKES_DEPLOYMENTS = frozenset({"azure_mai"})
 
 
 def _factory(adapter: str, module: str, name: str) -> AdapterFactory:
     def build(ctx: AdapterContext) -> ImageAdapter:
         cls = getattr(importlib.import_module(module), name)
-        extra = {"bearer": ctx.bearer} if adapter in TAKES_BEARER else {}
+        extra: dict[str, object] = {"bearer": ctx.bearer} if adapter in TAKES_BEARER else {}
+        if adapter in TAKES_DEPLOYMENTS:
+            extra["deployments"] = ctx.deployments
         built: ImageAdapter = cls(
             ctx.client,
             api_key=ctx.api_key,
@@ -129,6 +134,13 @@ class AdapterRegistry:
             return None
         return base, credential.get_secret_value(), secret is None
 
+    def _deployments(self, endpoint: EndpointSpec) -> Mapping[str, str]:
+        """The deployment names of the configured Azure resource: not for an operator's own
+        endpoints (their ``upstream_model`` is the deployment) nor for the simulator."""
+        if endpoint.base_url is not None or self.sim_base is not None:
+            return {}
+        return self._providers.azure_mai_deployments if endpoint.adapter == "azure_mai" else {}
+
     def unavailable_reason(self, endpoint: EndpointSpec) -> str | None:
         """Why this endpoint cannot be called, or None when it can."""
         if endpoint.adapter not in FACTORIES:
@@ -164,6 +176,7 @@ class AdapterRegistry:
                 provider=endpoint.provider_slug,
                 timeout=self._timeout,
                 bearer=bearer,
+                deployments=self._deployments(endpoint),
             )
             adapter = factory(ctx)
             self._cache[cache_key] = adapter

@@ -8,7 +8,7 @@ connection (the only way to cancel: the API has no job to delete).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 
@@ -41,7 +41,8 @@ class AzureMaiAdapter:
     works too); the endpoint's ``upstream_model`` is the *deployment name*. The credential is
     an API key sent as ``api-key``, or with ``bearer=True`` a Microsoft Entra ID token sent as
     ``Authorization: Bearer`` instead. Either goes only to ``base_url`` and never appears in
-    errors, whose messages are redacted.
+    errors, whose messages are redacted. ``deployments`` renames: an endpoint whose
+    ``upstream_model`` is a key is sent to the deployment its value names.
     """
 
     def __init__(
@@ -53,9 +54,11 @@ class AzureMaiAdapter:
         provider: str = "azure",
         bearer: bool = False,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deployments: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
         self._client = client
+        self._deployments = dict(deployments or {})
         self._base_url = base_url
         self._timeout = timeout
         self._secrets = (api_key,) if api_key else ()
@@ -81,6 +84,10 @@ class AzureMaiAdapter:
             images = await adapted(call.input_images, REFERENCES, provider=self.provider)
             if images is not call.input_images:
                 call = replace(call, input_images=images)
+            deployment = self._deployments.get(call.endpoint.upstream_model)
+            if deployment is not None:
+                endpoint = call.endpoint.model_copy(update={"upstream_model": deployment})
+                call = replace(call, endpoint=endpoint)
             request = build_request(call)
             with transport_errors(self.provider):
                 async with self._open(request) as response:

@@ -10,7 +10,8 @@ import pytest
 
 from app.config import ProviderSettings
 from app.generation.adapters import AdapterRegistry, simulator_base_url
-from providers.errors import AuthError
+from app.startup import StartupError, check_catalog
+from providers.errors import AuthError, Unavailable
 from providers.spec import Completed
 from simulator.azure_mai import MaiState, create_app
 from tests.providers.microsoft.calls import call, endpoint
@@ -125,3 +126,43 @@ async def test_operator_endpoints_on_one_server_keep_their_own_keys(
     assert isinstance(found[-1], Completed)
     with pytest.raises(AuthError):
         _ = [event async for event in registry.get(stale).run(call(endpoint=stale))]
+
+
+async def test_deployments_named_otherwise_are_renamed_on_the_configured_resource(
+    client: httpx.AsyncClient, simulator: tuple[str, MaiState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MAI ``model`` field is the deployment name, which the customer picks:
+    IMAGEGATE_AZURE_MAI_DEPLOYMENTS maps the catalog's default names to the resource's own,
+    for the configured resource only (an operator endpoint names its deployment itself)."""
+    url, state = simulator
+    state.reset()
+    state.config.deployments = {
+        "mai-25-prod": "MAI-Image-2.5",
+        "MAI-Image-2.5-Pro": "MAI-Image-2.5-Pro",
+    }
+    monkeypatch.setenv("AZURE_AI_API_KEY", KEY)
+    monkeypatch.setenv("IMAGEGATE_AZURE_MAI_BASE_URL", f"{url}/mai/v1")
+    monkeypatch.setenv("IMAGEGATE_AZURE_MAI_DEPLOYMENTS", '{"MAI-Image-2.5": "mai-25-prod"}')
+    registry = AdapterRegistry(client, ProviderSettings())
+    found = [event async for event in registry.get(endpoint()).run(call())]
+    assert isinstance(found[-1], Completed)
+    assert state.log.entries[-1]["body"]["model"] == "mai-25-prod"
+    # a model the map does not name keeps its default deployment name
+    pro = endpoint("microsoft/mai-image-2.5-pro")
+    found = [event async for event in registry.get(pro).run(call(endpoint=pro))]
+    assert state.log.entries[-1]["body"]["model"] == "MAI-Image-2.5-Pro"
+    # an operator's own endpoint is sent to the deployment it names, unrenamed
+    own = endpoint(base_url=f"{url}/mai/v1", api_key_env="AZURE_AI_API_KEY")
+    with pytest.raises(Unavailable):  # the resource has no deployment called MAI-Image-2.5
+        _ = [event async for event in registry.get(own).run(call(endpoint=own))]
+    assert state.log.entries[-1]["body"]["model"] == "MAI-Image-2.5"
+
+
+def test_a_misspelt_deployment_key_stops_the_start_in_one_line() -> None:
+    with pytest.raises(StartupError) as info:
+        check_catalog(None, {"MAI-Image-25": "mai-25-prod"})
+    message = str(info.value)
+    assert "unknown deployment name(s) MAI-Image-25" in message and "MAI-Image-2.5," in message
+    with pytest.raises(StartupError, match=r"an empty new name for MAI-Image-2\.5"):
+        check_catalog(None, {"MAI-Image-2.5": " "})
+    check_catalog(None, {"MAI-Image-2.6-Flash": "flash"})  # a known name passes

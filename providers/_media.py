@@ -10,6 +10,7 @@ import base64
 import binascii
 import re
 import struct
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from providers.spec import B64Pieces, B64Text
@@ -43,6 +44,7 @@ def extension_for(media_type: str) -> str:
     return _TYPE_TO_EXT.get(media_type.split(";")[0].strip().lower(), "bin")
 
 
+@lru_cache(maxsize=512)  # a handful of sizes recur on every answer
 def parse_size(size: str | None) -> tuple[int, int] | None:
     """``"1536x1024"`` → ``(1536, 1024)``; ``"auto"``, ``None`` or junk → ``None``."""
     if size is None:

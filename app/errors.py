@@ -125,7 +125,9 @@ def error_body(status: int, message: str, metadata: dict[str, Any] | None = None
     error: dict[str, Any] = {"code": status, "message": message}
     if metadata:
         error["metadata"] = metadata
-    return _dumps({"error": error, "user_id": None})
+    # No ``user_id``: optional in OpenRouter's schema, and the AI SDK's provider reads an error
+    # inside a 200 body only when ``user_id`` is absent or a string (null fails its schema).
+    return _dumps({"error": error})
 
 
 def error_response(

@@ -295,6 +295,7 @@ class ChatCompletions:
         return orjson.dumps(
             {
                 **self._head(ex, "chat.completion"),
+                "system_fingerprint": None,  # required (nullable) in the SDKs' completion
                 "choices": [choice],
                 "usage": self._usage(outcome),
             }
@@ -302,15 +303,11 @@ class ChatCompletions:
 
     @staticmethod
     def _head(ex: Exchange, kind: str) -> dict[str, Any]:
-        return {
-            "id": ex.generation_id,
-            "object": kind,
-            "created": ex.created,
-            "model": ex.model,
-            "system_fingerprint": None,
-        }
+        return {"id": ex.generation_id, "object": kind, "created": ex.created, "model": ex.model}
 
     def _chunk(self, ex: Exchange, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        # No ``system_fingerprint`` in chunks: optional there, and @openrouter/sdk's chunk
+        # schema takes a string or nothing (a null fails every chunk of the stream).
         chunk = {**self._head(ex, "chat.completion.chunk"), "choices": choices, **extra}
         return render.joined(render.sse(chunk))
 

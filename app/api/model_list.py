@@ -8,8 +8,9 @@ where OpenRouter's models API does not fit an image-only gateway:
 * ``pricing`` comes from the model's first servable endpoint, as strings in USD:
   ``prompt``/``completion`` per text token, ``image_token`` per input image token,
   ``image_output`` per output image token, ``image`` per output image (per-megapixel prices at
-  1 MP), ``request`` per request. A price with variants (quality or resolution tiers) shows its
-  cheapest variant; ``/api/v1/images/models/{id}/endpoints`` lists every line.
+  1 MP: a per-image line and a per-megapixel line add up), ``request`` per request. A price with
+  variants (quality or resolution tiers) shows its cheapest variant;
+  ``/api/v1/images/models/{id}/endpoints`` lists every line.
 * ``supported_parameters`` names the image parameters the model accepts, plus ``modalities``
   and ``image_config`` (chat completions) and ``provider``.
 """
@@ -47,15 +48,20 @@ def _price_text(value: Decimal) -> str:
 
 def pricing(endpoint: EndpointSpec) -> dict[str, str]:
     """OpenRouter's ``pricing`` object (strings) for one endpoint's lines."""
-    best: dict[str, Decimal] = {}
-    unconditioned: dict[str, Decimal] = {}
+    cheapest: dict[str, Decimal] = {}  # of the lines that apply to one variant only
+    always: dict[str, Decimal] = {}  # lines without a condition add up (FLUX.2: 1st MP + MP)
     for line in endpoint.pricing:
         key = _PRICE_KEYS.get((line.billable, line.unit))
         if key is None:
             continue
-        target = best if line.when else unconditioned
-        target[key] = min(target.get(key, line.cost_usd), line.cost_usd)
-    merged = {**best, **unconditioned}
+        if line.when:
+            cheapest[key] = min(cheapest.get(key, line.cost_usd), line.cost_usd)
+        else:
+            always[key] = always.get(key, Decimal(0)) + line.cost_usd
+    merged = {
+        key: always.get(key, Decimal(0)) + cheapest.get(key, Decimal(0))
+        for key in always.keys() | cheapest.keys()
+    }
     out = {"prompt": "0", "completion": "0"}
     out.update({k: _price_text(v) for k, v in merged.items()})
     return out

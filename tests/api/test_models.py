@@ -35,7 +35,8 @@ def test_sdk_lists_every_servable_model_with_typed_descriptors(
         spec = CATALOG.get(item.id)
         assert spec is not None
         assert item.name == spec.name and isinstance(item.description, str)
-        assert item.architecture.output_modalities == ["image"]
+        assert item.architecture.output_modalities == list(spec.output_modalities)
+        assert item.architecture.output_modalities[0] == "image"
         assert item.endpoints == f"/api/v1/images/models/{item.id}/endpoints"
         assert item.supports_streaming == any(e.supports_streaming for e in spec.endpoints)
         assert item.supported_parameters, item.id

@@ -194,6 +194,23 @@ def test_ts_sdk_chat_send_reads_the_images(sim_gateway: ServerThread) -> None:
     assert out["usage"]["cost"] > 0
 
 
+def test_ts_sdk_reads_every_chunk_of_a_chat_stream(sim_gateway: ServerThread) -> None:
+    """@openrouter/sdk's chunk schema takes ``system_fingerprint`` as a string or absent: a
+    null in a chunk fails the whole stream (its completion takes the null)."""
+    body = _chat_body()
+    out = _node(
+        "sdk.mjs",
+        "chatstream",
+        f"{sim_gateway.url}/api/v1",
+        MASTER_KEY,
+        orjson.dumps(body).decode(),
+    )
+    assert "error" not in out, out
+    assert out["objects"] == ["chat.completion.chunk"] and out["chunks"] >= 3
+    assert out["finish_reasons"] == ["stop"] and out["errors"] == []
+    assert out["usage"]["cost"] > 0
+
+
 # ------------------------------------------------------------------------------------------
 # The OpenAI-compatible images API
 # ------------------------------------------------------------------------------------------

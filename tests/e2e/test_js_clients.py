@@ -107,3 +107,45 @@ def test_ai_sdk_generates_with_size_and_reference(
     out = _node("aisdk.mjs", api, api_key, json.dumps(with_ref))
     assert "error" not in out, out
     assert sim_a.requests[-1]["path"] == "/v1/images/edits"
+
+
+def _chat(prompt: str) -> str:
+    return json.dumps(
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": prompt}],
+            "modalities": ["image", "text"],
+        }
+    )
+
+
+def test_ts_sdk_reads_a_late_chat_failure_as_the_streams_error_chunk(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """After the keep-alive comments the stream is committed; the refusal is an error chunk
+    with finish_reason "error", which @openrouter/sdk parses like any chunk."""
+    prompt = "late refusal [sim:sleep=4] [sim:moderate=output]"
+    out = _node("sdk.mjs", "chatstream", f"{gateway.url}/api/v1", api_key, _chat(prompt))
+    assert "error" not in out, out
+    assert out["finish_reasons"] == ["error"]
+    (error,) = out["errors"]
+    assert error["code"] == 403 and "OpenAI" in error["message"]
+
+
+def test_ai_sdk_chat_reads_images_and_a_late_failure_in_a_200_body(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """The provider reads an error object in a 200 body only when ``user_id`` is absent or a
+    string; the gateway leaves it out, so the refusal is the error the caller sees."""
+    out = _node("aichat.mjs", f"{gateway.url}/api/v1", api_key, json.dumps({"model": MODEL,
+                "prompt": "a red fox"}))  # fmt: skip
+    assert "error" not in out, out
+    (image,) = out["files"]
+    assert image["media_type"] == "image/png" and image["b64_len"] > 100
+    late = json.dumps(
+        {"model": MODEL, "prompt": "late refusal [sim:sleep=4] [sim:moderate=output]"}
+    )
+    out = _node("aichat.mjs", f"{gateway.url}/api/v1", api_key, late)
+    error = out["error"]
+    assert error["name"] == "AI_APICallError", error
+    assert "OpenAI" in error["message"] and "Invalid JSON" not in error["message"]

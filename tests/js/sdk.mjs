@@ -7,6 +7,7 @@
 //   node sdk.mjs stream     <baseURL> <apiKey> '<json request>'
 //   node sdk.mjs generation <baseURL> <apiKey> <generation id>
 //   node sdk.mjs chat       <baseURL> <apiKey> '<json chat request: model, messages, modalities, image_config>'
+//   node sdk.mjs chatstream <baseURL> <apiKey> '<same json>' (stream: true; every chunk parsed)
 //   node sdk.mjs modelslist <baseURL> <apiKey> [output_modalities]
 //
 // <baseURL> is the API root, e.g. http://127.0.0.1:18080/api/v1. <apiKey> may be
@@ -32,7 +33,7 @@ import {
 } from "./common.mjs";
 
 const USAGE =
-  "usage: node sdk.mjs <models|endpoints|generate|stream|generation|chat|modelslist> <baseURL> <apiKey> [arg]";
+  "usage: node sdk.mjs <models|endpoints|generate|stream|generation|chat|chatstream|modelslist> <baseURL> <apiKey> [arg]";
 
 const TIMEOUT_MS = Number(process.env.IMAGEGATE_JS_TIMEOUT_MS || 120000);
 
@@ -269,6 +270,29 @@ async function cmdChat(client, args) {
   };
 }
 
+async function cmdChatStream(client, args) {
+  const req = {
+    model: args.model,
+    messages: args.messages,
+    modalities: args.modalities,
+    imageConfig: args.image_config,
+    stream: true,
+  };
+  const stream = await client.chat.send({ chatRequest: req });
+  const out = { chunks: 0, objects: [], finish_reasons: [], usage: null, errors: [], content: "" };
+  for await (const chunk of stream) {
+    out.chunks += 1;
+    if (!out.objects.includes(chunk.object)) out.objects.push(chunk.object);
+    for (const choice of chunk.choices ?? []) {
+      if (choice.finishReason) out.finish_reasons.push(choice.finishReason);
+      if (choice.delta?.content) out.content += choice.delta.content;
+    }
+    if (chunk.usage) out.usage = toSnakeDeep(chunk.usage);
+    if (chunk.error) out.errors.push(toSnakeDeep(chunk.error));
+  }
+  return out;
+}
+
 async function cmdModelsList(client, outputModalities) {
   const pages = await client.models.list(outputModalities ? { outputModalities } : {});
   const ids = [];
@@ -313,6 +337,9 @@ async function main() {
       break;
     case "chat":
       out = await cmdChat(client, parseJsonArg(arg, "chat"));
+      break;
+    case "chatstream":
+      out = await cmdChatStream(client, parseJsonArg(arg, "chatstream"));
       break;
     case "modelslist":
       out = await cmdModelsList(client, arg);

@@ -59,7 +59,7 @@ OPENAI_STYLE_PREFIXES = ("/v1/", "/api/v1/images/generations", "/api/v1/images/e
 _OPENAI_TYPES = {
     401: ("invalid_request_error", "invalid_api_key"),
     402: ("insufficient_quota", "insufficient_quota"),
-    403: ("image_generation_user_error", "moderation_blocked"),
+    403: ("invalid_request_error", "permission_denied"),
     404: ("invalid_request_error", "not_found"),
     413: ("invalid_request_error", "request_too_large"),
     429: ("requests", "rate_limit_exceeded"),
@@ -84,9 +84,22 @@ def _dumps(payload: dict[str, Any]) -> bytes:
         return orjson.dumps(_printable(payload), default=str)
 
 
+def is_moderation(status: int, metadata: dict[str, Any] | None) -> bool:
+    """A provider's content refusal (403 with OpenRouter's moderation ``reasons``)."""
+    return status == 403 and bool(metadata) and "reasons" in (metadata or {})
+
+
+def openai_status(status: int, metadata: dict[str, Any] | None) -> int:
+    """The status OpenAI's own API gives: a content refusal is its 400 ``moderation_blocked``
+    (``BadRequestError`` in its SDKs), where OpenRouter says 403."""
+    return 400 if is_moderation(status, metadata) else status
+
+
 def openai_error_body(status: int, message: str, metadata: dict[str, Any] | None = None) -> bytes:
     """``{"error": {"message", "type", "param", "code"}}``, as the OpenAI SDKs parse it."""
-    if status >= 500:
+    if is_moderation(status, metadata) or (status == 400 and "reasons" in (metadata or {})):
+        kind, code = "image_generation_user_error", "moderation_blocked"
+    elif status >= 500:
         kind, code = "server_error", "upstream_error" if status != 500 else "internal_error"
     else:
         kind, code = _OPENAI_TYPES.get(status, ("invalid_request_error", "invalid_value"))
@@ -103,7 +116,7 @@ def openai_error_response(
 ) -> Response:
     return Response(
         openai_error_body(status, message, metadata),
-        status_code=status,
+        status_code=openai_status(status, metadata),
         media_type="application/json",
         headers=headers,
     )

@@ -383,6 +383,16 @@ def test_openai_sdk_sees_openai_shaped_errors(
         oai.images.generate(model=MODEL, prompt="x", style="vivid")
 
 
+def test_a_content_refusal_is_openais_400_moderation_blocked(oai: openai.OpenAI) -> None:
+    """OpenAI's API refuses on content grounds with 400 ``moderation_blocked`` (BadRequestError
+    in its SDKs); OpenRouter's door says 403 for the same refusal."""
+    with pytest.raises(openai.BadRequestError) as bad:
+        oai.images.generate(model=MODEL, prompt="a fox [sim:moderate]")
+    assert bad.value.status_code == 400
+    assert (bad.value.code, bad.value.type) == ("moderation_blocked", "image_generation_user_error")
+    assert "content grounds" in bad.value.message
+
+
 def test_openai_sdk_options_reach_the_endpoints_that_take_them(
     oai: openai.OpenAI, sims: SimServer
 ) -> None:

@@ -254,8 +254,15 @@ class OpenAIImages:
         )
 
     def sse_outcome(self, outcome: Outcome, ex: Exchange) -> list[render.Body]:
-        shape = self._shape(outcome)
-        zero = {k: 0 for k in ("input_tokens", "output_tokens", "total_tokens")}
+        # the event's size, quality and background are required in OpenAI's SDKs ("auto" is
+        # one of their values): what was resolved, else what the request said
+        shape = {**self.partial_shape, **self._shape(outcome)}
+        zero = {
+            "input_tokens": 0,
+            "input_tokens_details": {"text_tokens": 0, "image_tokens": 0},
+            "output_tokens": 0,
+            "total_tokens": 0,
+        }
         frames: list[render.Body] = []
         last = len(outcome.images) - 1
         for i, image in enumerate(outcome.images):

@@ -280,6 +280,20 @@ def test_openai_sdk_streams_partial_and_completed_events(oai: openai.OpenAI) -> 
     assert partial.output_format == "png" and partial.partial_image_index == 0
 
 
+def test_openai_sdk_completed_events_carry_every_required_field(oai: openai.OpenAI) -> None:
+    """``quality``/``background``/``size`` are required in the SDK's completed event (``auto``
+    included), and every event's ``usage`` has ``input_tokens_details``."""
+    stream = oai.images.generate(model="openai/gpt-image-1.5", prompt="a comet", n=2, stream=True)
+    completed = [event for event in stream if event.type == "image_generation.completed"]
+    assert len(completed) == 2
+    for event in completed:
+        assert event.quality in ("low", "medium", "high", "auto"), event
+        assert event.background in ("transparent", "opaque", "auto"), event
+        assert event.size and event.output_format == "png"
+        assert event.usage.input_tokens_details is not None
+    assert completed[0].usage.total_tokens == 0 and completed[-1].usage.total_tokens > 0
+
+
 def test_openai_sdk_raises_the_error_of_a_partial_cut_by_the_provider(
     oai: openai.OpenAI, sims: SimServer
 ) -> None:

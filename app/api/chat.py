@@ -10,7 +10,9 @@ completion (or chunks). Choices where OpenRouter's documents are silent:
   here take one prompt). **References**: the image parts of the last user message.
 * **image_config**: ``aspect_ratio`` and ``image_size`` (``0.5K`` = ``512``) map to the public
   fields, as do ``resolution``, ``size``, ``quality``, ``output_format``, ``background``,
-  ``output_compression``, ``n`` and ``seed``; any other key is a provider passthrough key,
+  ``output_compression``, ``n`` and ``seed``; ``image_size: "1K"``, the documented default, is
+  dropped for a model without tiers rather than refused. Recraft's ``rgb_colors`` and
+  ``background_rgb_color`` become its ``controls``. Any other key is a provider passthrough key,
   forwarded to the endpoints whose allowlist (``allowed_passthrough_parameters``) has it, and
   a 400 when no endpoint of the model takes it. A top-level ``seed`` is used when
   ``image_config`` has none.
@@ -169,6 +171,40 @@ def _config_fields(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return fields, extra
 
 
+def _recraft_colors(extra: dict[str, Any]) -> None:
+    """OpenRouter's ``rgb_colors`` (``[[r,g,b], …]``) and ``background_rgb_color`` (``[r,g,b]``)
+    as Recraft's own ``controls`` (``colors: [{rgb}]``, ``background_color: {rgb}``), the
+    passthrough key its endpoints take; in place."""
+    colors = extra.pop("rgb_colors", None)
+    background = extra.pop("background_rgb_color", None)
+    if colors is None and background is None:
+        return
+    controls = dict(extra.get("controls") or {}) if isinstance(extra.get("controls"), dict) else {}
+    if colors is not None:
+        if not isinstance(colors, list) or not colors or not all(_is_rgb(c) for c in colors):
+            raise BadRequest(
+                "image_config.rgb_colors must be a list of [r, g, b] triples (0-255)",
+                param="image_config.rgb_colors",
+            )
+        controls["colors"] = [{"rgb": list(c)} for c in colors]
+    if background is not None:
+        if not _is_rgb(background):
+            raise BadRequest(
+                "image_config.background_rgb_color must be one [r, g, b] triple (0-255)",
+                param="image_config.background_rgb_color",
+            )
+        controls["background_color"] = {"rgb": list(background)}
+    extra["controls"] = controls
+
+
+def _is_rgb(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value)
+    )
+
+
 def _passthrough_options(
     model_id: str, extra: dict[str, Any], catalog: Catalog
 ) -> dict[str, dict[str, Any]]:
@@ -225,6 +261,14 @@ def to_image_request(chat: ChatRequest, catalog: Catalog) -> ImageGenerationRequ
         )
     prompt, references = prompt_and_references(chat.messages)
     fields, extra = _config_fields(chat.image_config or {})
+    model = catalog.get(chat.model)
+    if model is not None and any("controls" in e.passthrough for e in model.endpoints):
+        _recraft_colors(extra)
+    # ``image_size`` defaults to 1K (OpenRouter's image_config table): a client that sends the
+    # default explicitly is served by a model without tiers too
+    tiered = model is None or any("resolution" in e.parameters for e in model.endpoints)
+    if fields.get("resolution") == "1K" and not tiered:
+        del fields["resolution"]
     if "seed" not in fields and chat.seed is not None:
         fields["seed"] = chat.seed
     provider = chat.provider or ProviderPreferences()

@@ -504,3 +504,46 @@ def test_chat_content_carries_the_text_the_model_returned(sim_gateway: ServerThr
     message = resp.json()["choices"][0]["message"]
     assert message["content"]  # Gemini 2.5 answers a caption beside its image
     assert message["images"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def _chat_to(sim_gateway: ServerThread, model: str, config: dict[str, Any]) -> httpx.Response:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "a poster"}],
+        "modalities": ["image"],
+        "image_config": config,
+    }
+    return httpx.post(
+        f"{sim_gateway.url}/api/v1/chat/completions", json=body, headers=AUTH, timeout=30
+    )
+
+
+@pytest.mark.parametrize(
+    "model", ["black-forest-labs/flux.1-kontext-pro", "google/gemini-2.5-flash-image"]
+)
+def test_chat_image_size_1k_the_documented_default_serves_models_without_tiers(
+    sim_gateway: ServerThread, model: str
+) -> None:
+    resp = _chat_to(sim_gateway, model, {"image_size": "1K", "aspect_ratio": "1:1"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["choices"][0]["message"]["images"]
+    # a tier such a model cannot make is still the caller's 400
+    assert _chat_to(sim_gateway, model, {"image_size": "2K"}).status_code == 400
+
+
+def test_chat_rgb_colors_reach_recraft_as_its_controls(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    config = {"rgb_colors": [[255, 0, 0], [0, 0, 128]], "background_rgb_color": [250, 250, 240]}
+    resp = _chat_to(sim_gateway, "recraft/recraft-v3", config)
+    assert resp.status_code == 200, resp.text
+    (call,) = [e for e in sims.sim("recraft").log.entries if e.get("body")]
+    assert call["body"]["controls"] == {
+        "colors": [{"rgb": [255, 0, 0]}, {"rgb": [0, 0, 128]}],
+        "background_color": {"rgb": [250, 250, 240]},
+    }
+    bad = _chat_to(sim_gateway, "recraft/recraft-v3", {"rgb_colors": [[300, 0, 0]]})
+    assert bad.status_code == 400 and "rgb_colors" in bad.json()["error"]["message"]
+    elsewhere = _chat_to(sim_gateway, MODEL, {"rgb_colors": [[1, 2, 3]]})
+    message = elsewhere.json()["error"]["message"]
+    assert elsewhere.status_code == 400 and "image_config.rgb_colors is not a parameter" in message

@@ -16,8 +16,14 @@ router = APIRouter(prefix="/api/v1")
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
+def _text(params: dict[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    return value if isinstance(value, str) else None
+
+
 def generation_json(row: Generation, provider_name: str | None) -> dict[str, Any]:
     cost = float(row.cost_usd)
+    params = row.request_params or {}
     tokens_prompt = row.input_text_tokens + row.input_image_tokens
     tokens_completion = row.output_image_tokens + row.output_text_tokens
     return {
@@ -34,13 +40,13 @@ def generation_json(row: Generation, provider_name: str | None) -> dict[str, Any
         "app_id": None,
         "cache_discount": None,
         "cancelled": row.status == "cancelled",
-        "external_user": None,
+        "external_user": _text(params, "user"),
         "finish_reason": "stop" if row.status == "succeeded" else row.status,
         "native_finish_reason": row.status,
         "generation_time": row.latency_ms,
         "latency": row.latency_ms,
         "moderation_latency": None,
-        "http_referer": None,
+        "http_referer": _text(params, "http_referer"),
         "native_tokens_cached": 0,
         "native_tokens_completion": tokens_completion,
         "native_tokens_completion_images": row.output_image_tokens,
@@ -51,7 +57,7 @@ def generation_json(row: Generation, provider_name: str | None) -> dict[str, Any
         "num_fetches": None,
         "num_input_audio_prompt": None,
         "num_media_completion": row.images,
-        "num_media_prompt": row.request_params.get("input_references"),
+        "num_media_prompt": params.get("input_references"),
         "num_search_results": None,
         "preset_id": None,
         "provider_name": provider_name,
@@ -64,6 +70,7 @@ def generation_json(row: Generation, provider_name: str | None) -> dict[str, Any
         "web_search_engine": None,
         "workspace_id": None,
         "request_id": row.id,
+        "session_id": _text(params, "session_id"),
         # imagegate extensions (ignored by the SDKs)
         "status": row.status,
         "route": row.route,

@@ -111,6 +111,9 @@ class Door(Protocol):
     def sse_done(self) -> bytes: ...
 
 
+MAX_ATTRIBUTION = 256  # characters of an attribution header kept
+
+
 def recorded_params(req: ImageGenerationRequest) -> dict[str, object]:
     """The request as recorded: everything but the prompt text and the image bytes."""
     data = req.model_dump(
@@ -139,6 +142,16 @@ class Ledger:
         self.created_at = datetime.now(UTC)
         self.started = time.monotonic()
         self.done = False
+        self.extra_params: dict[str, object] = {}
+
+    def attribution(self, referer: str | None, session: str | None) -> None:
+        """OpenRouter's attribution headers, recorded with the parameters (``GET /generation``
+        reports them): ``HTTP-Referer``, and ``x-session-id`` unless the body has a
+        ``session_id`` (which wins)."""
+        if referer:
+            self.extra_params["http_referer"] = referer[:MAX_ATTRIBUTION]
+        if session and self.req.session_id is None:
+            self.extra_params["session_id"] = session[:MAX_ATTRIBUTION]
 
     def _spawn(self, record: GenerationRecord) -> None:
         if not self.done:
@@ -169,7 +182,7 @@ class Ledger:
             "status": status,
             "created_at": self.created_at,
             "completed_at": datetime.now(UTC),
-            "request_params": recorded_params(self.req),
+            "request_params": {**recorded_params(self.req), **self.extra_params},
             "streamed": bool(self.req.stream),
             "latency_ms": int((time.monotonic() - self.started) * 1000),
             "attempts": attempts,
@@ -633,6 +646,7 @@ async def serve(
         return door.error_response(refused, {**refused.headers, **_headers(gid)})
     slot = _slot_name(state, caller)
     ledger = Ledger(state, gid, body, caller, http.headers.get("user-agent"), door.route)
+    ledger.attribution(http.headers.get("http-referer"), http.headers.get("x-session-id"))
     keepalive = state.settings.keepalive_s
     prep: asyncio.Future[Plan] | None = None
     try:

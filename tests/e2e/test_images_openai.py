@@ -104,6 +104,31 @@ def test_sdk_generation_stats(gateway: ServerThread, api_key: str, sim_a: Sim) -
     assert Decimal(str(stats.data.total_cost)) == Decimal(str(resp.json()["usage"]["cost"]))
 
 
+def test_generation_stats_carry_the_requests_attribution(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """``HTTP-Referer``, the end user (``user``) and the session (body ``session_id``, else the
+    ``x-session-id`` header) come back in ``GET /generation`` as OpenRouter names them."""
+    headers = {
+        "authorization": f"Bearer {api_key}",
+        "HTTP-Referer": "https://app.example",
+        "x-session-id": "from-header",
+    }
+    body = {"model": MODEL, "prompt": "attributed", "user": "u-17", "session_id": "sess-1"}
+    resp = httpx.post(f"{gateway.url}/api/v1/images", json=body, headers=headers, timeout=30)
+    assert resp.status_code == 200, resp.text
+    gid = resp.headers["x-generation-id"]
+    generation(gateway.url, gid, api_key)
+    with _sdk(gateway, api_key) as client:
+        stats = client.generations.get_generation(id=gid).data
+    assert (stats.http_referer, stats.external_user) == ("https://app.example", "u-17")
+    assert stats.session_id == "sess-1"  # the body's wins
+    del body["session_id"], body["user"]
+    resp = httpx.post(f"{gateway.url}/api/v1/images", json=body, headers=headers, timeout=30)
+    record = generation(gateway.url, resp.headers["x-generation-id"], api_key)
+    assert (record["session_id"], record["external_user"]) == ("from-header", None)
+
+
 def test_a_generation_can_be_read_right_after_its_answer(
     gateway: ServerThread, api_key: str, sim_a: Sim
 ) -> None:

@@ -98,7 +98,8 @@ def test_late_failure_on_the_openai_route_keeps_its_status(
     gateway: ServerThread, api_key: str, sim_a: Sim
 ) -> None:
     """OpenAI's SDKs wait minutes and read any 200 as a success: no early commit there, so a
-    refusal after the keep-alive interval is still a 403 in OpenAI's error shape."""
+    refusal after the keep-alive interval still has its status: OpenAI's 400
+    ``moderation_blocked``, in OpenAI's error shape."""
     body = {"model": MODEL, "prompt": "late refusal [sim:sleep=4] [sim:moderate=output]"}
     resp = httpx.post(
         f"{gateway.url}/v1/images/generations",
@@ -106,7 +107,8 @@ def test_late_failure_on_the_openai_route_keeps_its_status(
         headers={"authorization": f"Bearer {api_key}"},
         timeout=30,
     )
-    assert resp.status_code == 403, resp.text
+    assert resp.status_code == 400, resp.text
     assert not resp.content.startswith(b"\n")
     error = resp.json()["error"]
-    assert error["code"] and "message" in error and "type" in error
+    assert (error["code"], error["type"]) == ("moderation_blocked", "image_generation_user_error")
+    assert "OpenAI" in error["message"]

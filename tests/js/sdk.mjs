@@ -244,15 +244,18 @@ async function cmdGenerate(client, args, forceStream) {
   return { mode: "buffered", ...summarizeBuffered(res) };
 }
 
-async function cmdChat(client, args) {
-  const req = {
+function chatRequest(args, stream) {
+  return {
     model: args.model,
     messages: args.messages,
     modalities: args.modalities,
     imageConfig: args.image_config,
-    stream: false,
+    stream,
   };
-  const res = await client.chat.send({ chatRequest: req });
+}
+
+async function cmdChat(client, args) {
+  const res = await client.chat.send({ chatRequest: chatRequest(args, false) });
   const choice = res.choices?.[0];
   const images = (choice?.message?.images ?? []).map((img) => {
     const url = img.imageUrl?.url ?? "";
@@ -271,14 +274,7 @@ async function cmdChat(client, args) {
 }
 
 async function cmdChatStream(client, args) {
-  const req = {
-    model: args.model,
-    messages: args.messages,
-    modalities: args.modalities,
-    imageConfig: args.image_config,
-    stream: true,
-  };
-  const stream = await client.chat.send({ chatRequest: req });
+  const stream = await client.chat.send({ chatRequest: chatRequest(args, true) });
   const out = { chunks: 0, objects: [], finish_reasons: [], usage: null, errors: [], content: "" };
   for await (const chunk of stream) {
     out.chunks += 1;

@@ -340,6 +340,7 @@ class ChatCompletions:
             {
                 **self._head(ex, "chat.completion"),
                 "system_fingerprint": None,  # required (nullable) in the SDKs' completion
+                "provider": outcome.endpoint.provider_name,  # as OpenRouter's answers name it
                 "choices": [choice],
                 "usage": self._usage(outcome),
             }
@@ -379,7 +380,9 @@ class ChatCompletions:
                     }
                 ],
             ),
-            self._chunk(ex, [], usage=self._usage(outcome)),
+            self._chunk(
+                ex, [], usage=self._usage(outcome), provider=outcome.endpoint.provider_name
+            ),
         ]
 
     def sse_error(self, err: GatewayError, ex: Exchange) -> bytes:

@@ -142,6 +142,7 @@ def test_ai_sdk_chat_reads_images_and_a_late_failure_in_a_200_body(
     assert "error" not in out, out
     (image,) = out["files"]
     assert image["media_type"] == "image/png" and image["b64_len"] > 100
+    assert out["provider"] == "OpenAI"  # the answer names the provider that served it
     late = json.dumps(
         {"model": MODEL, "prompt": "late refusal [sim:sleep=4] [sim:moderate=output]"}
     )

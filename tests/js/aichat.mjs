@@ -5,7 +5,7 @@
 //   node aichat.mjs <baseURL> <apiKey> '<json args: model, prompt>'
 //
 // The request asks for modalities ["image", "text"]. Prints {text, files:[{media_type,
-// b64_len}], finish_reason, usage} and exits 0; when the call throws, prints
+// b64_len}], finish_reason, usage, provider} and exits 0; when the call throws, prints
 // {"error": {name, statusCode, message, code, body}} and exits 3. Retries are off.
 
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
@@ -29,6 +29,7 @@ async function main() {
     files: (result.files ?? []).map((f) => ({ media_type: f.mediaType, b64_len: f.base64.length })),
     finish_reason: result.finishReason,
     usage: result.usage ?? null,
+    provider: result.providerMetadata?.openrouter?.provider ?? null,
   });
 }
 

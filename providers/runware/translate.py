@@ -186,6 +186,8 @@ def parse_answer(
     loose: list[TaskError] = []
     for error in answer.all_errors():
         exc = task_error(error, None, provider=provider, secrets=secrets)
+        if error.task_uuid in delivered:  # its image arrived: kept (and billed), not a failure
+            continue
         if error.task_uuid in ours:
             parsed.failures.setdefault(str(error.task_uuid), exc)
         else:

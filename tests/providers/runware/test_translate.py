@@ -387,6 +387,15 @@ def test_a_per_task_error_inside_a_200_is_a_partial_result() -> None:
     assert done.warnings == ("1 of 2 images failed upstream: timeoutProvider: Provider timed out",)
 
 
+def test_an_error_for_a_task_whose_image_arrived_does_not_count_as_a_failure() -> None:
+    """One image asked, one delivered (and billed): an error naming the same task beside it
+    is not a second, failed image."""
+    body = answer([item(U1)], [{"code": "inferenceError", "message": "late", "taskUUID": U1}])
+    parsed = parse_answer(body, [U1])
+    assert parsed.failures == {} and [d.task_uuid for d in parsed.deliveries] == [U1]
+    assert completed(call(), parsed.deliveries, parsed.failures).warnings == ()
+
+
 def test_every_task_failed_is_the_error() -> None:
     body = answer(
         [], [{"code": "timeoutProvider", "message": "Provider timed out", "taskUUID": U1}]

@@ -209,6 +209,12 @@ def _riverflow_25(task: Task, options: dict[str, Any], call: GenerateCall) -> tu
     if "enhance_prompt" in rest:
         put(task, "settings.enhancePrompt", _boolean("enhance_prompt", rest.pop("enhance_prompt")))
     mode, color = rest.pop("background_mode", None), rest.pop("background_hex_color", None)
+    if mode == "transparent" and call.output_format == "jpeg":
+        # as the public background: JPEG has no alpha (§3.1: "Use PNG/WEBP for transparency")
+        raise InvalidRequest(
+            "background_mode 'transparent' needs output_format png or webp (JPEG has no alpha)",
+            code="incompatibleParameters",
+        )
     warnings += _background(task, call.background, mode, color)
     if call.quality is not None:
         put(task, "settings.thinkingLevel", call.quality)

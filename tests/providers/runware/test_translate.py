@@ -183,6 +183,17 @@ def test_2_5_backgrounds(background: str | None, options: dict, settings: dict |
     assert task.get("settings") == settings
 
 
+def test_a_transparent_background_mode_with_jpeg_output_is_a_400() -> None:
+    """The public ``background: transparent`` with JPEG is the gateway's 400; the same through
+    Riverflow's own option must not go out to come back opaque."""
+    options = {"background_mode": "transparent"}
+    with pytest.raises(InvalidRequest, match="needs output_format png or webp"):
+        fields(call(output_format="jpeg", options=options))
+    assert fields(call(output_format="webp", options=options))["settings"] == {
+        "backgroundMode": "transparent"
+    }
+
+
 def test_a_colour_with_another_mode_is_dropped_with_a_warning() -> None:
     task, warnings = task_fields(
         call(options={"background_mode": "transparent", "background_hex_color": "#ffffff"})

@@ -274,7 +274,10 @@ class OpenAIImages:
     def sse_error(self, err: GatewayError, ex: Exchange) -> bytes:
         return render.joined(
             render.sse(
-                {"type": "error", **orjson.loads(openai_error_body(err.status, err.message))}
+                {
+                    "type": "error",
+                    **orjson.loads(openai_error_body(err.status, err.message, err.metadata)),
+                }
             )
         )
 

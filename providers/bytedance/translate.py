@@ -266,7 +266,8 @@ def _all_failed(
         return ProtocolError(
             "upstream returned no images", provider=provider, upstream_request_id=upstream_id
         )
-    worst = next((f for f in failures if is_moderation(f.code)), failures[0])
+    real = [f for f in failures if f.code != EMPTY_ITEM]  # an empty item says nothing
+    worst = next((f for f in real if is_moderation(f.code)), real[0])
     return error_from_detail(
         worst,
         None,

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from providers._http import load_json, redact
+from providers._lenient import int_or_none
 from providers._media import (
     b64_image_dimensions,
     encode_data_url,
@@ -164,12 +165,20 @@ def read_answer(
         raise protocol("images response is not a JSON object")
     if not obj.get("data") and _is_error_body(obj):
         error = _error_in_2xx(body, provider=provider, upstream_id=upstream_id, secrets=secrets)
-        if type(error) is ProtocolError and obj.get("data") == [] and not obj.get("code"):
-            # ``data: []`` says no image was generated (§5.5); an ``error`` text beside it, with
-            # no ``code`` to classify, is the block's reason, whose field name is not
-            # documented (§2.3).
+        reason = _error_text(obj)
+        if (
+            type(error) is ProtocolError
+            and obj.get("data") == []
+            and not obj.get("code")
+            and reason is not None
+            and _BLOCK_WORDS.search(reason)
+        ):
+            # ``data: []`` says no image was generated (§5.5); an ``error`` text beside it that
+            # reads as a refusal, with no ``code`` to classify, is the block's reason, whose
+            # field name is not documented (§2.3). Other texts ("Internal server error") stay a
+            # broken answer, retried elsewhere.
             raise _refusal(
-                _error_text(obj), 0, None, provider=provider, upstream_id=upstream_id,
+                reason, 0, _ticks(obj), provider=provider, upstream_id=upstream_id,
                 secrets=secrets,
             )  # fmt: skip
         raise error
@@ -201,6 +210,21 @@ def read_answer(
 def _is_error_body(obj: dict[str, Any]) -> bool:
     """xAI's error shape, ``{code, error}`` (§3), rather than a success without images."""
     return obj.get("error") not in (None, "", {}) or obj.get("code") not in (None, "")
+
+
+# Words of a refusal beyond what xAI's error classifier already reads as moderation.
+_BLOCK_WORDS = re.compile(
+    r"moderat|polic(?:y|ies)|guideline|reject|refus|prohibit|forbidden content|unsafe|"
+    r"inappropriate|not allowed|sensitive|nsfw|violat|block|flagged|safety",
+    re.IGNORECASE,
+)
+
+
+def _ticks(obj: dict[str, Any]) -> int | None:
+    """``usage.cost_in_usd_ticks`` of a body read as raw JSON, when it is a whole number."""
+    usage = obj.get("usage")
+    ticks = usage.get("cost_in_usd_ticks") if isinstance(usage, dict) else None
+    return int_or_none(ticks)
 
 
 def _error_text(obj: dict[str, Any]) -> str | None:

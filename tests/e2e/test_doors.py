@@ -317,6 +317,26 @@ def test_openai_sdk_raises_the_error_of_a_partial_cut_by_the_provider(
         sims.reset()
 
 
+def test_a_refusal_after_partial_images_is_moderation_blocked_in_the_stream(
+    oai: openai.OpenAI, sims: SimServer
+) -> None:
+    """Output moderation after the partials went out: the stream's error event says
+    ``moderation_blocked`` as OpenAI's own does, not a permission problem."""
+    sims.sim("openai").knobs.update({"partial_delay_s": 0.2})
+    try:
+        stream = oai.images.generate(
+            model=MODEL, prompt="late [sim:moderate=output]", quality="low", stream=True
+        )
+        with pytest.raises(openai.APIError) as caught:
+            list(stream)
+        assert (caught.value.code, caught.value.type) == (
+            "moderation_blocked",
+            "image_generation_user_error",
+        )
+    finally:
+        sims.reset()
+
+
 def test_large_images_reach_every_door_whole(
     oai: openai.OpenAI, sim_gateway: ServerThread, sims: SimServer
 ) -> None:

@@ -148,6 +148,13 @@ def test_an_item_with_neither_image_nor_error_does_not_drop_the_others() -> None
     ]
 
 
+def test_an_empty_item_does_not_hide_the_real_failure() -> None:
+    body = {"data": [{}, {"error": {"code": "InvalidParameter", "message": "bad size"}}]}
+    answer = read_images_response(orjson.dumps(body))
+    with pytest.raises(InvalidRequest, match="bad size"):
+        completed(call(n=2), [], answer.failures, None)
+
+
 def test_top_level_error_in_a_200_is_raised() -> None:
     body = {"error": {"code": "OutputImageSensitiveContentDetected", "message": "no"}}
     with pytest.raises(ContentModerated):

@@ -246,16 +246,30 @@ def test_missing_data_is_content_moderated_with_any_recognisable_reason(
 
 @pytest.mark.parametrize(
     "reason",
-    ["Request rejected: prompt violates guidelines", "Generated image rejected", "weird thing"],
+    [
+        "Request rejected: prompt violates guidelines",
+        "Generated image rejected",
+        "Prompt contains unsafe content",
+    ],
 )
-def test_an_error_text_beside_empty_data_is_the_blocks_reason(reason: str) -> None:
+def test_a_refusal_text_beside_empty_data_is_the_blocks_reason(reason: str) -> None:
     """§5.5: ``data: []`` is "no image generated"; the reason's field name is unknown (§2.3),
-    so an ``error`` text without a ``code`` is the reason, not a broken answer to retry."""
+    so an ``error`` text that reads as a refusal, without a ``code``, is the reason, not a
+    broken answer to retry; a cost the body states is the refusal's charge."""
+    body = {"data": [], "error": reason, "usage": {"cost_in_usd_ticks": 200_000_000}}
     with pytest.raises(ContentModerated, match="xAI returned no image") as info:
-        read_answer(dumps({"data": [], "error": reason}), upstream_id="req-5")
+        read_answer(dumps(body), upstream_id="req-5")
     err = info.value
     assert err.message.endswith(": " + reason) and err.code == "no_image"
     assert not err.retryable and err.upstream_request_id == "req-5"
+    assert err.charge is not None and err.charge.provider_cost_usd == Decimal("0.02")
+
+
+@pytest.mark.parametrize("text", ["Internal server error", "service overloaded, retry"])
+def test_an_outage_text_beside_empty_data_stays_a_broken_answer(text: str) -> None:
+    with pytest.raises(ProtocolError, match="images response is an error") as info:
+        read_answer(dumps({"data": [], "error": text}))
+    assert info.value.retryable
 
 
 def test_a_coded_error_beside_empty_data_is_still_read_as_an_error() -> None:

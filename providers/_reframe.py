@@ -8,18 +8,23 @@ converts them instead: a WebP becomes a PNG (transparency kept), an image outsid
 limits is scaled (aspect ratio kept, Lanczos) and re-encoded in its own format.
 
 Blocking (Pillow): call :func:`adapted` from async code, which does the work in a thread and
-only when an image needs it. An image that cannot be brought within the limits (an aspect
-ratio too extreme for both bounds at once) or cannot be read is the caller's 400.
+only when an image needs it, once per image however many calls of one request need it (an
+``n`` split into several calls, a fallback endpoint of the same kind). An image that cannot be
+brought within the limits (an aspect ratio too extreme for both bounds at once), whose canvas
+is above :data:`MAX_PIXELS` (checked before decoding: a few hundred kilobytes can declare
+gigabytes of pixels) or that cannot be read is the caller's 400. A photo's EXIF orientation is
+applied and its colour profile kept, so the provider sees it as the caller does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from providers._media import image_dimensions, sniff_media_type
 from providers.errors import InvalidRequest
@@ -27,6 +32,8 @@ from providers.spec import InputImage
 
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 JPEG_QUALITY = 95
+# Largest canvas decoded for a conversion (as for GIF references): 40 MP is 160 MB as RGBA.
+MAX_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,15 @@ class Needs:
         )
 
 
+# Conversions in flight, shared by the calls of one request that run at once (an ``n`` split
+# into concurrent calls): keyed by the identity of the reference's bytes (one object for every
+# call of a request) and what is asked of it; an entry goes when its conversion ends, so no
+# request's bytes outlive it here.
+_SHARED: OrderedDict[tuple[int, Needs, int], tuple[bytes, asyncio.Future[InputImage]]]
+_SHARED = OrderedDict()
+_SHARED_MAX = 16
+
+
 async def adapted(
     images: tuple[InputImage, ...], needs: Needs, *, provider: str, what: str = "reference image"
 ) -> tuple[InputImage, ...]:
@@ -58,10 +74,40 @@ async def adapted(
     untouched, when every image already fits."""
     if all(needs.fits(image) for image in images):
         return images
-    convert: Callable[[], tuple[InputImage, ...]] = lambda: converted(  # noqa: E731
-        images, needs, provider=provider, what=what
-    )
-    return await asyncio.to_thread(convert)
+    out = []
+    for index, image in enumerate(images, start=1):
+        if needs.fits(image):
+            out.append(image)
+        else:
+            out.append(await _shared(image, needs, f"{what} {index}", provider))
+    return tuple(out)
+
+
+async def _shared(image: InputImage, needs: Needs, name: str, provider: str) -> InputImage:
+    """One conversion of ``image`` for every caller that needs it at about the same time."""
+    loop = asyncio.get_running_loop()
+    key = (id(image.data), needs, id(loop))
+    entry = _SHARED.get(key)
+    if entry is None or entry[0] is not image.data:  # an id reused by other bytes: not ours
+        convert: Callable[[], InputImage] = lambda: _convert(  # noqa: E731
+            image, needs, name, provider
+        )
+        future: asyncio.Future[InputImage] = loop.run_in_executor(None, convert)
+        entry = _SHARED[key] = (image.data, future)
+        future.add_done_callback(lambda done: _forget(key, done))
+        while len(_SHARED) > _SHARED_MAX:
+            _SHARED.popitem(last=False)
+    return await asyncio.shield(entry[1])
+
+
+def _forget(key: tuple[int, Needs, int], done: asyncio.Future[InputImage]) -> None:
+    """Drop a finished conversion (its waiters have it); its error counts as seen, since a
+    caller that left may have been its only waiter."""
+    entry = _SHARED.get(key)
+    if entry is not None and entry[1] is done:
+        del _SHARED[key]
+    if not done.cancelled():
+        done.exception()
 
 
 def converted(
@@ -83,12 +129,20 @@ def _convert(image: InputImage, needs: Needs, name: str, provider: str) -> Input
     target = media_type if media_type in needs.media_types else "image/png"
     try:
         with Image.open(io.BytesIO(image.data)) as source:
-            source.load()
-            size = _scaled(source.size, needs, name, provider)
-            picture = (
-                source if size == source.size else source.resize(size, Image.Resampling.LANCZOS)
-            )
-            return InputImage(data=_encode(picture, target), media_type=target)
+            width, height = source.size
+            if width * height > MAX_PIXELS:
+                raise InvalidRequest(
+                    f"{name} is {width}x{height} pixels; at most {MAX_PIXELS:,} pixels can be "
+                    "converted for this provider",
+                    provider=provider,
+                    code="image_too_large",
+                )
+            icc = source.info.get("icc_profile")
+            upright = ImageOps.exif_transpose(source)  # a phone photo's orientation applied
+            size = _scaled(upright.size, needs, name, provider)
+            lanczos = Image.Resampling.LANCZOS
+            picture = upright if size == upright.size else upright.resize(size, lanczos)
+            return InputImage(data=_encode(picture, target, icc), media_type=target)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidRequest(
             f"{name} could not be read to convert it for this provider",
@@ -122,16 +176,17 @@ def _scaled(size: tuple[int, int], needs: Needs, name: str, provider: str) -> tu
     return new
 
 
-def _encode(picture: Image.Image, media_type: str) -> bytes:
+def _encode(picture: Image.Image, media_type: str, icc: bytes | None) -> bytes:
     out = io.BytesIO()
     kind = _FORMATS[media_type]
+    extra = {"icc_profile": icc} if icc else {}
     if kind == "JPEG":
         picture = picture.convert("RGB") if picture.mode not in ("RGB", "L", "CMYK") else picture
-        picture.save(out, kind, quality=JPEG_QUALITY)
+        picture.save(out, kind, quality=JPEG_QUALITY, **extra)
     elif kind == "PNG":
         if picture.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
             picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
-        picture.save(out, kind)
+        picture.save(out, kind, **extra)
     else:
-        picture.save(out, kind, quality=JPEG_QUALITY)
+        picture.save(out, kind, quality=JPEG_QUALITY, **extra)
     return out.getvalue()

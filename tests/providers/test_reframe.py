@@ -82,3 +82,41 @@ def test_unreadable_bytes_are_a_400() -> None:
     with pytest.raises(InvalidRequest, match="could not be read") as info:
         converted([broken], PNG_OR_JPEG, provider="azure")
     assert info.value.code == "invalid_image"
+
+
+def test_a_canvas_above_the_cap_is_refused_before_it_is_decoded() -> None:
+    big = image(10_000, 5_000, "PNG", "1")  # 50 MP declared in a small file
+    assert len(big.data) < 2_000_000
+    with pytest.raises(InvalidRequest, match="at most 40,000,000 pixels") as info:
+        converted([big], SIDES, provider="sourceful")
+    assert info.value.code == "image_too_large"
+
+
+def test_a_photos_orientation_is_applied_and_its_colour_profile_kept() -> None:
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown rotated 90° clockwise
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), "red").save(buf, "JPEG", exif=exif, icc_profile=icc)
+    photo = InputImage(data=buf.getvalue(), media_type="image/jpeg")
+    (found,) = converted([photo], SIDES, provider="sourceful")
+    picture = opened(found)
+    assert picture.size == (1536, 2048)  # upright, then scaled into 2048
+    assert picture.info.get("icc_profile") == icc
+    assert picture.getexif().get(0x0112) in (None, 1)
+
+
+def test_calls_running_at_once_share_one_conversion() -> None:
+    """An ``n`` split into concurrent calls converts each reference once."""
+    source = (image(100, 100),)
+
+    async def main() -> list[tuple[InputImage, ...]]:
+        return list(
+            await asyncio.gather(*(adapted(source, SIDES, provider="sourceful") for _ in range(5)))
+        )
+
+    results = asyncio.run(main())
+    assert all(r[0] is results[0][0] for r in results)
+    assert opened(results[0][0]).size == (300, 300)

@@ -2,7 +2,9 @@
 
 * ``GET /api/v1/activity`` answers OpenRouter's ``getUserActivity``: one ``ActivityItem`` per UTC
   day × model × endpoint over the last 30 *completed* UTC days (today is left out), optionally one
-  ``date``. Failed requests cost nothing and are not counted, as on OpenRouter.
+  ``date``. Failed requests cost nothing and are not counted, as on OpenRouter. The gateway has
+  one workspace (:data:`WORKSPACE_ID`): ``group_by=workspace`` tags every row with it, and a
+  ``workspace_id`` filter naming another matches nothing.
 * ``GET /api/v1/activity/summary?days=N`` (the spend dashboard): totals, every day of the last N
   UTC days (today included, days without activity as zeros), and the same figures by model, by
   provider and by key, failures counted. Money is exact decimal strings.
@@ -36,6 +38,9 @@ router = APIRouter(prefix="/api/v1")
 Caller = Annotated[Principal, Depends(authenticate)]
 
 ACTIVITY_DAYS = 30
+# A gateway has one workspace: every row belongs to it (``group_by=workspace`` tags them, a
+# ``workspace_id`` filter for another one matches nothing). Stable across installs.
+WORKSPACE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "imagegate:workspace:default"))
 MASTER_NAME = "master key (or a deleted key)"
 
 
@@ -126,15 +131,36 @@ def activity_item(catalog: Catalog, row: repo.UsageRow) -> dict[str, Any]:
     }
 
 
+def _workspace(group_by: str | None, workspace_id: str | None) -> tuple[bool, bool]:
+    """(rows carry ``workspace_id``, the filter matches this gateway's one workspace)."""
+    if group_by is not None and group_by != "workspace":
+        raise GatewayError(
+            400, f"group_by '{group_by}' is not supported; allowed: workspace",
+            metadata={"param": "group_by"},
+        )  # fmt: skip
+    if workspace_id is None:
+        return group_by is not None, True
+    try:
+        wanted = uuid.UUID(workspace_id)
+    except ValueError:
+        raise GatewayError(
+            400, "workspace_id must be a UUID", metadata={"param": "workspace_id"}
+        ) from None
+    return group_by is not None, str(wanted) == WORKSPACE_ID
+
+
 @router.get("/activity")
 async def get_activity(
     request: Request,
     caller: Caller,
     date: str | None = None,
     api_key_hash: str | None = None,
+    group_by: str | None = None,
+    workspace_id: str | None = None,
 ) -> dict[str, Any]:
     state = _state(request)
     scope = scope_for(caller, api_key_hash)
+    tagged, ours = _workspace(group_by, workspace_id)
     today = utc_midnight()
     first = (today - timedelta(days=ACTIVITY_DAYS)).date()
     day = _activity_day(date, first, (today - timedelta(days=1)).date())
@@ -148,7 +174,11 @@ async def get_activity(
             session, scope, since=since, until=until, by_key=False, billed_only=True
         )
     rows.sort(key=lambda r: (r.day, r.cost, r.requests, r.model), reverse=True)
-    return {"data": [activity_item(state.catalog, r) for r in rows]}
+    items = [activity_item(state.catalog, r) for r in rows] if ours else []
+    if tagged:
+        for item in items:
+            item["workspace_id"] = WORKSPACE_ID
+    return {"data": items}
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,28 @@ def test_the_official_sdk_parses_activity(base_gateway: ServerThread, keys: Keys
     assert [(i.date_, i.model, i.usage) for i in one_day.data] == [
         (YESTERDAY.date().isoformat(), GPT, pytest.approx(0.3))
     ]
+
+
+def test_group_by_workspace_tags_every_row_with_the_gateways_one_workspace(
+    base_gateway: ServerThread, keys: Keys
+) -> None:
+    plain = _get(base_gateway.url, "/api/v1/activity", keys.a).json()["data"]
+    with OpenRouter(api_key=keys.a, server_url=f"{base_gateway.url}/api/v1") as client:
+        grouped = client.analytics.get_user_activity(request={"group_by": "workspace"}).data
+    assert [(i.model, i.requests) for i in grouped] == [(i["model"], i["requests"]) for i in plain]
+    workspaces = {i.workspace_id for i in grouped}
+    assert len(workspaces) == 1 and None not in workspaces
+    (workspace,) = workspaces
+    assert "workspace_id" not in plain[0]
+    same = _get(base_gateway.url, "/api/v1/activity", keys.a, workspace_id=workspace)
+    assert [i["model"] for i in same.json()["data"]] == [i["model"] for i in plain]
+    other = _get(
+        base_gateway.url, "/api/v1/activity", keys.a, workspace_id=str(uuid.uuid4())
+    )  # a workspace this gateway does not have: nothing, not everything
+    assert other.status_code == 200 and other.json()["data"] == []
+    for params in ({"workspace_id": "nope"}, {"group_by": "model"}):
+        bad = _get(base_gateway.url, "/api/v1/activity", keys.a, **params)
+        assert bad.status_code == 400, bad.text
 
 
 def test_an_admin_sees_every_key_and_can_narrow_to_one(

@@ -5,10 +5,18 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
+
+
+class _Resettable(Protocol):
+    def reset(self) -> None: ...
+
+
+StateT = TypeVar("StateT", bound=_Resettable)
 
 
 def free_port() -> int:
@@ -64,3 +72,16 @@ class ServerThread:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def served_simulator(app: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """For a module fixture: (URL + ``path``, the simulator's state) while a provider
+    simulator app is served over real HTTP."""
+    with ServerThread(app, lifespan="off") as server:
+        yield f"{server.url}{path}", app.state.sim
+
+
+def fresh(state: StateT) -> StateT:
+    """A simulator's state with its knobs, log and counters reset for the next test."""
+    state.reset()
+    return state

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -32,29 +32,19 @@ from providers.errors import (
 from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent, Progress
 from simulator.bfl import BflSimState, create_app
 from tests.providers.bfl.calls import call, endpoint, reference
-from tests.servers import ServerThread
+from tests.servers import ServerThread, fresh, served_simulator
 
 KEY = "bfl-adapter-test-key-0123"
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[tuple[str, BflSimState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/v1", app.state.sim
+    yield from served_simulator(create_app(api_key=KEY), "/v1")
 
 
 @pytest.fixture
 def sim(simulator: tuple[str, BflSimState]) -> BflSimState:
-    state = simulator[1]
-    state.reset()
-    return state
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
+    return fresh(simulator[1])
 
 
 def make(client: httpx.AsyncClient, base_url: str, **kw: Any) -> BflAdapter:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,12 +23,6 @@ def sim(live_sim: Sim) -> Sim:
     live_sim.state.reset()
     live_sim.app.state.files.ttl_s = 3600.0
     return live_sim
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

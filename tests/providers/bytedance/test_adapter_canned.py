@@ -4,7 +4,7 @@ stream mislabelled as JSON, JSON to a stream request, result URLs on foreign hos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import orjson
@@ -21,12 +21,6 @@ from tests.providers.bytedance.calls import call, jpeg_b64
 from tests.servers import ServerThread
 
 KEY = "ark-canned-key"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 async def collect(adapter: SeedreamAdapter, generate: GenerateCall) -> list[GenerationEvent]:

@@ -6,7 +6,7 @@ shape of the reference maps to the right ProviderError.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,29 +29,19 @@ from providers.spec import Accepted, Completed, GenerateCall, GenerationEvent
 from simulator.google import create_app
 from simulator.knobs import SimState
 from tests.providers.google.calls import call, decode, reference
-from tests.servers import ServerThread, free_port
+from tests.servers import free_port, fresh, served_simulator
 
 KEY = "AIzaSy-adapter-test-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[tuple[str, SimState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield server.url, app.state.sim
+    yield from served_simulator(create_app(api_key=KEY))
 
 
 @pytest.fixture
 def sim(simulator: tuple[str, SimState]) -> SimState:
-    state = simulator[1]
-    state.reset()
-    return state
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
+    return fresh(simulator[1])
 
 
 @pytest.fixture

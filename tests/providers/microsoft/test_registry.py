@@ -3,7 +3,7 @@ the simulator path, and why an unconfigured endpoint is unavailable."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ from providers.errors import AuthError, Unavailable
 from providers.spec import Completed
 from simulator.azure_mai import MaiState, create_app
 from tests.providers.microsoft.calls import call, endpoint
-from tests.servers import ServerThread
+from tests.servers import served_simulator
 
 KEY = "registry-key-0123456789"
 TOKEN = "registry.entra.token"
@@ -23,15 +23,7 @@ TOKEN = "registry.entra.token"
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[tuple[str, MaiState]]:
-    app = create_app(api_key=KEY, token=TOKEN)
-    with ServerThread(app, lifespan="off") as server:
-        yield server.url, app.state.sim
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
+    yield from served_simulator(create_app(api_key=KEY, token=TOKEN))
 
 
 def settings(**values: str) -> ProviderSettings:

@@ -45,34 +45,24 @@ from providers.spec import (
 from simulator.knobs import SimState
 from simulator.openai import create_app
 from tests.providers.openai.calls import call, endpoint, image_b64, reference
-from tests.servers import ServerThread, free_port
+from tests.servers import ServerThread, free_port, fresh, served_simulator
 
 KEY = "sk-sim-adapter-test-key"
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[tuple[str, SimState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/v1", app.state.sim
+    yield from served_simulator(create_app(api_key=KEY), "/v1")
 
 
 @pytest.fixture
 def sim(simulator: tuple[str, SimState]) -> SimState:
-    state = simulator[1]
-    state.reset()
-    return state
+    return fresh(simulator[1])
 
 
 @pytest.fixture
 def base_url(simulator: tuple[str, SimState]) -> str:
     return simulator[0]
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -46,29 +46,19 @@ from tests.providers.runware.calls import (
     image_bytes,
     reference,
 )
-from tests.servers import ServerThread, free_port
+from tests.servers import ServerThread, free_port, fresh, served_simulator
 
 KEY = "rw-adapter-test-key-0123"
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[tuple[str, RunwareState]]:
-    app = create_app(api_key=KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/v1", app.state.sim
+    yield from served_simulator(create_app(api_key=KEY), "/v1")
 
 
 @pytest.fixture
 def sim(simulator: tuple[str, RunwareState]) -> RunwareState:
-    state = simulator[1]
-    state.reset()
-    return state
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
+    return fresh(simulator[1])
 
 
 @pytest.fixture

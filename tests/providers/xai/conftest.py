@@ -9,19 +9,15 @@ import pytest
 from simulator.xai import create_app
 from simulator.xai_state import XaiState
 from tests.providers.xai.calls import SIM_KEY
-from tests.servers import ServerThread
+from tests.servers import fresh, served_simulator
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[tuple[str, XaiState]]:
     """(base URL, state) of a simulator that accepts :data:`SIM_KEY`."""
-    app = create_app(api_key=SIM_KEY)
-    with ServerThread(app, lifespan="off") as server:
-        yield f"{server.url}/v1", app.state.sim
+    yield from served_simulator(create_app(api_key=SIM_KEY), "/v1")
 
 
 @pytest.fixture
 def sim(simulator: tuple[str, XaiState]) -> XaiState:
-    state = simulator[1]
-    state.reset()
-    return state
+    return fresh(simulator[1])

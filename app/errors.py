@@ -86,7 +86,7 @@ def _dumps(payload: dict[str, Any]) -> bytes:
 
 def is_moderation(status: int, metadata: dict[str, Any] | None) -> bool:
     """A provider's content refusal (403 with OpenRouter's moderation ``reasons``)."""
-    return status == 403 and bool(metadata) and "reasons" in (metadata or {})
+    return status == 403 and "reasons" in (metadata or {})
 
 
 def openai_status(status: int, metadata: dict[str, Any] | None) -> int:
@@ -97,7 +97,7 @@ def openai_status(status: int, metadata: dict[str, Any] | None) -> int:
 
 def openai_error_body(status: int, message: str, metadata: dict[str, Any] | None = None) -> bytes:
     """``{"error": {"message", "type", "param", "code"}}``, as the OpenAI SDKs parse it."""
-    if is_moderation(status, metadata) or (status == 400 and "reasons" in (metadata or {})):
+    if is_moderation(status, metadata):
         kind, code = "image_generation_user_error", "moderation_blocked"
     elif status >= 500:
         kind, code = "server_error", "upstream_error" if status != 500 else "internal_error"

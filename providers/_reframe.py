@@ -1,7 +1,8 @@
 """Reference images re-encoded for a provider that cannot take them as the caller sent them.
 
-The gateway accepts PNG, JPEG and WebP references (a GIF arrives here as a PNG) of any size its
-byte limits allow; a few providers are narrower: Microsoft's MAI takes PNG or JPEG only, and
+The one place references are decoded and re-encoded. The gateway itself uses :func:`convert`
+to turn a GIF into a PNG of its first frame (no provider takes GIF), so adapters see PNG, JPEG
+and WebP of any size the byte limits allow; a few providers are narrower still: Microsoft's MAI takes PNG or JPEG only, and
 Riverflow 2.0 on Runware takes 300-2048 pixels per side. Refusing those references would make
 the same request succeed or fail with the endpoint routing happens to pick, so the adapter
 converts them instead: a WebP becomes a PNG (transparency kept), an image outside the side
@@ -9,7 +10,7 @@ limits is scaled (aspect ratio kept, Lanczos) and re-encoded in its own format.
 
 Blocking (Pillow): call :func:`adapted` from async code, which does the work in a thread and
 only when an image needs it, once per image however many calls of one request need it (an
-``n`` split into several calls, a fallback endpoint of the same kind). An image that cannot be
+``n`` split into several calls running at once). An image that cannot be
 brought within the limits (an aspect ratio too extreme for both bounds at once), whose canvas
 is above :data:`MAX_PIXELS` (checked before decoding: a few hundred kilobytes can declare
 gigabytes of pixels) or that cannot be read is the caller's 400. A photo's EXIF orientation is
@@ -31,6 +32,8 @@ from providers.errors import InvalidRequest
 from providers.spec import InputImage
 
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+# The decoder each sniffed type is opened with (no other is tried on the caller's bytes).
+_DECODERS = {**_FORMATS, "image/gif": "GIF"}
 JPEG_QUALITY = 95
 # Largest canvas decoded for a conversion (as for GIF references): 40 MP is 160 MB as RGBA.
 MAX_PIXELS = 40_000_000
@@ -89,10 +92,10 @@ async def _shared(image: InputImage, needs: Needs, name: str, provider: str) -> 
     key = (id(image.data), needs, id(loop))
     entry = _SHARED.get(key)
     if entry is None or entry[0] is not image.data:  # an id reused by other bytes: not ours
-        convert: Callable[[], InputImage] = lambda: _convert(  # noqa: E731
+        work: Callable[[], InputImage] = lambda: convert(  # noqa: E731
             image, needs, name, provider
         )
-        future: asyncio.Future[InputImage] = loop.run_in_executor(None, convert)
+        future: asyncio.Future[InputImage] = loop.run_in_executor(None, work)
         entry = _SHARED[key] = (image.data, future)
         future.add_done_callback(lambda done: _forget(key, done))
         while len(_SHARED) > _SHARED_MAX:
@@ -115,7 +118,7 @@ def converted(
 ) -> tuple[InputImage, ...]:
     """Blocking form of :func:`adapted`: every image that does not fit, re-encoded."""
     return tuple(
-        image if needs.fits(image) else _convert(image, needs, f"{what} {index}", provider)
+        image if needs.fits(image) else convert(image, needs, f"{what} {index}", provider)
         for index, image in enumerate(images, start=1)
     )
 
@@ -124,30 +127,42 @@ def _media_type(image: InputImage) -> str:
     return sniff_media_type(image.data[:64]) or image.media_type
 
 
-def _convert(image: InputImage, needs: Needs, name: str, provider: str) -> InputImage:
+def convert(image: InputImage, needs: Needs, name: str, provider: str = "") -> InputImage:
+    """``image`` in a type ``needs`` takes (its own, else PNG) and within its side bounds;
+    blocking. A first frame for an animation. Failures are :class:`InvalidRequest` naming the
+    image as ``name``."""
     media_type = _media_type(image)
     target = media_type if media_type in needs.media_types else "image/png"
+    decoder = _DECODERS.get(media_type)
     try:
-        with Image.open(io.BytesIO(image.data)) as source:
+        if decoder is None:
+            raise ValueError(f"no decoder for {media_type}")
+        with Image.open(io.BytesIO(image.data), formats=(decoder,)) as source:
             width, height = source.size
             if width * height > MAX_PIXELS:
                 raise InvalidRequest(
                     f"{name} is {width}x{height} pixels; at most {MAX_PIXELS:,} pixels can be "
-                    "converted for this provider",
+                    "converted",
                     provider=provider,
                     code="image_too_large",
                 )
             icc = source.info.get("icc_profile")
             upright = ImageOps.exif_transpose(source)  # a phone photo's orientation applied
+            if upright.mode == "P":  # palette (GIF): resized and stored as true colour
+                upright = upright.convert("RGBA" if "transparency" in upright.info else "RGB")
             size = _scaled(upright.size, needs, name, provider)
             lanczos = Image.Resampling.LANCZOS
             picture = upright if size == upright.size else upright.resize(size, lanczos)
             return InputImage(data=_encode(picture, target, icc), media_type=target)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
         raise InvalidRequest(
-            f"{name} could not be read to convert it for this provider",
+            f"{name} is too large to read (at most {MAX_PIXELS:,} pixels)",
             provider=provider,
-            code="invalid_image",
+            code="image_too_large",
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidRequest(
+            f"{name} could not be read as an image", provider=provider, code="invalid_image"
         ) from exc
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import io
 import ipaddress
 import re
 import socket
@@ -45,10 +44,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
-from PIL import Image
 
 from app.errors import BadRequest, GatewayError
 from app.generation.netguard import IPAddress, IPNetwork, is_allowed_address
+from providers._reframe import Needs, convert
+from providers.errors import InvalidRequest
 from providers.spec import InputImage
 
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
@@ -59,9 +59,10 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # a GIF goes as a PNG of its first frame (see :func:`stills`). HEIC/HEIF/AVIF are recognized by
 # the sniffer; an operator may enable them.
 DEFAULT_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
-# A GIF is decoded to be re-encoded: its declared canvas is checked first, so a few kilobytes
+# A GIF is decoded to be re-encoded (providers._reframe, as adapters convert for narrower
+# providers): its declared canvas is checked first (at most ``MAX_PIXELS``), so a few kilobytes
 # declaring 65535x65535 cannot make the gateway allocate gigabytes.
-MAX_GIF_PIXELS = 40_000_000
+STILL_TYPES = Needs(media_types=frozenset({"image/png", "image/jpeg", "image/webp"}))
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
@@ -431,28 +432,10 @@ def stills(images: Sequence[InputImage]) -> tuple[InputImage, ...]:
     out = []
     for index, image in enumerate(images):
         if image.media_type == "image/gif":
-            image = _still_png(image, f"input_references[{index}]")
+            param = f"input_references[{index}]"
+            try:
+                image = convert(image, STILL_TYPES, param)
+            except InvalidRequest as exc:
+                raise BadRequest(exc.message, param=param) from exc
         out.append(image)
     return tuple(out)
-
-
-def _still_png(image: InputImage, param: str) -> InputImage:
-    try:
-        with Image.open(io.BytesIO(image.data), formats=("GIF",)) as gif:
-            if gif.width * gif.height > MAX_GIF_PIXELS:
-                raise BadRequest(
-                    f"{param} is a GIF of {gif.width}x{gif.height} pixels; at most "
-                    f"{MAX_GIF_PIXELS:,} pixels are accepted",
-                    param=param,
-                )
-            gif.seek(0)
-            clear = "transparency" in gif.info or gif.mode in ("RGBA", "LA", "PA")
-            frame = gif.convert("RGBA" if clear else "RGB")
-    except Image.DecompressionBombError as exc:
-        too_large = f"{param} is a GIF too large to read (at most {MAX_GIF_PIXELS:,} pixels)"
-        raise BadRequest(too_large, param=param) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise BadRequest(f"{param} is a GIF that could not be read", param=param) from exc
-    out = io.BytesIO()
-    frame.save(out, "PNG")
-    return InputImage(data=out.getvalue(), media_type="image/png")

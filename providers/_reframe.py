@@ -1,12 +1,13 @@
 """Reference images re-encoded for a provider that cannot take them as the caller sent them.
 
-The one place references are decoded and re-encoded. The gateway itself uses :func:`convert`
-to turn a GIF into a PNG of its first frame (no provider takes GIF), so adapters see PNG, JPEG
-and WebP of any size the byte limits allow; a few providers are narrower still: Microsoft's MAI takes PNG or JPEG only, and
-Riverflow 2.0 on Runware takes 300-2048 pixels per side. Refusing those references would make
-the same request succeed or fail with the endpoint routing happens to pick, so the adapter
-converts them instead: a WebP becomes a PNG (transparency kept), an image outside the side
-limits is scaled (aspect ratio kept, Lanczos) and re-encoded in its own format.
+The one place references are decoded and re-encoded. The gateway itself uses :func:`convert` to
+turn a GIF into a PNG of its first frame (no provider takes GIF), so adapters see PNG, JPEG and
+WebP of any size the byte limits allow; a few providers are narrower still: Microsoft's MAI
+takes PNG or JPEG only, and Riverflow 2.0 on Runware takes 300-2048 pixels per side. Refusing
+those references would make the same request succeed or fail with the endpoint routing happens
+to pick, so the adapter converts them instead: a WebP becomes a PNG (transparency kept), an
+image outside the side limits is scaled (aspect ratio kept, Lanczos) and re-encoded in its own
+format.
 
 Blocking (Pillow): call :func:`adapted` from async code, which does the work in a thread and
 only when an image needs it, once per image however many calls of one request need it (an

@@ -11,6 +11,10 @@ Choices made here where the reference describes the wire but not what a gateway 
   generations body of §2.1 has no such field, and unknown fields are a 400, §6);
 * sends an edit carrying ``moderation`` in the JSON form of §3.3 (references as ``data:`` URLs),
   the only edit form that takes it (§3.1); every other edit is multipart, as the SDK sends;
+* bills an answer without ``usage`` (a thin OpenAI-compatible server, or a stream whose
+  ``completed`` events lack it) by the catalog's token budget for its quality and size, with a
+  warning (§8.3: bill from ``usage`` when present; §8.2 gives the per-image counts), rather
+  than at zero tokens;
 * answers a stream that ends after fewer than ``n`` ``*.completed`` events with the images that
   did complete and a warning, as a short buffered answer is (§5.1: only an EOF before any
   ``completed`` is an upstream error; the count of events for ``n > 1`` is unverified, §11).
@@ -18,6 +22,7 @@ Choices made here where the reference describes the wire but not what a gateway 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -68,6 +73,8 @@ EDITS_PATH = "/images/edits"
 MAX_INPUT_IMAGES = 16  # §3.1
 # Partial renders asked for when the caller streams without choosing; each costs ~100 tokens.
 DEFAULT_PARTIAL_IMAGES = 2
+# The megapixel of the catalog's token budgets (providers.spec.TokenBudget), for estimates.
+_MEGAPIXEL = 2**20
 # Never forwarded from caller options: dall-e-only, rejected by GPT image models (§9.2).
 # An operator may still pin them for an OpenAI-compatible server via ``endpoint.fixed``.
 FORBIDDEN_OPTIONS = frozenset({"response_format", "style"})
@@ -254,7 +261,11 @@ def parse_images_response(
         raise protocol("upstream returned no images")
     if len(images) < call.n:
         warnings += (f"upstream returned {len(images)} of {call.n} requested images",)
-    usage = token_usage(response.usage) + output_usage(images, call)
+    tokens = token_usage(response.usage)
+    if response.usage is None:
+        tokens, note = estimated_usage(images, response.quality, call)
+        warnings += note
+    usage = tokens + output_usage(images, call)
     return Completed(images=tuple(images), usage=usage, upstream_id=upstream_id, warnings=warnings)
 
 
@@ -319,6 +330,40 @@ def token_usage(usage: ImageUsage | None) -> Usage:
     )
 
 
+def estimated_usage(
+    images: list[GeneratedImage], quality: str | None, call: GenerateCall, partials: int = 0
+) -> tuple[Usage, tuple[str, ...]]:
+    """Output tokens for an answer without ``usage`` (§8.3: bill from ``usage`` *when present*;
+    else the published per-image counts, §8.2): the catalog's token budget for the resolved
+    quality (else the requested one; ``auto`` takes the unconditioned, highest budget), per
+    image and per megapixel of the image returned, plus its tokens per partial image. Without a
+    budget nothing can be estimated and the answer is left unpriced, as before."""
+    quality = quality if quality and quality != "auto" else call.quality
+    params = {"quality": quality}
+    budget = next(
+        (
+            b
+            for b in call.endpoint.token_budgets
+            if all(params.get(k) == v for k, v in b.when.items())
+        ),
+        None,
+    )
+    if budget is None:
+        return Usage(), ()
+    out = budget.partial_image_tokens * partials
+    for image in images:
+        if budget.output_image_tokens is not None:
+            out += budget.output_image_tokens
+        elif budget.output_image_tokens_per_mp is not None:
+            pixels = (image.width or 0) * (image.height or 0)
+            out += math.ceil(budget.output_image_tokens_per_mp * pixels / _MEGAPIXEL)
+    note = (
+        f"upstream reported no usage; {out} output image tokens estimated from the catalog's "
+        "published per-image counts",
+    )
+    return Usage(output_image_tokens=out), note
+
+
 def output_usage(images: list[GeneratedImage], call: GenerateCall) -> Usage:
     """Counts and pixels of what came back, and of the references that went up."""
     input_pixels = 0
@@ -378,6 +423,8 @@ class StreamAccumulator:
         self._warnings = warnings
         self._images: list[GeneratedImage] = []
         self._tokens = Usage()
+        self._usage_seen = False  # any completed event carried ``usage`` (required, §5.2)
+        self._quality: str | None = None
         self._partials = 0
         self._flowing = False  # a partial relayed cut-through whose event is not complete yet
 
@@ -430,6 +477,8 @@ class StreamAccumulator:
             image = make_image(b64, event.output_format, event.size, self._call)
             self._images.append(image)
             self._tokens = self._tokens + token_usage(event.usage)
+            self._usage_seen = self._usage_seen or event.usage is not None
+            self._quality = self._quality or event.quality
             return None
         index = event.partial_image_index
         self._partials += 1
@@ -448,7 +497,13 @@ class StreamAccumulator:
         warnings = self._warnings
         if count < wanted:
             warnings += (f"upstream streamed {count} of {wanted} requested images",)
-        usage = self._tokens + output_usage(self._images, self._call)
+        tokens = self._tokens
+        if not self._usage_seen:
+            tokens, note = estimated_usage(
+                self._images, self._quality, self._call, partials=self._partials
+            )
+            warnings += note
+        usage = tokens + output_usage(self._images, self._call)
         return Completed(
             images=tuple(self._images),
             usage=usage,

@@ -72,6 +72,7 @@ class ImagesResponse(_Lenient):
     created: LenientInt = None
     data: list[ImageData] | None = None
     output_format: str | None = None
+    quality: str | None = None
     size: str | None = None
     usage: ImageUsage | None = None
 
@@ -125,6 +126,7 @@ class StreamEvent(_Lenient):
     type: str = ""
     b64_json: str | None = None
     size: str | None = None
+    quality: str | None = None
     output_format: str | None = None
     partial_image_index: int | None = None
     usage: ImageUsage | None = None

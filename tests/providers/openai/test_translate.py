@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from providers.errors import (
 )
 from providers.openai import translate as t
 from providers.openai.errors import error_from_response
-from providers.spec import PartialImage, Usage
+from providers.spec import PartialImage, TokenBudget, Usage
 from tests.providers.openai.calls import call, endpoint, image_b64, reference
 
 # ------------------------------------------------------------------------------------------
@@ -783,3 +784,57 @@ def test_large_stream_event_is_lifted() -> None:
         ).decode()
     )
     assert partial is not None and partial.b64 == b64.encode()
+
+
+# ------------------------------------------------------------------------------------------
+# Answers without usage (§8.3: bill from usage when present, else the per-image counts §8.2)
+# ------------------------------------------------------------------------------------------
+
+BUDGETS = (
+    TokenBudget(
+        when={"quality": "low"},
+        output_image_tokens_per_mp=Decimal("272"),
+        partial_image_tokens=100,
+        source="§8.2",
+    ),
+    TokenBudget(
+        output_image_tokens_per_mp=Decimal("4160"), partial_image_tokens=100, source="§8.2"
+    ),
+)
+
+
+def _budgeted(**overrides: Any) -> Any:
+    return call(endpoint=endpoint(token_budgets=BUDGETS), **overrides)
+
+
+def test_answer_without_usage_is_billed_from_the_published_counts() -> None:
+    """No ``usage`` used to bill zero tokens: a free image. The resolved quality's count."""
+    body = {"quality": "low", "size": "1024x1024", "data": [{"b64_json": image_b64(4, 4)}] * 2}
+    done = t.parse_images_response(orjson.dumps(body), _budgeted(n=2, quality="auto"))
+    assert done.usage == Usage(images=2, pixels=2 * 1024 * 1024, output_image_tokens=2 * 272)
+    assert done.warnings == (
+        "upstream reported no usage; 544 output image tokens estimated from the catalog's "
+        "published per-image counts",
+    )
+
+
+def test_answer_without_usage_or_quality_takes_the_default_budget() -> None:
+    body = {"data": [{"b64_json": image_b64(1536, 1024)}]}
+    done = t.parse_images_response(orjson.dumps(body), _budgeted())
+    assert done.usage.output_image_tokens == 4160 * 3 // 2
+
+
+def test_stream_without_usage_is_billed_from_the_published_counts() -> None:
+    acc = t.StreamAccumulator(_budgeted(stream=True, quality="low"))
+    acc.feed(_json(PARTIAL))
+    acc.feed(_json({k: v for k, v in COMPLETED.items() if k != "usage"}))
+    done = acc.finish()
+    assert done.usage == Usage(images=1, pixels=1024 * 1024, output_image_tokens=272 + 100)
+    assert len(done.warnings) == 1
+
+
+def test_stream_with_usage_is_not_estimated() -> None:
+    acc = t.StreamAccumulator(_budgeted(stream=True, quality="low"))
+    acc.feed(_json(COMPLETED))
+    done = acc.finish()
+    assert done.usage.output_image_tokens == 372 and done.warnings == ()

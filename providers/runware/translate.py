@@ -18,7 +18,10 @@ fields: :mod:`providers.runware.dialects`. The endpoint's ``fixed`` fields are m
 Answers: results are matched to tasks by ``taskUUID``, never by position (§4). A task that
 failed (an ``errors`` item, ``NSFWContent: true``, or no result at all) loses its image only;
 the others are returned with a warning and only they are counted. ``cost`` is summed exactly
-(the body is parsed with decimal floats) when every delivered image carries one.
+(the body is parsed with decimal floats) when every delivered image carries one. A result
+flagged ``NSFWContent`` was still generated and carries its ``cost``: that is billed too (§8,
+"bill the returned cost"), added to the delivered images' cost or, when nothing was delivered,
+as the failure's charge.
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ def parse_answer(
             continue
         task_uuid = str(item.task_uuid)
         if item.nsfw:
-            parsed.failures.setdefault(task_uuid, _flagged(task_uuid, provider))
+            parsed.failures.setdefault(task_uuid, _flagged(task_uuid, item.cost, provider))
             continue
         parsed.deliveries.append(_delivery(item, task_uuid, provider))
         delivered.add(task_uuid)
@@ -212,12 +215,15 @@ def _result(raw: dict[str, Any], provider: str) -> ImageResult | None:
         raise ProtocolError(f"unexpected {provider} result item", provider=provider) from exc
 
 
-def _flagged(task_uuid: str, provider: str) -> ContentModerated:
+def _flagged(task_uuid: str, cost: Decimal | None, provider: str) -> ContentModerated:
+    """A result flagged ``NSFWContent``: refused, but its ``cost`` (the image was generated)
+    is what Runware bills for it (§8: bill the returned cost), so it is the failure's charge."""
     return ContentModerated(
         "the generated image was flagged as NSFW content",
         provider=provider,
         upstream_request_id=task_uuid,
         code="NSFWContent",
+        charge=Usage(provider_cost_usd=cost) if cost is not None else None,
     )
 
 
@@ -244,8 +250,13 @@ def completed(
     warnings: tuple[str, ...] = (),
 ) -> Completed:
     """The images that arrived (base64 filled in), or the error when none did."""
+    charged = [exc.charge.provider_cost_usd for exc in failures.values() if exc.charge]
+    failed_cost = sum((c for c in charged if c is not None), Decimal(0)) if charged else None
     if not deliveries:
-        raise _all_failed(list(failures.values()))
+        error = _all_failed(list(failures.values()))
+        if failed_cost is not None:  # every failed task's stated charge, whichever error wins
+            error.charge = Usage(provider_cost_usd=failed_cost)
+        raise error
     images = tuple(make_image(d.b64 or "", call) for d in deliveries)
     if failures:
         reasons = "; ".join(sorted({exc.message for exc in failures.values()}))
@@ -254,6 +265,8 @@ def completed(
         )
     costs = [d.cost for d in deliveries]
     cost = sum((c for c in costs if c is not None), Decimal(0)) if None not in costs else None
+    if cost is not None and failed_cost is not None:
+        cost += failed_cost  # flagged results were generated, and billed, too
     usage = Usage(
         images=len(images),
         pixels=sum((i.width or 0) * (i.height or 0) for i in images),

@@ -440,6 +440,32 @@ def test_nsfw_flagged_results_are_not_delivered() -> None:
     assert isinstance(parsed.failures[U1], ContentModerated)
 
 
+def test_a_flagged_result_s_cost_is_billed_beside_the_delivered_ones() -> None:
+    """§4/§8: a flagged result was generated and carries its ``cost``; the gateway bills the
+    returned cost, so it is added to what the delivered image cost."""
+    parsed = parse_answer(
+        answer([item(U1, NSFWContent=True, cost=0.025), item(U2, NSFWContent=False)]), [U1, U2]
+    )
+    done = completed(call(n=2), parsed.deliveries, parsed.failures)
+    assert done.usage.images == 1
+    assert done.usage.provider_cost_usd == Decimal("0.047")
+
+
+def test_every_result_flagged_is_moderation_charged_at_the_returned_cost() -> None:
+    parsed = parse_answer(
+        answer([item(U1, NSFWContent=True), item(U2, NSFWContent=True, cost=0.021)]), [U1, U2]
+    )
+    with pytest.raises(ContentModerated) as caught:
+        completed(call(n=2), parsed.deliveries, parsed.failures)
+    assert caught.value.charge is not None
+    assert caught.value.charge.provider_cost_usd == Decimal("0.043")
+    # a flagged result without a cost states no charge
+    parsed = parse_answer(answer([item(U1, NSFWContent=True, cost=None)]), [U1])
+    with pytest.raises(ContentModerated) as caught:
+        completed(call(), parsed.deliveries, parsed.failures)
+    assert caught.value.charge is None
+
+
 def test_a_task_without_result_or_error_fails_alone() -> None:
     parsed = parse_answer(answer([item(U1)]), [U1, U2])
     assert isinstance(parsed.failures[U2], ProtocolError)

@@ -217,11 +217,12 @@ def _is_image(part: Part) -> bool:
 
 
 def make_image(part: Part) -> GeneratedImage:
-    """The image as standard base64, its type and size read from the bytes themselves."""
+    """The image as standard, padded base64, its type and size read from the bytes."""
     assert part.inline_data is not None and part.inline_data.data
     data = part.inline_data.data
     if "-" in data or "_" in data:
         data = data.translate(_URLSAFE)  # proto-JSON may use the URL-safe alphabet
+    data += "=" * (-len(data) % 4)  # ... and may leave the padding out: relay it padded
     head = b64_head(data)
     media_type = sniff_media_type(head)
     if media_type is None:

@@ -235,6 +235,16 @@ def test_snake_case_and_url_safe_answers_are_read_and_relayed_standard() -> None
     assert (image.width, image.height) == (48, 48)
 
 
+@pytest.mark.parametrize("extra", [b"\x00", b"\x00\x00"])
+def test_unpadded_answers_are_relayed_padded(extra: bytes) -> None:
+    """Proto-JSON bytes may come without ``=`` padding; ``b64_json`` must still decode."""
+    raw = image_bytes(48, 48, "PNG") + extra
+    unpadded = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    assert len(unpadded) % 4
+    (image,) = _parse(_answer([{"inlineData": {"mimeType": "image/png", "data": unpadded}}])).images
+    assert base64.b64decode(image.b64, validate=True) == raw
+
+
 def test_unknown_finish_reason_with_an_image_is_a_success_with_a_warning() -> None:
     part = {"inlineData": {"mimeType": "image/jpeg", "data": image_b64(8, 8)}}
     done = _parse(_answer([part], finish="SOMETHING_NEW", usageMetadata=FLASH_USAGE))

@@ -2,7 +2,8 @@
 
 * ``GET /api/v1/activity`` answers OpenRouter's ``getUserActivity``: one ``ActivityItem`` per UTC
   day × model × endpoint over the last 30 *completed* UTC days (today is left out), optionally one
-  ``date``. Failed requests cost nothing and are not counted, as on OpenRouter. The gateway has
+  ``date``. Failed requests are not counted, as on OpenRouter, unless the provider charged for
+  them (that is spend: the key's usage includes it). The gateway has
   one workspace (:data:`WORKSPACE_ID`): ``group_by=workspace`` tags every row with it, and a
   ``workspace_id`` filter naming another matches nothing.
 * ``GET /api/v1/activity/summary?days=N`` (the spend dashboard): totals, every day of the last N

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, case, cast, func, select
+from sqlalchemy import Date, Float, Integer, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -82,6 +82,13 @@ def _cost_sum(dialect: str) -> ColumnElement[Any]:
     return func.sum(units, type_=Integer())
 
 
+def _charged(dialect: str) -> ColumnElement[bool]:
+    """The row's cost is above zero (SQLite keeps the money as text: compared as a number)."""
+    if dialect == "postgresql":
+        return Generation.cost_usd > 0
+    return cast(Generation.cost_usd, Float) > 0
+
+
 def _as_usd(dialect: str, value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
@@ -118,8 +125,10 @@ async def usage(
 ) -> list[UsageRow]:
     """Aggregates of ``[since, until)`` grouped by UTC day, model, provider (and key).
 
-    ``billed_only`` leaves out failed requests (they cost nothing), as OpenRouter's activity
-    does; otherwise they are counted in ``requests`` and ``failures``.
+    ``billed_only`` leaves out failed requests that cost nothing, as OpenRouter's activity
+    does; otherwise they are counted in ``requests`` and ``failures``. A failure the provider
+    charged for (a BFL task refused after it was accepted, an xAI or Runware image withheld
+    with its stated cost) is spend, and stays.
     """
     dialect = session.get_bind().dialect.name
     day = _day(dialect).label("day")
@@ -143,7 +152,7 @@ async def usage(
         _cost_sum(dialect).label("cost"),
     ).where(Generation.created_at >= since, Generation.created_at < until)
     if billed_only:
-        stmt = stmt.where(status != "failed")
+        stmt = stmt.where(or_(status != "failed", _charged(dialect)))
     stmt = stmt.where(*_in_scope(scope)).group_by(*groups)
     rows = (await session.execute(stmt)).all()
     return [

@@ -202,3 +202,26 @@ async def test_recent_is_newest_first_with_key_names(
         assert await repo.recent(session, repo.Scope(key_id=b), ids=[wanted]) == []
         names = await repo.key_names(session, [a, b, "missing"])
     assert {k: v[0] for k, v in names.items()} == {a: "key a", b: "key b"}
+
+
+async def test_a_charged_failure_is_spend_even_when_billed_only(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A failure the provider charged for (a BFL task moderated after it was accepted) is in the
+    key's usage, so it is in the activity too; a free failure is not."""
+    async with sessions() as session, session.begin():
+        key, _ = await key_repo.create_key(session, name="charged")
+        noon = DAY1 + timedelta(hours=12)
+        flux = "black-forest-labs/flux.2-pro"
+        session.add_all(
+            [
+                _gen(key.id, noon, "0.03", model=flux, provider="black-forest-labs",
+                     status="failed", images=0),
+                _gen(key.id, noon, "0", model=flux, provider="black-forest-labs",
+                     status="failed", images=0),
+                _gen(key.id, noon, "0.0000000001", model=flux, provider="black-forest-labs",
+                     status="failed", images=0),
+            ]
+        )  # fmt: skip
+    billed = await _usage(sessions, repo.Scope(key_id=key.id), billed_only=True)
+    assert [(r.requests, r.failures, r.cost) for r in billed] == [(2, 2, Decimal("0.0300000001"))]

@@ -274,7 +274,7 @@ def to_image_request(chat: ChatRequest, catalog: Catalog) -> ImageGenerationRequ
     provider = chat.provider or ProviderPreferences()
     options = dict(provider.options or {})
     for slug, keys in _passthrough_options(chat.model, extra, catalog).items():
-        options[slug] = {**options.get(slug, {}), **keys}
+        options[slug] = {**(options.get(slug) or {}), **keys}
     if options:
         provider = provider.model_copy(update={"options": options})
     try:

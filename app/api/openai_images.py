@@ -106,7 +106,7 @@ def resolve_model(name: str | None, catalog: Catalog) -> ModelSpec:
     )
 
 
-def _options(req: OpenAIImageRequest, model: ModelSpec) -> dict[str, dict[str, Any]]:
+def _options(req: OpenAIImageRequest, model: ModelSpec) -> dict[str, dict[str, Any] | None]:
     options = dict((req.provider.options if req.provider else None) or {})
     for key in PASSTHROUGH:
         value = getattr(req, key)
@@ -117,7 +117,7 @@ def _options(req: OpenAIImageRequest, model: ModelSpec) -> dict[str, dict[str, A
             raise BadRequest(f"{key} is not supported by {model.id}", param=key, allowed=[])
         for endpoint in takers:
             options[endpoint.provider_slug] = {
-                **options.get(endpoint.provider_slug, {}),
+                **(options.get(endpoint.provider_slug) or {}),
                 key: value,
             }
     return options

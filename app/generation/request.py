@@ -137,7 +137,7 @@ class ProviderPreferences(BaseModel):
     ignore: list[StrictStr] | None = None
     allow_fallbacks: StrictBool | None = None
     sort: StrictStr | SortConfig | None = None
-    options: dict[str, dict[str, Any]] | None = None
+    options: dict[str, dict[str, Any] | None] | None = None  # an entry may be null, as any field
     max_price: MaxPrice | None = None
 
 

@@ -445,6 +445,24 @@ def test_openai_sdk_options_reach_the_endpoints_that_take_them(
     assert "complexity" in bad.value.message
 
 
+def test_a_null_provider_options_entry_is_no_options_on_every_door(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    """Explicit ``null`` is accepted on any optional field (reference §2, checklist 11),
+    ``provider.options.<slug>`` included, also where a door adds its own keys to that entry."""
+    null = {"options": {"openai": None, "xai": None}}
+    moderation = {"model": MODEL, "prompt": "x", "quality": "low", "moderation": "low"}
+    for path, body in (
+        ("/api/v1/images", {"model": MODEL, "prompt": "x", "quality": "low", "provider": null}),
+        ("/v1/images/generations", {**moderation, "provider": null}),
+        ("/api/v1/chat/completions", _chat_body(provider=null)),
+    ):
+        resp = httpx.post(f"{sim_gateway.url}{path}", json=body, headers=AUTH, timeout=60)
+        assert resp.status_code == 200, (path, resp.text)
+    calls = sims.sim("openai").log.entries
+    assert len(calls) == 3 and calls[1]["body"]["moderation"] == "low"
+
+
 def test_openai_sdk_lists_models(oai: openai.OpenAI) -> None:
     ids = [m.id for m in oai.models.list()]
     assert ids == SERVABLE

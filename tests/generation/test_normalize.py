@@ -602,6 +602,7 @@ OUTCOMES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...]]] = [
         {"options": {"moderation": "low"}},
         (),
     ),
+    (GPT15, {"provider": {"options": {"openai": None, "xai": None}}}, {"options": {}}, ()),
     (
         GPT2,
         {"quality": "auto", "background": "auto"},

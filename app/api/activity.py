@@ -14,12 +14,14 @@
 
 Who sees what. OpenRouter serves activity to management keys only; here every key may ask, and
 the answer is scoped: an admin key (or the master key) sees every key's activity and may narrow
-it with ``api_key_hash`` (a key's ``hash`` from ``/api/v1/keys``), an ordinary key sees only its
-own. A gateway's users want to see their own spend without holding an admin key.
+it with ``api_key_hash`` (a key's ``hash`` from ``/api/v1/keys``, or the SHA-256 hex of the key
+itself, as OpenRouter defines the parameter), an ordinary key sees only its own. A gateway's
+users want to see their own spend without holding an admin key.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.auth import Principal, authenticate
 from app.catalog import Catalog
 from app.db import activity as repo
+from app.db import keys as key_repo
 from app.errors import GatewayError
 from app.state import AppState
 
@@ -70,6 +73,20 @@ def scope_for(caller: Principal, api_key_hash: str | None) -> repo.Scope:
     if api_key_hash and api_key_hash != caller.key_id:
         raise GatewayError(403, "An ordinary API key sees only its own activity")
     return repo.Scope(key_id=caller.key_id)
+
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+async def key_scope(state: AppState, caller: Principal, api_key_hash: str | None) -> repo.Scope:
+    """:func:`scope_for`, where ``api_key_hash`` is a key's ``hash`` from ``/api/v1/keys`` or, as
+    OpenRouter defines the parameter, the SHA-256 hex of the key itself."""
+    if api_key_hash and SHA256_HEX.fullmatch(api_key_hash.lower()):
+        async with state.sessionmaker() as session:
+            row = await key_repo.find_by_hash(session, api_key_hash.lower())
+        if row is not None:
+            api_key_hash = row.id
+    return scope_for(caller, api_key_hash)
 
 
 def provider_name(catalog: Catalog, model: str, slug: str | None) -> str:
@@ -160,7 +177,7 @@ async def get_activity(
     workspace_id: str | None = None,
 ) -> dict[str, Any]:
     state = _state(request)
-    scope = scope_for(caller, api_key_hash)
+    scope = await key_scope(state, caller, api_key_hash)
     tagged, ours = _workspace(group_by, workspace_id)
     today = utc_midnight()
     first = (today - timedelta(days=ACTIVITY_DAYS)).date()
@@ -279,7 +296,7 @@ async def get_summary(
     api_key_hash: str | None = None,
 ) -> dict[str, Any]:
     state = _state(request)
-    scope = scope_for(caller, api_key_hash)
+    scope = await key_scope(state, caller, api_key_hash)
     tomorrow = utc_midnight() + timedelta(days=1)
     since = tomorrow - timedelta(days=days)
     async with state.sessionmaker() as session:
@@ -339,7 +356,7 @@ async def get_recent(
     """Newest first. ``id`` (repeatable) asks for given generations: an empty list while a
     generation is not yet recorded, so a client can wait for it without provoking 404s."""
     state = _state(request)
-    scope = scope_for(caller, api_key_hash)
+    scope = await key_scope(state, caller, api_key_hash)
     if id is not None and len(id) > repo.MAX_RECENT:
         raise GatewayError(400, f"at most {repo.MAX_RECENT} ids at once", metadata={"param": "id"})
     async with state.sessionmaker() as session:

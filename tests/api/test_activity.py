@@ -5,6 +5,7 @@ at known days."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -190,6 +191,25 @@ def test_an_ordinary_key_sees_only_its_own(base_gateway: ServerThread, keys: Key
         pytest.raises(or_errors.ForbiddenResponseError),
     ):
         client.analytics.get_user_activity(request={"api_key_hash": keys.a_hash})
+
+
+def test_api_key_hash_may_be_the_keys_sha256_as_openrouter_defines_it(
+    base_gateway: ServerThread, keys: Keys
+) -> None:
+    """OpenRouter's ``api_key_hash`` is the SHA-256 hex of a key: it names the same key as the
+    key's ``hash`` from ``/api/v1/keys``."""
+    a_sha, b_sha = (hashlib.sha256(k.encode()).hexdigest() for k in (keys.a, keys.b))
+    own = _get(base_gateway.url, "/api/v1/activity", keys.a, api_key_hash=a_sha)
+    assert own.status_code == 200, own.text
+    assert [i["usage_usd"] for i in own.json()["data"]] == ["0.3", "0.04"]
+    only_b = _get(base_gateway.url, "/api/v1/activity", keys.admin, api_key_hash=b_sha.upper())
+    assert [(i["model"], i["usage_usd"]) for i in only_b.json()["data"]] == [(keys.flux, "0.25")]
+    for path in ("/api/v1/activity", "/api/v1/activity/summary", "/api/v1/activity/generations"):
+        assert _get(base_gateway.url, path, keys.b, api_key_hash=b_sha).status_code == 200, path
+        assert _get(base_gateway.url, path, keys.b, api_key_hash=a_sha).status_code == 403, path
+    with OpenRouter(api_key=keys.b, server_url=f"{base_gateway.url}/api/v1") as client:
+        mine = client.analytics.get_user_activity(request={"api_key_hash": b_sha})
+    assert [(i.model, i.requests) for i in mine.data] == [(keys.flux, 1)]
 
 
 @pytest.mark.parametrize(

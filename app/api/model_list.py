@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 
@@ -39,6 +40,9 @@ _PRICE_KEYS = {
     ("output_image", "megapixel"): "image",
     ("output_image", "request"): "request",
 }
+
+
+PAGING = ("offset", "limit")
 
 
 def _price_text(value: Decimal) -> str:
@@ -152,7 +156,11 @@ async def list_models(
             entries.append(model_entry(model, endpoint))
     page = entries[offset : offset + limit]
     more = offset + limit < len(entries)
-    next_link = f"/api/v1/models?offset={offset + limit}&limit={limit}" if more else None
+    next_link = None
+    if more:  # the same query (its filters too), one page on
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
+        query += [("offset", str(offset + limit)), ("limit", str(limit))]
+        next_link = f"/api/v1/models?{urlencode(query)}"
     return {"data": page, "total_count": len(entries), "links": {"next": next_link}}
 
 

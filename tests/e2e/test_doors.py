@@ -500,6 +500,22 @@ def test_models_list_filters_and_pages(sim_gateway: ServerThread) -> None:
     assert seeded and all("seed" in m["supported_parameters"] for m in seeded)
 
 
+def test_models_list_next_link_keeps_the_filters(sim_gateway: ServerThread) -> None:
+    """Following ``links.next`` page by page lists what the filtered query lists at once."""
+    wanted = httpx.get(
+        f"{sim_gateway.url}/api/v1/models", params={"supported_parameters": "seed"}
+    ).json()["data"]
+    assert 2 < len(wanted) < len(SERVABLE)
+    seen: list[str] = []
+    link: str | None = "/api/v1/models?supported_parameters=seed&limit=2"
+    while link is not None:
+        page = httpx.get(f"{sim_gateway.url}{link}").json()
+        assert page["total_count"] == len(wanted)
+        seen += [m["id"] for m in page["data"]]
+        link = page["links"]["next"]
+    assert seen == [m["id"] for m in wanted]
+
+
 def test_ts_sdk_models_list(sim_gateway: ServerThread) -> None:
     out = _node("sdk.mjs", "modelslist", f"{sim_gateway.url}/api/v1", MASTER_KEY, "image")
     assert "error" not in out, out

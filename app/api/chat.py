@@ -399,13 +399,16 @@ class ChatCompletions:
 
 
 def _error_type(status: int) -> str:
+    """OpenRouter's ``ApiErrorType`` for a failure of this status."""
     return {
         400: "invalid_request",
         402: "payment_required",
         403: "content_policy_violation",
         404: "not_found",
+        413: "payload_too_large",  # reference images over the limit, fetched after the commit
+        422: "invalid_request",
         429: "rate_limit_exceeded",
-        524: "provider_unavailable",
+        529: "provider_overloaded",
     }.get(status, "provider_unavailable")
 
 

@@ -19,7 +19,10 @@ import pytest
 from openrouter import OpenRouter
 from PIL import Image
 
+from app.api.chat import ChatCompletions
+from app.api.serving import Exchange
 from app.catalog import load_catalog
+from app.errors import GatewayError
 from app.generation.adapters import FACTORIES
 from tests.conftest import MASTER_KEY, SimServer
 from tests.e2e.helpers import generation, png_data_url
@@ -145,6 +148,25 @@ def test_chat_streams_chunks_with_images_and_a_final_usage_chunk(
     assert any(c["choices"] and c["choices"][0]["finish_reason"] == "stop" for c in chunks)
     final = chunks[-1]
     assert final["choices"] == [] and final["usage"]["cost"] > 0
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (403, "content_policy_violation"),
+        (413, "payload_too_large"),  # reference images over the limit, found after the commit
+        (529, "provider_overloaded"),
+        (502, "provider_unavailable"),
+    ],
+)
+def test_a_chat_stream_error_carries_openrouters_error_type(status: int, error_type: str) -> None:
+    ex = Exchange("gen-x", 1_700_000_000, 0.0, MODEL)
+    frame = ChatCompletions().sse_error(GatewayError(status, "it failed"), ex)
+    assert frame.startswith(b"data: ") and frame.endswith(b"\n\n")
+    chunk = orjson.loads(frame[6:])
+    assert chunk["error"]["code"] == status
+    assert chunk["error"]["metadata"]["error_type"] == error_type
+    assert chunk["choices"] == [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]
 
 
 def test_openai_sdk_chat_completions_with_modalities(

@@ -15,7 +15,9 @@ Choices where OpenAI's API has no counterpart:
 * ``moderation``, ``input_fidelity``, ``complexity``, ``style`` and ``partial_images`` go to the
   endpoints whose passthrough allowlist has them (``style`` to Recraft V3's, whose styles are its
   own, not dall-e's ``vivid``/``natural``); any but ``partial_images`` on a model none of whose
-  endpoints takes it is a 400, ``partial_images`` is simply unused there.
+  endpoints takes it is a 400, ``partial_images`` is simply unused there. A stream without
+  ``partial_images`` asks for none, OpenAI's own default (each partial is ~100 billed tokens;
+  the OpenRouter door's ``stream`` means "send partial images" and asks for two).
 * OpenRouter's own fields (``aspect_ratio``, ``resolution``, ``seed``, ``provider``) are
   accepted too, so ``extra_body`` can reach routing and shapes the OpenAI API lacks.
 * ``usage`` carries OpenAI's token counts plus ``cost`` (USD), the same figure the ledger
@@ -120,6 +122,11 @@ def _options(req: OpenAIImageRequest, model: ModelSpec) -> dict[str, dict[str, A
                 **(options.get(endpoint.provider_slug) or {}),
                 key: value,
             }
+    if req.stream and req.partial_images is None:  # OpenAI's default: no partial images
+        for endpoint in model.endpoints:
+            if "partial_images" in endpoint.passthrough:
+                mine = options.get(endpoint.provider_slug) or {}
+                options[endpoint.provider_slug] = {"partial_images": 0, **mine}
     return options
 
 

@@ -324,7 +324,12 @@ def test_openai_sdk_raises_the_error_of_a_partial_cut_by_the_provider(
     sims.sim("openai").knobs.update({"fixed_image": "noise", "cut_partial": True})
     try:
         stream = oai.images.generate(
-            model=MODEL, prompt="cut", size="1024x1024", quality="low", stream=True
+            model=MODEL,
+            prompt="cut",
+            size="1024x1024",
+            quality="low",
+            stream=True,
+            partial_images=2,
         )
         with pytest.raises(openai.APIError) as caught:
             list(stream)
@@ -339,6 +344,23 @@ def test_openai_sdk_raises_the_error_of_a_partial_cut_by_the_provider(
         sims.reset()
 
 
+def test_openai_door_streams_no_partial_images_unless_asked(oai: openai.OpenAI) -> None:
+    """OpenAI's default is ``partial_images: 0``: a stream that does not ask gets the final image
+    alone and pays no partial-image tokens (~100 each); one that asks gets them."""
+    plain = list(oai.images.generate(model=MODEL, prompt="p", quality="low", stream=True))
+    assert [e.type for e in plain] == ["image_generation.completed"]
+    asked = list(
+        oai.images.generate(model=MODEL, prompt="p", quality="low", stream=True, partial_images=1)
+    )
+    assert [e.type for e in asked] == [
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
+    plain_usage, asked_usage = plain[-1].usage, asked[-1].usage
+    assert plain_usage is not None and asked_usage is not None
+    assert asked_usage.output_tokens - plain_usage.output_tokens == 100
+
+
 def test_a_refusal_after_partial_images_is_moderation_blocked_in_the_stream(
     oai: openai.OpenAI, sims: SimServer
 ) -> None:
@@ -347,7 +369,11 @@ def test_a_refusal_after_partial_images_is_moderation_blocked_in_the_stream(
     sims.sim("openai").knobs.update({"partial_delay_s": 0.2})
     try:
         stream = oai.images.generate(
-            model=MODEL, prompt="late [sim:moderate=output]", quality="low", stream=True
+            model=MODEL,
+            prompt="late [sim:moderate=output]",
+            quality="low",
+            stream=True,
+            partial_images=2,
         )
         with pytest.raises(openai.APIError) as caught:
             list(stream)
@@ -376,7 +402,12 @@ def _large_images_through_every_door(oai: openai.OpenAI, sim_gateway: ServerThre
     kinds: list[str] = []
     texts: set[str | None] = set()
     for event in oai.images.generate(
-        model=MODEL, prompt="noise", size="1024x1024", quality="low", stream=True
+        model=MODEL,
+        prompt="noise",
+        size="1024x1024",
+        quality="low",
+        stream=True,
+        partial_images=2,
     ):
         kinds.append(event.type)
         texts.add(event.b64_json)

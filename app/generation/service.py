@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ from app.billing.pricing import Cost, compute_cost
 from app.db.credit import Balance
 from app.errors import GatewayError
 from app.generation.convert import conform
+from app.generation.ids import new_generation_id
 from app.generation.normalize import Normalized
 from app.generation.planning import Plan, no_endpoint_error, prepare
 from app.generation.slots import provider_slots
@@ -43,10 +43,6 @@ from providers.spec import (
 )
 
 log = logging.getLogger("imagegate.generation")
-
-
-def new_generation_id() -> str:
-    return f"gen-img-{int(time.time())}-{secrets.token_urlsafe(15)}"
 
 
 @dataclass(frozen=True, slots=True)

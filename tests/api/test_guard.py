@@ -122,6 +122,30 @@ def test_values_that_cannot_be_stored_are_400s(
     assert needle in resp.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/images", "/v1/images/generations", "/api/v1/chat/completions"]
+)
+def test_answers_refused_before_a_generation_still_carry_a_generation_id(
+    guarded: ServerThread, path: str
+) -> None:
+    """Every answer of a generation door names a generation (OpenRouter's ``X-Generation-Id``),
+    the ones refused before any began too: no key (401), a body that does not validate
+    (400), a body above the limit (413). Each is new; other routes carry none."""
+    seen = set()
+    answers = [
+        httpx.post(f"{guarded.url}{path}", json={"model": "m/x", "prompt": "p"}),
+        httpx.post(f"{guarded.url}{path}", json={"prompt": ["not", "text"]}, headers=AUTH),
+        httpx.post(f"{guarded.url}{path}", content=b"x" * 200_001, headers=AUTH),
+    ]
+    assert [a.status_code for a in answers] == [401, 400, 413]
+    for answer in answers:
+        gid = answer.headers.get("x-generation-id", "")
+        assert gid.startswith("gen-img-") and gid not in seen, answer.headers
+        seen.add(gid)
+    other = httpx.get(f"{guarded.url}/api/v1/keys")
+    assert other.status_code == 401 and "x-generation-id" not in other.headers
+
+
 def test_query_integers_beyond_64_bits_are_400s(guarded: ServerThread) -> None:
     for path in ("/api/v1/keys?offset=99999999999999999999999", "/api/v1/models?offset=-1"):
         resp = httpx.get(f"{guarded.url}{path}", headers=AUTH)

@@ -353,11 +353,13 @@ class Executor:
         )
 
     async def _requote(self, index: int) -> bool:
-        """Fallback re-quotes: hold the next endpoint's quote instead (False: unaffordable)."""
+        """Fallback re-quotes: hold the next endpoint's quote instead (False: unaffordable).
+        What the failed attempts were billed stays held beside it: the request's cost is
+        both."""
         budget, cost = self.plan.budget, self.plan.quote_for(index)
         if budget is None or cost is None or not budget.limited:
             return True
-        balance = await budget.cover(cost)
+        balance = await budget.cover(self.failed_cost + cost)
         if balance is None:
             return True
         self._balances[index] = balance
@@ -366,7 +368,7 @@ class Executor:
     def _unaffordable(self, index: int) -> GatewayError:
         budget, cost = self.plan.budget, self.plan.quote_for(index)
         assert budget is not None and cost is not None
-        return budget.insufficient(self._balances[index], cost)
+        return budget.insufficient(self._balances[index], self.failed_cost + cost)
 
     async def run(self, stream: bool) -> AsyncGenerator[Partial | Outcome, None]:
         """Yield partial images (streaming) and then one Outcome; raise GatewayError."""

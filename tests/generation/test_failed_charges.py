@@ -42,3 +42,33 @@ async def test_a_failed_call_moves_its_announced_charge_to_the_failed_cost() -> 
 
     executor._call_failed(endpoint, norm, "b", ContentModerated("moderated"))  # no charge
     assert executor.failed_cost == Decimal("0.03") and executor.known_charge == CHARGE
+
+
+class _RecordingBudget:
+    limited = True
+
+    def __init__(self) -> None:
+        self.covered: list[Decimal] = []
+
+    async def cover(self, quote: Decimal) -> None:
+        self.covered.append(quote)
+
+
+class _TwoEndpointPlan:
+    def __init__(self, budget: _RecordingBudget) -> None:
+        self.budget = budget
+        self.quotes = [Decimal("0.06"), Decimal("0.04")]
+
+    def quote_for(self, index: int) -> Decimal:
+        return self.quotes[index]
+
+
+async def test_a_fallback_holds_what_the_failed_attempt_was_billed_beside_the_next_quote() -> None:
+    # The first endpoint's call failed retryably after its provider billed it (a BFL task that
+    # ended in Error): the request will cost that charge plus the next endpoint's, so the
+    # re-quote holds both, or a key could spend past its limit on a fallback.
+    budget = _RecordingBudget()
+    executor = Executor(state=None, plan=_TwoEndpointPlan(budget))  # type: ignore[arg-type]
+    executor.failed_cost = Decimal("0.03")
+    assert await executor._requote(1)
+    assert budget.covered == [Decimal("0.07")]

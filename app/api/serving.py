@@ -313,8 +313,14 @@ class Run:
             return
         ex = self.executor
         drain_s = self.state.settings.disconnect_drain_s
-        if ex.in_flight and ex.known_charge is None and drain_s > 0:
-            self.state.spawn(self._drain(drain_s))
+        if ex.in_flight and not ex.all_priced:
+            # a call the provider may have taken states no charge (yet): learn it, or settle
+            # at the quote when no drain is allowed
+            if drain_s > 0:
+                self.state.spawn(self._drain(drain_s))
+            else:
+                await self._stop()
+                self._settle_at_quote("the client went away while a call was in flight")
             return
         await self._stop()
         cost = (self._charge_cost() if ex.in_flight else Decimal(0)) + ex.failed_cost
@@ -346,20 +352,48 @@ class Run:
         ).total
 
     async def _drain(self, drain_s: float) -> None:
-        """Let an accepted generation finish unobserved, to record what it cost."""
-        done, _ = await asyncio.wait({self.task}, timeout=drain_s)
-        if done:
+        """Let an accepted generation finish unobserved, to record what it cost; stop it
+        as soon as every call sent has stated its charge (BFL's submit answers)."""
+        ex = self.executor
+        deadline = time.monotonic() + drain_s
+        while not self.task.done() and not ex.all_priced:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ex.priced.clear()
+            priced = asyncio.ensure_future(ex.priced.wait())
+            try:
+                await asyncio.wait(
+                    {self.task, priced}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                priced.cancel()
+        if self.task.done():
             self._record_finished()
-            return
-        await self._stop()
+        elif ex.all_priced:
+            await self._stop()
+            self.ledger.failure(
+                "cancelled",
+                None,
+                self._provider(),
+                ex.attempts,
+                self._charge_cost() + ex.failed_cost,
+                note="the client went away after the provider accepted the job",
+            )
+        else:
+            await self._stop()
+            self._settle_at_quote(
+                f"the client went away and the provider did not answer within {drain_s} s"
+            )
+
+    def _settle_at_quote(self, why: str) -> None:
         self.ledger.failure(
             "cancelled",
             None,
             self._provider(),
             self.executor.attempts,
             self._quote_cost() + self.executor.failed_cost,
-            note=f"the client went away and the provider did not answer within {drain_s} s: "
-            "settled at the quote",
+            note=f"{why}: settled at the quote",
         )
 
     def _record_finished(self) -> None:

@@ -184,9 +184,19 @@ class Executor:
         # (e.g. BFL's one task per image); reset per attempt. A call that then fails with a
         # charge leaves it: its cost moved to ``failed_cost``.
         self._announced: dict[str, Usage] = {}
+        # Calls sent whose charge is not known yet (not announced, not ended): the provider
+        # may have taken them, so a client leaving now cannot be settled at ``known_charge``.
+        self._unpriced: set[str] = set()
+        self.priced = asyncio.Event()  # set whenever a call states its charge or ends
         # What failed calls cost: billed by their provider although they produced no result.
         self.failed_cost = Decimal(0)
         self._failed_notes: list[str] = []
+
+    @property
+    def all_priced(self) -> bool:
+        """Every call sent stated its charge up front (or ended): ``known_charge`` is then
+        what the provider bills if the work stops now."""
+        return not self._unpriced and self.known_charge is not None
 
     @property
     def known_charge(self) -> Usage | None:
@@ -213,6 +223,7 @@ class Executor:
             if self.on_progress is not None:
                 self.on_progress(Note(endpoint.provider_slug, "generating"))
             self.in_flight = True
+            self._unpriced.add(token)
             call = _call(self.plan, endpoint, norm, n, stream)
             try:
                 async with aclosing(adapter.run(call)) as events:
@@ -224,6 +235,8 @@ class Executor:
             except ProviderError as exc:
                 self._call_failed(endpoint, norm, token, exc)
                 raise
+            finally:
+                self._priced(token)
         if completed is None:
             raise ProviderError("upstream ended without a result", provider=endpoint.provider_slug)
         yield completed
@@ -253,8 +266,13 @@ class Executor:
                 if event.charge is not None:
                     known = self._announced.get(token)
                     self._announced[token] = event.charge if known is None else known + event.charge
+                    self._priced(token)
             elif isinstance(event, Progress) and self.on_progress is not None:
                 self.on_progress(Note(endpoint.provider_slug, event.status))
+
+    def _priced(self, token: str) -> None:
+        self._unpriced.discard(token)
+        self.priced.set()
 
     def _call_failed(
         self, endpoint: EndpointSpec, norm: Normalized, token: str, exc: ProviderError

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import time
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from app.config import ProviderSettings
 from app.main import create_app
@@ -178,3 +184,124 @@ def test_a_provider_that_outlasts_the_drain_bound_is_settled_at_the_quote(
         assert Decimal(record["cost_usd"]) == quote
         me = httpx.get(f"{server.url}/api/v1/key", headers={"authorization": f"Bearer {key}"})
         assert Decimal(str(me.json()["data"]["usage"])) == quote
+
+
+def test_a_provider_call_in_flight_is_settled_at_the_quote_when_no_drain_is_allowed(
+    database_url: str, redis_url: str, sim_a: Sim
+) -> None:
+    """With ``IMAGEGATE_DISCONNECT_DRAIN_S=0`` nothing runs on after the client leaves, but the
+    call it left in flight may be billed by the provider: it is settled at its quote, not at
+    nothing."""
+    providers = ProviderSettings(
+        OPENAI_API_KEY=SIM_KEY, IMAGEGATE_OPENAI_BASE_URL=f"{sim_a.url}/v1"
+    )  # type: ignore[call-arg]
+    settings = make_settings(
+        database_url, redis_url, providers=providers, disconnect_drain_s=0, keepalive_s=0.2
+    )
+    sim_a.state.knobs.latency_s = 3
+    with ServerThread(create_app(settings)) as server:
+        admin = {"authorization": f"Bearer {MASTER_KEY}"}
+        created = httpx.post(
+            f"{server.url}/api/v1/keys", json={"name": "no-drain", "limit": 5}, headers=admin
+        ).json()
+        key = created["key"]
+        body = {"model": MODEL, "prompt": "slow", "quality": "low", "size": "1024x1024"}
+        with httpx.stream(
+            "POST",
+            f"{server.url}/api/v1/images",
+            json=body,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+        ) as resp:
+            gid = resp.headers["x-generation-id"]
+            next(resp.iter_bytes())  # the first keep-alive byte: the call is in flight
+        record = generation(server.url, gid, key, wait_s=15)
+        assert record["status"] == "cancelled"
+        quote = (
+            Decimal(272) * Decimal("0.000032")
+            + Decimal(len("slow") + 64) * Decimal("0.000005")
+            + Decimal(256) * Decimal("0.00001")
+        )
+        assert Decimal(record["cost_usd"]) == quote
+        me = httpx.get(f"{server.url}/api/v1/key", headers={"authorization": f"Bearer {key}"})
+        assert Decimal(str(me.json()["data"]["usage"])) == quote
+
+
+class _SlowSecondSubmitBfl:
+    """A BFL that takes every task (3 credits each, polling says ``Pending`` for ever) but
+    answers the second submit only once ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.submits = 0
+        self.answered = 0
+        self.polls = 0
+        self.release = threading.Event()
+        self.url = ""  # the fake's own address, once it serves
+        self.app = Starlette(
+            routes=[
+                Route("/v1/get_result", self.result),
+                Route("/v1/{model}", self.submit, methods=["POST"]),
+            ]
+        )
+
+    async def submit(self, request: Request) -> JSONResponse:
+        await request.body()
+        self.submits += 1
+        task = f"task-{self.submits}"
+        if self.submits == 2:
+            await asyncio.to_thread(self.release.wait, 10)
+        self.answered += 1
+        return JSONResponse(
+            {"id": task, "polling_url": f"{self.url}/v1/get_result?id={task}", "cost": 3}
+        )
+
+    async def result(self, request: Request) -> JSONResponse:
+        self.polls += 1
+        return JSONResponse({"id": request.query_params["id"], "status": "Pending", "result": None})
+
+
+def test_a_client_leaving_while_one_bfl_task_is_still_being_submitted_pays_for_every_task(
+    database_url: str, redis_url: str
+) -> None:
+    """``n: 2`` on BFL is two tasks, submitted together. The client leaves when BFL has
+    stated the first task's cost but not yet answered the second submit, which BFL has
+    received and will bill: the gateway waits for that answer, then stops both tasks and
+    records both charges (it recorded only the first)."""
+    bfl = _SlowSecondSubmitBfl()
+    with ServerThread(bfl.app, lifespan="off") as fake:
+        bfl.url = fake.url
+        providers = ProviderSettings(
+            BFL_API_KEY="bfl-test", IMAGEGATE_BFL_BASE_URL=f"{fake.url}/v1"
+        )  # type: ignore[call-arg]
+        settings = make_settings(database_url, redis_url, providers=providers, keepalive_s=0.2)
+        with ServerThread(create_app(settings)) as server:
+            admin = {"authorization": f"Bearer {MASTER_KEY}"}
+            key = httpx.post(
+                f"{server.url}/api/v1/keys", json={"name": "bfl-leave", "limit": 5}, headers=admin
+            ).json()["key"]
+            body = {
+                "model": "black-forest-labs/flux.2-pro",
+                "prompt": "two foxes",
+                "n": 2,
+                "size": "1024x1024",
+            }
+            with httpx.stream(
+                "POST",
+                f"{server.url}/api/v1/images",
+                json=body,
+                headers={"authorization": f"Bearer {key}"},
+                timeout=30,
+            ) as resp:
+                gid = resp.headers["x-generation-id"]
+                deadline = time.monotonic() + 10
+                while (bfl.submits, bfl.answered) != (2, 1) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert (bfl.submits, bfl.answered) == (2, 1)
+            time.sleep(0.5)  # the gateway has seen the client leave
+            bfl.release.set()  # BFL now answers the second submit: it took the task
+            record = generation(server.url, gid, key, wait_s=15)
+            assert record["status"] == "cancelled", record
+            assert Decimal(record["cost_usd"]) == Decimal("0.06")  # 2 tasks x 3 credits
+            polls = bfl.polls
+            time.sleep(1.5)
+            assert bfl.polls == polls  # both tasks' polling stopped

@@ -86,8 +86,8 @@ def _validated(model: type[BaseModel], scope: Scope, message: Message) -> Any:
     try:  # the stdlib parser, as the router's (orjson reads integers past 64 bits as floats)
         data: Any = json.loads(message.get("body", b""))
         return model.model_validate(data)
-    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError included
-        return None
+    except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        return None  # (and nesting too deep for the parser: the route answers it with a 400)
 
 
 def _replay(message: Message, receive: Receive) -> Receive:

@@ -146,6 +146,25 @@ def test_answers_refused_before_a_generation_still_carry_a_generation_id(
     assert other.status_code == 401 and "x-generation-id" not in other.headers
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/images", "/v1/images/generations", "/api/v1/chat/completions"]
+)
+@pytest.mark.parametrize("nested", ["[" * 5000 + "]" * 5000, '{"a":' * 5000 + "1" + "}" * 5000])
+def test_json_nested_deeper_than_the_parser_goes_is_a_400(
+    guarded: ServerThread, path: str, nested: str
+) -> None:
+    """A few kilobytes of brackets exhaust the JSON parser's recursion: a 400, not a 500."""
+    body = '{"model": "m/x", "prompt": "p", "x": ' + nested + "}"
+    for content in (nested, body):
+        resp = httpx.post(
+            f"{guarded.url}{path}",
+            content=content,
+            headers={**AUTH, "content-type": "application/json"},
+        )
+        assert resp.status_code == 400, resp.text
+        assert "error" in resp.json()
+
+
 def test_query_integers_beyond_64_bits_are_400s(guarded: ServerThread) -> None:
     for path in ("/api/v1/keys?offset=99999999999999999999999", "/api/v1/models?offset=-1"):
         resp = httpx.get(f"{guarded.url}{path}", headers=AUTH)

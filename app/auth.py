@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from app.state import AppState
 
 SCOPE_KEY = "principal"
+# How long a request whose key was seen recently waits for the key's lookup before it goes on
+# from the cache as in an outage: a database that hangs does not hold it.
+LOOKUP_WAIT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,12 @@ async def resolve(state: AppState, token: str) -> Principal:
     found: Principal | str | None = cache.get(digest)
     if found is None:
         try:
-            found = await _lookup_once(state, digest)
+            lookup = _lookup_once(state, digest)
+            if cache.stale(digest) is not None:  # the shared lookup goes on (shielded)
+                waited = time.monotonic() - cache.lookup_started.get(digest, time.monotonic())
+                found = await asyncio.wait_for(lookup, max(0.0, LOOKUP_WAIT_S - waited))
+            else:  # nothing to go on: wait (the engine bounds it), then 401 or 503
+                found = await lookup
         except Exception as exc:
             if not is_outage(exc):
                 raise
@@ -109,17 +118,15 @@ async def _lookup_once(state: AppState, digest: str) -> Principal | str:
     if task is None:
         task = asyncio.ensure_future(_lookup(state, digest))
         pending[digest] = task
-        task.add_done_callback(lambda done: _forget(pending, digest, done))
+        state.keys.lookup_started[digest] = time.monotonic()
+        task.add_done_callback(lambda done: _forget(state.keys, digest, done))
     return await asyncio.shield(task)
 
 
-def _forget(
-    pending: dict[str, asyncio.Future[Principal | str]],
-    digest: str,
-    done: asyncio.Future[Principal | str],
-) -> None:
-    if pending.get(digest) is done:
-        del pending[digest]
+def _forget(cache: KeyCache, digest: str, done: asyncio.Future[Principal | str]) -> None:
+    if cache.lookups.get(digest) is done:
+        del cache.lookups[digest]
+        cache.lookup_started.pop(digest, None)
     if not done.cancelled():
         done.exception()  # retrieved here too: no "never retrieved" if every caller left
 

@@ -38,6 +38,7 @@ class KeyCache:
         self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         # lookups in flight, by key hash (see app.auth._lookup_once)
         self.lookups: dict[str, asyncio.Future[Principal | str]] = {}
+        self.lookup_started: dict[str, float] = {}  # when each began (time.monotonic)
 
     def get(self, digest: str) -> Principal | None:
         """The principal while its entry is fresh, else None (look it up again)."""

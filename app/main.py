@@ -109,7 +109,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.db.migrate import upgrade
 
         await asyncio.to_thread(upgrade, settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, serving=True)
     redis = (
         Redis.from_url(
             settings.redis_url,

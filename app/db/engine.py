@@ -25,8 +25,23 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None
     cur.close()
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """Create the engine; for SQLite, make sure the file's directory exists."""
+# The serving engine's bounds on Postgres (see make_engine): a server that stops answering
+# without closing its connections (paused, or cut off by the network) must not hold requests.
+SERVING_CONNECT_TIMEOUT_S = 5.0
+SERVING_COMMAND_TIMEOUT_S = 15.0
+SERVING_POOL_TIMEOUT_S = 10.0
+
+
+def make_engine(url: str, *, serving: bool = False) -> AsyncEngine:
+    """Create the engine; for SQLite, make sure the file's directory exists.
+
+    ``serving``: the gateway's own engine. On Postgres, opening a connection is bounded by
+    ``SERVING_CONNECT_TIMEOUT_S`` (unless the URL's ``connect_timeout`` says otherwise) and
+    every statement by ``SERVING_COMMAND_TIMEOUT_S``, and the wait for a pooled connection by
+    ``SERVING_POOL_TIMEOUT_S``, so a database that hangs is an outage like one that is down
+    (spooled ledger rows, keys from the cache, 503s), not requests held for as long as it
+    hangs. Migrations and the CLI keep asyncpg's defaults (no statement bound).
+    """
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -35,8 +50,13 @@ def make_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     url, connect_args = engine_options(url)
+    pool: dict[str, float] = {}
+    if serving:
+        connect_args.setdefault("timeout", SERVING_CONNECT_TIMEOUT_S)
+        connect_args.setdefault("command_timeout", SERVING_COMMAND_TIMEOUT_S)
+        pool["pool_timeout"] = SERVING_POOL_TIMEOUT_S
     return create_async_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args, **pool
     )
 
 

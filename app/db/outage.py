@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # SQLSTATEs that mean "the server is not there for you right now": connection exceptions
 # (class 08), shutting down or starting up (57P01-57P03), too many connections (53300).
@@ -24,7 +25,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def is_outage(exc: BaseException) -> bool:
     """The database could not be reached (retry later), as opposed to refusing the data."""
     for item in _chain(exc):
-        if isinstance(item, OperationalError | InterfaceError | OSError | TimeoutError):
+        # PoolTimeout: every pooled connection is busy with a database that does not answer
+        if isinstance(
+            item, OperationalError | InterfaceError | OSError | TimeoutError | PoolTimeout
+        ):
             return True
         if isinstance(item, DBAPIError) and item.connection_invalidated:
             return True

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.db import engine
 from app.db.migrate import upgrade
 from app.main import create_app
 from tests.conftest import MASTER_KEY, SimServer, make_settings, provider_settings_for
@@ -150,6 +151,71 @@ async def _costs(pg: PrivatePostgres, ids: set[str]) -> float:
         return float(total)
     finally:
         await conn.close()
+
+
+def test_a_postgres_that_hangs_holds_no_request(
+    private_pg: PrivatePostgres,
+    simulators: SimServer,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database that stops answering without closing its connections (``docker pause``, a
+    network cut) is an outage like a stopped one: a key seen recently goes on being served
+    without waiting for it, a request that needs the database is a 503 within the engine's
+    bounds, and every served row is written once the database answers again."""
+    monkeypatch.setattr(engine, "SERVING_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(engine, "SERVING_COMMAND_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(engine, "SERVING_POOL_TIMEOUT_S", 2.0)
+    simulators.reset()
+    settings = make_settings(
+        private_pg.url(),
+        redis_url,
+        providers=provider_settings_for(simulators.url, simulators.names),
+        spool_dir=tmp_path / "spool",
+        rate_limit_rpm=1_000_000,
+    )
+    with ServerThread(create_app(settings)) as gateway, httpx.Client(timeout=5) as client:
+        admin = {"authorization": f"Bearer {MASTER_KEY}"}
+        url = f"{gateway.url}/api/v1/keys"
+        free = client.post(url, json={"name": "free"}, headers=admin).json()["key"]
+        held = client.post(url, json={"name": "held", "limit": 100}, headers=admin).json()["key"]
+
+        def post(key: str, timeout: float = 5) -> httpx.Response:
+            return client.post(
+                f"{gateway.url}/api/v1/images",
+                json=BODY,
+                headers={"authorization": f"Bearer {key}"},
+                timeout=timeout,
+            )
+
+        assert post(held).status_code == 200  # both keys are in the cache now
+        first = post(free)
+        assert first.status_code == 200
+        served = {first.headers["x-generation-id"]}
+        private_pg.pause()
+        try:
+            paused = time.monotonic()
+            while time.monotonic() - paused < 4:  # past the cache's 1 s freshness, repeatedly
+                started = time.monotonic()
+                resp = post(free)  # the old gateway waited here for as long as it hung
+                assert resp.status_code == 200, resp.text
+                assert time.monotonic() - started < 2
+                served.add(resp.headers["x-generation-id"])
+            # a key with a credit limit needs the database for its hold: a clean 503, bounded
+            started = time.monotonic()
+            refused = post(held, timeout=30)
+            assert refused.status_code == 503, refused.text
+            assert "retry-after" in refused.headers
+            assert time.monotonic() - started < 10
+        finally:
+            private_pg.resume()
+        deadline = time.monotonic() + 30
+        rows: dict[str, str] = {}
+        while time.monotonic() < deadline and not served <= set(rows):
+            time.sleep(0.5)
+            rows = asyncio.run(_rows(private_pg))
+        assert served <= set(rows), f"{len(served - set(rows))} served generation(s) lost"
 
 
 def test_redis_gone_keeps_serving_and_comes_back_by_itself(

@@ -11,7 +11,8 @@ every request with a body (POST, PUT, PATCH, DELETE), then, in this order:
 3. **Time**: the whole body must arrive within ``IMAGEGATE_BODY_TIMEOUT_S``; a body that stalls
    is a 408 and the connection is closed.
 4. **Memory**: a body above ``IMAGEGATE_LARGE_BODY_BYTES`` (references inlined as base64) needs
-   one of ``IMAGEGATE_LARGE_BODY_SLOTS`` process-wide slots, held until its response is done, so
+   one of ``IMAGEGATE_LARGE_BODY_SLOTS`` process-wide slots (a chunked body, of unknown size,
+   once it grows past that size, before more of it is read), held until its response is done, so
    a burst of huge requests cannot exhaust memory; a request that cannot get a slot within
    ``IMAGEGATE_PROVIDER_WAIT_S`` is a 429 with ``Retry-After``.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,9 +73,9 @@ class RequestGuard:
                 large = declared is not None and declared > self.large_bytes
                 if large:
                     await stack.enter_async_context(self._slot())
-                holder = [await self._read(receive)]
-                if not large and len(holder[0]) > self.large_bytes:  # chunked: known only now
-                    await stack.enter_async_context(self._slot())
+                # a body of unknown size (chunked) takes its slot once it grows past the mark
+                grown = None if large else (lambda: stack.enter_async_context(self._slot()))
+                holder = [await self._read(receive, grown)]
             except GatewayError as exc:
                 await self._reject(scope, receive, send, exc)
                 return
@@ -106,12 +107,15 @@ class RequestGuard:
         finally:
             self._large.release()
 
-    async def _read(self, receive: Receive) -> bytes:
-        """The whole body, within the size and time limits."""
+    async def _read(
+        self, receive: Receive, grown: Callable[[], Awaitable[object]] | None = None
+    ) -> bytes:
+        """The whole body, within the size and time limits; ``grown`` is awaited (once) when
+        the body passes ``large_bytes``, before more of it is read."""
         chunks: list[bytes] = []
         seen = 0
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(self.timeout_s) as deadline:
                 while True:
                     message = await receive()
                     if message["type"] != "http.request":
@@ -121,6 +125,15 @@ class RequestGuard:
                     if seen > self.max_bytes:
                         raise self._too_large()
                     chunks.append(chunk)
+                    if grown is not None and seen > self.large_bytes:
+                        left = deadline.when()
+                        deadline.reschedule(None)  # waiting for a slot is not a stalled body
+                        started = asyncio.get_running_loop().time()
+                        await grown()
+                        grown = None
+                        if left is not None:
+                            waited = asyncio.get_running_loop().time() - started
+                            deadline.reschedule(left + waited)
                     if not message.get("more_body", False):
                         break
         except TimeoutError:

@@ -4,7 +4,8 @@ uvicorn bounds idle keep-alive connections (``timeout_keep_alive``), but a conne
 opens and then sends its headers slowly, or never, is held forever: one client can hold
 thousands of sockets that way. :class:`HeaderDeadlineProtocol` closes a connection whose
 request headers are not complete within ``IMAGEGATE_HEADER_TIMEOUT_S`` of the connection
-opening (or of the previous response on a kept-alive connection). Request *bodies* have their
+opening (or of the previous response on a kept-alive connection), or whose request line and
+headers pass ``MAX_HEAD_BYTES`` (httptools bounds neither). Request *bodies* have their
 own deadline in the request guard (:mod:`app.middleware`).
 """
 
@@ -18,6 +19,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_HEADER_TIMEOUT_S = 10.0
 KEEP_ALIVE_S = 5  # idle kept-alive connections are closed after this
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers larger than this: 431, closed
+HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-length: 0\r\nconnection: close\r\n\r\n"
+)
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
@@ -31,6 +37,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     header_timeout_s: float | None = None
 
     _deadline: asyncio.TimerHandle | None = None
+    _head_bytes = 0  # bytes received while this request's headers are incomplete
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -39,8 +46,19 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.header_timeout_s = _configured_timeout()
         self._arm()
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._deadline is None or self.transport.is_closing():
+            return  # headers complete (or closed): the body has its own bounds
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_HEAD_BYTES:  # httptools itself sets no bound: 431, close
+            self._disarm()
+            self.transport.write(HEAD_TOO_LARGE)
+            self.transport.close()
+
     def _arm(self) -> None:
         self._disarm()
+        self._head_bytes = 0
         timeout = self.header_timeout_s or DEFAULT_HEADER_TIMEOUT_S
         self._deadline = self.loop.call_later(timeout, self._expire)
 

@@ -363,3 +363,29 @@ def test_a_chunked_body_takes_its_large_slot_before_reading_on() -> None:
 
 async def _discard(message: Any) -> None:
     return None
+
+
+def test_headers_that_grow_past_the_bound_are_431_and_closed() -> None:
+    """httptools bounds neither the request line nor the headers: a client trickling one
+    endless header held it all in memory until the header deadline (ten unauthenticated
+    60 MB headers took a gateway to 424 MB). Past 64 KiB the answer is a 431 and the
+    connection is closed, while the headers are still arriving."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with ServerThread(app, lifespan="off") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            answer = b""
+            with contextlib.suppress(OSError):  # the server may close while we still send
+                for _ in range(64):
+                    sock.sendall(b"a" * 16384)
+                    time.sleep(0.002)
+            with contextlib.suppress(OSError):
+                answer = sock.recv(200)
+            assert answer.startswith(b"HTTP/1.1 431"), answer
+        # an ordinary request with large-ish headers still passes
+        resp = httpx.get(f"{server.url}/health", headers={"x-a": "a" * 30_000})
+        assert resp.status_code == 200

@@ -5,9 +5,14 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-# SQLSTATEs that mean "the server is not there for you right now": connection exceptions
-# (class 08), shutting down or starting up (57P01-57P03), too many connections (53300).
-_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+# SQLSTATEs that mean "the server is not there for you right now", whatever the data:
+# connection exceptions (class 08); shutting down or starting up (57P01-57P03); insufficient
+# resources (class 53: disk full, out of memory, too many connections); a transaction the
+# server rolled back to be retried (class 40: serialization failure, deadlock); a statement
+# cancelled (57014, a server-side statement timeout) or a lock not granted in time (55P03);
+# a write on a server that has become read-only (25006: a primary failed over, still
+# reached through the old address); an I/O error on the server (58030).
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53", "40", "57014", "55P03", "25006", "58030")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

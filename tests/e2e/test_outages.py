@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.config import Settings
 from app.db import engine
 from app.db.migrate import upgrade
 from app.main import create_app
@@ -73,6 +74,19 @@ async def _rows(pg: PrivatePostgres) -> dict[str, str]:
         await conn.close()
 
 
+def _spooling_settings(
+    private_pg: PrivatePostgres, simulators: SimServer, redis_url: str, tmp_path: Path
+) -> Settings:
+    """The gateway on the private Postgres, spooling under ``tmp_path``, no rate limit."""
+    return make_settings(
+        private_pg.url(),
+        redis_url,
+        providers=provider_settings_for(simulators.url, simulators.names),
+        spool_dir=tmp_path / "spool",
+        rate_limit_rpm=1_000_000,
+    )
+
+
 def test_a_postgres_outage_under_load_loses_no_ledger_row(
     private_pg: PrivatePostgres,
     simulators: SimServer,
@@ -82,13 +96,7 @@ def test_a_postgres_outage_under_load_loses_no_ledger_row(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="imagegate.ledger")
     simulators.reset()
-    settings = make_settings(
-        private_pg.url(),
-        redis_url,
-        providers=provider_settings_for(simulators.url, simulators.names),
-        spool_dir=tmp_path / "spool",
-        rate_limit_rpm=1_000_000,
-    )
+    settings = _spooling_settings(private_pg, simulators, redis_url, tmp_path)
     with ServerThread(create_app(settings)) as gateway:
         created = httpx.post(
             f"{gateway.url}/api/v1/keys",
@@ -168,13 +176,7 @@ def test_a_postgres_that_hangs_holds_no_request(
     monkeypatch.setattr(engine, "SERVING_COMMAND_TIMEOUT_S", 2.0)
     monkeypatch.setattr(engine, "SERVING_POOL_TIMEOUT_S", 2.0)
     simulators.reset()
-    settings = make_settings(
-        private_pg.url(),
-        redis_url,
-        providers=provider_settings_for(simulators.url, simulators.names),
-        spool_dir=tmp_path / "spool",
-        rate_limit_rpm=1_000_000,
-    )
+    settings = _spooling_settings(private_pg, simulators, redis_url, tmp_path)
     with ServerThread(create_app(settings)) as gateway, httpx.Client(timeout=5) as client:
         admin = {"authorization": f"Bearer {MASTER_KEY}"}
         url = f"{gateway.url}/api/v1/keys"

@@ -110,6 +110,8 @@ def check_spool(spool_dir: Path, database_url: str) -> None:
 def _reason(exc: BaseException) -> str:
     """The root cause of a driver error, in a few words."""
     while exc.__cause__ is not None or getattr(exc, "orig", None) is not None:
+        if isinstance(exc, TimeoutError):
+            break  # its cause is the CancelledError of the wait it ended: not the reason
         exc = getattr(exc, "orig", None) or exc.__cause__  # type: ignore[assignment]
     if isinstance(exc, socket.gaierror):
         return "unknown host"
@@ -137,6 +139,9 @@ def database_errors(url: str) -> Iterator[None]:
             raise StartupError(
                 f"{where}: {reason}: create it (e.g. `createdb`), then {MIGRATE_HINT}"
             ) from None
+        if reason.startswith("relation ") and reason.endswith("does not exist"):
+            # a command that needs the tables (`imagegate keys …`) before the first migration
+            raise StartupError(f"{where} has no imagegate tables yet: {MIGRATE_HINT}") from None
         raise StartupError(f"cannot reach the database ({where}): {reason}") from None
     except Exception as exc:
         if type(exc).__module__.startswith("asyncpg"):

@@ -63,6 +63,41 @@ def test_a_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"\xff\xfe\x00", "not UTF-8 text"),
+        (b"a = " + b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (
+            b'[[prices]]\nmodel = "openai/gpt-image-1.5"\nprovider = "openai"\nlines = [{'
+            b'billable = "output_image", unit = "token", cost_usd = "4e999999", source = "x",'
+            b" as_of = 2026-01-01 }]\n",
+            "cost_usd: Input should be less than or equal to 10000",
+        ),
+        (
+            b'[[endpoints]]\nmodel = "acme/x"\nname = "X"\ncreated = 2026-01-01\n'
+            b'provider_slug = "fake-provider"\nprovider_name = "p"\nadapter = "openai"\n'
+            b'base_url = "http://127.0.0.1:9/v1"\nupstream_model = "m"\nmax_images_per_call = 1\n'
+            b'parameters = { n = { type = "range", min = 1, max = 10 } }\n'
+            b'geometry = { mode = "pixels", multiple = 16, min_edge = 256, max_pixels = 1048576 }\n'
+            b'pricing = [{ billable = "output_image", unit = "token", cost_usd = "1", source = "x",'
+            b" as_of = 2026-01-01 }]\n"
+            b'token_budgets = [{ output_image_tokens_per_mp = "1e999990", source = "x" }]\n',
+            "output_image_tokens_per_mp: Input should be less than or equal to 10000000",
+        ),
+    ],
+)
+def test_an_odd_catalog_file_is_one_line_too(tmp_path: Path, content: bytes, needle: str) -> None:
+    """Not UTF-8, nested past Python's recursion limit, a price or budget with an exponent
+    typo: each was a traceback (UnicodeDecodeError, RecursionError, decimal.Overflow), the
+    budget after a minute of quoting."""
+    catalog = tmp_path / "overrides.toml"
+    catalog.write_bytes(content)
+    env = cli_env(tmp_path, IMAGEGATE_CATALOG_FILE=str(catalog))
+    result = run_cli("serve", "--port", str(free_port()), env=env)
+    _one_line_failure(result, "bad catalog", str(catalog), needle)
+
+
+@pytest.mark.parametrize(
     ("value", "needle"),
     [
         ("not json", "must be a JSON object"),
@@ -87,6 +122,10 @@ def test_a_bad_azure_deployment_map_is_one_line(tmp_path: Path, value: str, need
         ("postgres://u:hunter2@db/x?keepalives=1&sslmode=require", "option 'keepalives'"),
         ("postgres://u:hunter2@db/x?connect_timeout=soon", "connect_timeout"),
         ("postgres://u:hunter2@db/x?sslmode=on", "sslmode='on'"),
+        # in-memory SQLite: each connection a new empty database (a lifespan traceback before)
+        ("sqlite://", "must name a file"),
+        ("sqlite:///:memory:", "must name a file"),
+        ("sqlite://imagegate.db", "three slashes"),
     ],
 )
 def test_bad_database_urls_are_one_line_without_the_password(
@@ -106,6 +145,32 @@ def test_an_unreachable_or_missing_database_is_one_line(tmp_path: Path) -> None:
     missing = "postgres://postgres@127.0.0.1:5432/imagegate_no_such_db"
     env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=missing)
     _one_line_failure(run_cli("migrate", env=env), "does not exist", "imagegate migrate")
+
+
+def test_a_server_that_never_answers_is_a_timeout(tmp_path: Path) -> None:
+    """A port that accepts and stays silent (a proxy with no backend, a wrong service): the
+    line said ``CancelledError``, the cause of the timeout rather than the timeout."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        url = f"postgres://postgres@127.0.0.1:{port}/x?connect_timeout=1"
+        env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url)
+        for command in (["serve", "--port", str(free_port())], ["migrate"]):
+            err = _one_line_failure(run_cli(*command, env=env), f"127.0.0.1:{port}/x", "no answer")
+            assert "CancelledError" not in err
+
+
+def test_keys_on_unmigrated_postgres_name_the_migration(
+    tmp_path: Path, pg_db: tuple[str, str]
+) -> None:
+    """``imagegate keys create`` before ``imagegate migrate``: it said "cannot reach the
+    database: relation "api_keys" does not exist", which names neither the problem nor the fix."""
+    _, url = pg_db
+    env = cli_env(tmp_path, IMAGEGATE_DATABASE_URL=url)
+    for command in (["keys", "create", "--name", "x"], ["keys", "list"]):
+        err = _one_line_failure(run_cli(*command, env=env), "no imagegate tables yet")
+        assert "run `imagegate migrate`" in err and "cannot reach" not in err
 
 
 def test_bad_settings_are_one_line_each(tmp_path: Path) -> None:

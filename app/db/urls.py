@@ -40,7 +40,7 @@ def normalize_database_url(raw: str) -> str:
     scheme, rest = text.split("://", 1)
     scheme = scheme.lower()
     if scheme in SQLITE_SCHEMES:
-        return f"sqlite+aiosqlite://{rest}"
+        return _sqlite_file(rest)
     if scheme not in POSTGRES_SCHEMES:
         hint = (
             "imagegate uses the asyncpg driver: write postgresql://…"
@@ -58,6 +58,22 @@ def normalize_database_url(raw: str) -> str:
     if not url.database:
         raise DatabaseUrlError(f"the database URL names no database (expected {EXAMPLES})")
     return _asyncpg_query(url).render_as_string(hide_password=False)
+
+
+def _sqlite_file(rest: str) -> str:
+    """A SQLite URL that names a file: an in-memory database (no path, ``:memory:``, or
+    ``sqlite://name.db``, whose name SQLAlchemy reads as a host) would be a new, empty one on
+    every connection, without the tables the migration made on another."""
+    try:
+        url = make_url(f"sqlite+aiosqlite://{rest}")
+    except (ArgumentError, ValueError):
+        raise DatabaseUrlError(f"cannot parse the database URL (expected {EXAMPLES})") from None
+    if url.host or not url.database or url.database == ":memory:" or "memory" in url.query.values():
+        raise DatabaseUrlError(
+            f"a SQLite URL must name a file, with three slashes (expected {EXAMPLES});"
+            " an in-memory database is not kept between connections"
+        )
+    return f"sqlite+aiosqlite://{rest}"
 
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")

@@ -142,6 +142,12 @@ Billable = Literal["output_image", "input_image", "input_reference", "input_text
 Unit = Literal["request", "image", "megapixel", "token"]
 
 
+# Typo bounds (an exponent such as "4e999999" made the first quote overflow, or compute for a
+# minute): at most $10,000 a unit, at most ten million tokens in one budget line.
+MAX_UNIT_PRICE_USD = Decimal(10_000)
+MAX_BUDGET_TOKENS = 10_000_000
+
+
 class PricingLine(_Frozen):
     """One billable line: ``cost_usd`` per ``unit`` of ``billable``.
 
@@ -154,7 +160,7 @@ class PricingLine(_Frozen):
 
     billable: Billable
     unit: Unit
-    cost_usd: Decimal = Field(ge=0)
+    cost_usd: Decimal = Field(ge=0, le=MAX_UNIT_PRICE_USD)
     variant: str | None = None
     when: dict[str, str] = Field(default_factory=dict)
     round_up: bool = False
@@ -172,11 +178,13 @@ class TokenBudget(_Frozen):
     """
 
     when: dict[str, str] = Field(default_factory=dict)
-    output_image_tokens: int | None = Field(default=None, ge=0)  # per image
-    output_image_tokens_per_mp: Decimal | None = Field(default=None, ge=0)
-    output_text_tokens: int = Field(default=0, ge=0)  # per image: captions, thinking
-    input_image_tokens: int = Field(default=0, ge=0)  # per reference image
-    partial_image_tokens: int = Field(default=0, ge=0)  # per streamed partial image
+    output_image_tokens: int | None = Field(default=None, ge=0, le=MAX_BUDGET_TOKENS)  # per image
+    output_image_tokens_per_mp: Decimal | None = Field(default=None, ge=0, le=MAX_BUDGET_TOKENS)
+    # per image: captions, thinking
+    output_text_tokens: int = Field(default=0, ge=0, le=MAX_BUDGET_TOKENS)
+    input_image_tokens: int = Field(default=0, ge=0, le=MAX_BUDGET_TOKENS)  # per reference image
+    # per streamed partial image
+    partial_image_tokens: int = Field(default=0, ge=0, le=MAX_BUDGET_TOKENS)
     source: str = Field(min_length=1)
 
     @model_validator(mode="after")

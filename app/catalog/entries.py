@@ -166,3 +166,7 @@ def read_toml(path: Path, label: str) -> dict[str, Any]:
         raise CatalogError(f"{label}: cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{label}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{label}: invalid TOML: not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise CatalogError(f"{label}: invalid TOML: arrays or tables nested too deeply") from None

@@ -117,6 +117,9 @@ def test_a_bad_azure_deployment_map_is_one_line(tmp_path: Path, value: str, need
         ("postgresql+psycopg2://u:hunter2@db/x", "asyncpg"),
         ("just-a-path.db", "not a database URL"),
         ("postgres://u:hunter2@db:port/x", "cannot parse the database URL"),
+        # an @ in the password not percent-encoded: the "host" was the password's end
+        ("postgres://u:p@hunter2@db/x", "percent-encoded, e.g. @ as %40"),
+        ("postgres://u:hunter2@db:99999/x", "port 99999 is not within 1..65535"),  # traceback
         ("postgres://u:hunter2@db/x?channel_binding=require", "channel_binding"),
         ("postgres://u:hunter2@db/x?options=-c%20search_path%3Dx", "option 'options'"),
         ("postgres://u:hunter2@db/x?keepalives=1&sslmode=require", "option 'keepalives'"),

@@ -55,6 +55,13 @@ def normalize_database_url(raw: str) -> str:
             "cannot parse the database URL (is the port a number? special characters in the"
             " password must be percent-encoded, e.g. @ as %40)"
         ) from None
+    if url.host and "@" in url.host:  # user:p@ss@host: the host would show the password's end
+        raise DatabaseUrlError(
+            "the database URL has an @ after its password: special characters in the password"
+            " must be percent-encoded, e.g. @ as %40"
+        )
+    if url.port is not None and not 0 < url.port < 65536:
+        raise DatabaseUrlError(f"the database URL's port {url.port} is not within 1..65535")
     if not url.database:
         raise DatabaseUrlError(f"the database URL names no database (expected {EXAMPLES})")
     return _asyncpg_query(url).render_as_string(hide_password=False)

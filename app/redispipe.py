@@ -11,8 +11,9 @@ says), packing commands and parsing replies stay redis-py's (with hiredis).
 
 Failures are redis-py's exceptions: a reply that is an error (``NOSCRIPT``, ``WRONGTYPE``)
 fails that command alone; a broken or silent connection (no reply within ``timeout_s``) fails
-every command waiting on it, and the next command opens a new connection. A caller that is
-cancelled leaves its reply to the reader, so the replies of the others stay in step.
+every command waiting on it, and the next command opens a new connection (its handshake
+bounded by ``timeout_s`` too). A caller that is cancelled leaves its reply to the reader, so the
+replies of the others stay in step.
 """
 
 from __future__ import annotations
@@ -119,7 +120,16 @@ class Pipe:
         if old is not None:
             await old.close()
         conn = self._new()
-        await conn.connect()
+        try:
+            # the handshake (CLIENT SETINFO, AUTH, SELECT) waits for replies too, and this
+            # connection has no socket timeout: a Redis that accepts and never answers (paused,
+            # frozen) would hold every caller here
+            async with asyncio.timeout(self.timeout_s):
+                await conn.connect()
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                await conn.disconnect(nowait=True)
+            raise RedisTimeoutError(f"no reply from Redis within {self.timeout_s} s") from None
         self._link = _Link(conn)
         return self._link
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
@@ -117,6 +118,33 @@ async def test_redis_restarting_fails_commands_until_it_is_back() -> None:
             with pytest.raises((RedisConnectionError, OSError)):
                 await pipe.call("PING")
             server.start()
+            assert await pipe.call("PING") == b"PONG"
+        finally:
+            await pipe.close()
+            await client.aclose()
+
+
+async def test_a_redis_that_hangs_fails_commands_in_time_reconnecting_too() -> None:
+    """A Redis that keeps accepting connections but answers nothing (paused: SIGSTOP, a VM
+    frozen, a proxy without its backend). Once the first silent reply fails the connection,
+    the next command reconnects, and redis-py's handshake (CLIENT SETINFO, SELECT) waited for
+    its reply without any bound: every rate check, so every generation, hung until Redis came
+    back."""
+    with PrivateRedis() as server:
+        client = Redis.from_url(server.url, socket_connect_timeout=0.5, socket_timeout=1.0)
+        pipe = Pipe(client, timeout_s=0.3)
+        assert server.proc is not None
+        try:
+            assert await pipe.call("PING") == b"PONG"
+            server.proc.send_signal(signal.SIGSTOP)
+            try:
+                for _ in range(3):  # the silent reply, then reconnections
+                    started = asyncio.get_running_loop().time()
+                    with pytest.raises((RedisTimeoutError, RedisConnectionError)):
+                        await asyncio.wait_for(pipe.call("PING"), 5)
+                    assert asyncio.get_running_loop().time() - started < 2.5
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
             assert await pipe.call("PING") == b"PONG"
         finally:
             await pipe.close()

@@ -238,6 +238,21 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        """Parsed as the client will (a bad one was a traceback when the app started); the
+        client's messages name the scheme or the port, never the password."""
+        if value is None:
+            return None
+        from redis.connection import parse_url
+
+        try:
+            parse_url(value.strip())  # type: ignore[no-untyped-call]
+        except ValueError as exc:
+            raise ValueError(f"{exc}; expected redis://host:6379/0") from None
+        return value.strip()
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

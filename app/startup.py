@@ -31,6 +31,10 @@ class StartupError(Exception):
 
 def listen_socket(host: str, port: int) -> socket.socket:
     """Bind and listen on ``host:port`` now, so a port in use is reported at once."""
+    if not 0 < port < 65536:  # the kernel would take 70000 as 70000 % 65536
+        raise StartupError(
+            f"port {port} is not a TCP port (1..65535): pick another with --port or IMAGEGATE_PORT"
+        )
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE

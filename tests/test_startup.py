@@ -176,6 +176,24 @@ def test_keys_on_unmigrated_postgres_name_the_migration(
         assert "run `imagegate migrate`" in err and "cannot reach" not in err
 
 
+@pytest.mark.parametrize(
+    ("variables", "needle"),
+    [
+        # the kernel took 70000 as 70000 % 65536: the gateway served on port 4464
+        ({"IMAGEGATE_PORT": "70000"}, "port 70000 is not a TCP port"),
+        ({"IMAGEGATE_PORT": "-1"}, "port -1 is not a TCP port"),
+        # a bad Redis URL was a traceback from the app's start-up
+        ({"IMAGEGATE_REDIS_URL": "localhost:6379"}, "IMAGEGATE_REDIS_URL: Redis URL must"),
+        ({"IMAGEGATE_REDIS_URL": "redis://:hunter2@127.0.0.1:6379x/0"}, "IMAGEGATE_REDIS_URL"),
+    ],
+)
+def test_bad_ports_and_redis_urls_are_one_line(
+    tmp_path: Path, variables: dict[str, str], needle: str
+) -> None:
+    result = run_cli("serve", env=cli_env(tmp_path, IMAGEGATE_MASTER_KEY="m", **variables))
+    assert "hunter2" not in _one_line_failure(result, needle)
+
+
 def test_bad_settings_are_one_line_each(tmp_path: Path) -> None:
     env = cli_env(tmp_path, IMAGEGATE_LOG_LEVEL="verbose", IMAGEGATE_LOG_FORMAT="xml")
     result = run_cli("serve", "--port", str(free_port()), env=env)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -207,7 +208,7 @@ class Settings(BaseSettings):
         gt=0,
         description="longest wait for a provider's answer (read timeout of each upstream call)",
     )
-    reference_allow_networks: list[str] = Field(
+    reference_allow_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="CIDRs exempt from the SSRF block (testing only)"
     )
     log_level: str = "INFO"
@@ -237,6 +238,24 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("reference_allow_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        """A JSON list of CIDRs, each checked now: bad JSON was a traceback at start, a bad
+        network a 500 on every request with a reference URL."""
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise ValueError('must be a JSON list of CIDRs, e.g. ["10.0.0.0/8"]') from None
+        if isinstance(value, list):
+            for item in value:
+                try:
+                    ip_network(str(item))
+                except ValueError:
+                    raise ValueError(f"{item!r} is not a network (CIDR)") from None
+        return value
 
     @field_validator("redis_url")
     @classmethod

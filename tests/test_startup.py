@@ -185,9 +185,12 @@ def test_keys_on_unmigrated_postgres_name_the_migration(
         # a bad Redis URL was a traceback from the app's start-up
         ({"IMAGEGATE_REDIS_URL": "localhost:6379"}, "IMAGEGATE_REDIS_URL: Redis URL must"),
         ({"IMAGEGATE_REDIS_URL": "redis://:hunter2@127.0.0.1:6379x/0"}, "IMAGEGATE_REDIS_URL"),
+        # not JSON: a SettingsError traceback; not a network: a 500 on each reference URL
+        ({"IMAGEGATE_REFERENCE_ALLOW_NETWORKS": "[1"}, "must be a JSON list of CIDRs"),
+        ({"IMAGEGATE_REFERENCE_ALLOW_NETWORKS": '["300.0.0.0/8"]'}, "'300.0.0.0/8' is not a"),
     ],
 )
-def test_bad_ports_and_redis_urls_are_one_line(
+def test_bad_ports_urls_and_networks_are_one_line(
     tmp_path: Path, variables: dict[str, str], needle: str
 ) -> None:
     result = run_cli("serve", env=cli_env(tmp_path, IMAGEGATE_MASTER_KEY="m", **variables))

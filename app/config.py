@@ -10,6 +10,7 @@ from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -75,6 +76,34 @@ class ProviderSettings(BaseSettings):
         validation_alias="IMAGEGATE_AZURE_MAI_DEPLOYMENTS",
         examples=[{"MAI-Image-2.5": "mai-25-prod"}],
     )
+
+    @field_validator(
+        "openai_base_url",
+        "google_base_url",
+        "bfl_base_url",
+        "recraft_base_url",
+        "bytedance_base_url",
+        "xai_base_url",
+        "azure_mai_base_url",
+        "runware_base_url",
+    )
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host, checked at start (``notaurl`` or ``ftp://x`` started
+        the gateway and failed every request to that provider). The value is never echoed:
+        a proxy's URL may hold credentials."""
+        if value is None:
+            return None
+        url = value.strip()
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            _ = parts.port  # a port that is not a number raises
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. https://host/v1")
+        return url
 
     @field_validator("azure_mai_deployments", mode="before")
     @classmethod

@@ -188,6 +188,10 @@ def test_keys_on_unmigrated_postgres_name_the_migration(
         # not JSON: a SettingsError traceback; not a network: a 500 on each reference URL
         ({"IMAGEGATE_REFERENCE_ALLOW_NETWORKS": "[1"}, "must be a JSON list of CIDRs"),
         ({"IMAGEGATE_REFERENCE_ALLOW_NETWORKS": '["300.0.0.0/8"]'}, "'300.0.0.0/8' is not a"),
+        # provider base URLs: accepted at start, every request to that provider failed
+        ({"IMAGEGATE_OPENAI_BASE_URL": "notaurl"}, "IMAGEGATE_OPENAI_BASE_URL: must be an http"),
+        ({"IMAGEGATE_AZURE_MAI_BASE_URL": "ftp://x/mai/v1"}, "IMAGEGATE_AZURE_MAI_BASE_URL"),
+        ({"IMAGEGATE_BFL_BASE_URL": "https://u:hunter2@host:80x/v1"}, "IMAGEGATE_BFL_BASE_URL"),
     ],
 )
 def test_bad_ports_urls_and_networks_are_one_line(

@@ -211,7 +211,7 @@ class Settings(BaseSettings):
     )
     catalog_file: Path | None = Field(default=None, description="operator catalog overrides (TOML)")
     rate_limit_rpm: int = Field(
-        default=600, description="requests per minute per key on POST /images"
+        default=600, ge=0, description="requests per minute per key on POST /images"
     )
     concurrency_per_key: int = Field(
         default=0, ge=0, description="concurrent generations per key (0: unlimited)"
@@ -221,7 +221,9 @@ class Settings(BaseSettings):
         ge=0,
         description="how long a request may wait for a provider concurrency slot before a 429",
     )
-    keepalive_s: float = Field(default=3.0, description="seconds between keep-alive bytes")
+    keepalive_s: float = Field(
+        default=3.0, ge=0, description="seconds between keep-alive bytes (0: none are sent)"
+    )
     spool_dir: Path = Field(
         default=DEFAULT_DATA_DIR / "spool",
         description="where ledger rows wait (durably) while the database is unreachable",

@@ -192,6 +192,9 @@ def test_keys_on_unmigrated_postgres_name_the_migration(
         ({"IMAGEGATE_OPENAI_BASE_URL": "notaurl"}, "IMAGEGATE_OPENAI_BASE_URL: must be an http"),
         ({"IMAGEGATE_AZURE_MAI_BASE_URL": "ftp://x/mai/v1"}, "IMAGEGATE_AZURE_MAI_BASE_URL"),
         ({"IMAGEGATE_BFL_BASE_URL": "https://u:hunter2@host:80x/v1"}, "IMAGEGATE_BFL_BASE_URL"),
+        # negative durations and rates were taken as they came
+        ({"IMAGEGATE_KEEPALIVE_S": "-1"}, "IMAGEGATE_KEEPALIVE_S"),
+        ({"IMAGEGATE_RATE_LIMIT_RPM": "-5"}, "IMAGEGATE_RATE_LIMIT_RPM"),
     ],
 )
 def test_bad_ports_urls_and_networks_are_one_line(

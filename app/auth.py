@@ -100,6 +100,8 @@ async def resolve(state: AppState, token: str) -> Principal:
             return stale
         if isinstance(found, Principal):
             cache.put(digest, found)
+        else:  # revoked or deleted elsewhere: not even an outage brings it back
+            cache.forget(digest)
     if isinstance(found, str):
         raise GatewayError(401, found)
     note(key_id=found.key_id)

@@ -62,6 +62,11 @@ class KeyCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def forget(self, digest: str) -> None:
+        """Drop a key the database has just refused (disabled or gone): it must not be served
+        from :meth:`stale` in a later outage."""
+        self._entries.pop(digest, None)
+
     def invalidate(self, key_id: str) -> None:
         """Forget a key at once (it was changed or deleted in this process)."""
         for digest in [d for d, (p, _) in self._entries.items() if p.key_id == key_id]:

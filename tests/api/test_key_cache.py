@@ -136,3 +136,45 @@ async def test_requests_that_find_a_key_expired_together_share_one_lookup(
         assert not state.keys.lookups  # nothing left behind
     finally:
         await engine.dispose()
+
+
+async def test_a_key_revoked_elsewhere_stays_refused_through_a_database_outage(
+    database_url: str,
+) -> None:
+    """A cached key that the database then refuses (``imagegate keys revoke``, another
+    replica) is forgotten: an outage within the grace period must not serve it again."""
+    from types import SimpleNamespace
+
+    from app.auth import resolve
+    from app.db import keys as key_repo
+    from app.db.engine import make_engine, make_sessionmaker
+    from app.errors import GatewayError
+
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        row, raw = await key_repo.create_key(session, name="revoked-then-outage")
+    clock = FakeClock()
+    state = SimpleNamespace(
+        settings=SimpleNamespace(master_key=None), keys=KeyCache(clock=clock), sessionmaker=sessions
+    )
+
+    def unreachable() -> object:
+        raise ConnectionRefusedError("database down")
+
+    try:
+        assert (await resolve(state, raw)).key_id == row.id  # type: ignore[arg-type]
+        async with sessions() as session, session.begin():
+            found = await key_repo.get_key(session, row.id)
+            assert found is not None
+            found.disabled = True  # as `imagegate keys revoke` does
+        clock.now += KEY_CACHE_TTL_S
+        with pytest.raises(GatewayError) as refused:
+            await resolve(state, raw)  # type: ignore[arg-type]
+        assert refused.value.status == 401
+        state.sessionmaker = unreachable  # the database goes away a moment later
+        with pytest.raises(GatewayError) as during:
+            await resolve(state, raw)  # type: ignore[arg-type]
+        assert during.value.status == 503  # it cannot tell; it never serves the revoked key
+    finally:
+        await engine.dispose()

@@ -157,17 +157,41 @@ def error_response(
     )
 
 
-def _describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
+# Pydantic's error types for a body that is not an object at all (``[1]``, ``null``, raw bytes).
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "model_type", "dict_type"})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _describe_validation(
+    exc: RequestValidationError, content_type: str = "application/json"
+) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
         return "Invalid request", None
     first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    raw_loc = tuple(first.get("loc", ()))
+    loc = [str(p) for p in raw_loc if p != "body"]
     param = ".".join(loc) or None
     kind = first.get("type", "")
     if kind == "json_invalid":
         ctx = first.get("ctx") or {}
-        return f"Malformed JSON body: {ctx.get('error', first.get('msg', ''))}", None
+        where = f" (at character {raw_loc[1]})" if len(raw_loc) > 1 else ""
+        return f"Malformed JSON body: {ctx.get('error', first.get('msg', ''))}{where}", None
+    if raw_loc == ("body",) and (kind == "missing" or kind in _NOT_AN_OBJECT):
+        # the body as a whole: empty, not JSON by its content type, or JSON but not an object
+        if kind == "missing":
+            return "Missing request body: expected a JSON object", None
+        if not _is_json(content_type):
+            sent = f"the Content-Type was {content_type!r}" if content_type else "none was sent"
+            wanted = "'Content-Type: application/json'"
+            return f"The request body must be JSON sent with {wanted} ({sent})", None
+        return "The request body must be a JSON object", None
     if kind == "missing":
         return f"Missing required field '{param}'", param
     msg = first.get("msg", "invalid value")
@@ -185,12 +209,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        message, param = _describe_validation(exc)
+        message, param = _describe_validation(exc, request.headers.get("content-type", ""))
         return _styled(request, 400, message, {"param": param} if param else None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+        if exc.status_code == 400 and isinstance(
+            exc.__cause__, UnicodeDecodeError | RecursionError
+        ):
+            # FastAPI's "There was an error parsing the body": say what was wrong with it
+            problem = (
+                "it is not valid UTF-8"
+                if isinstance(exc.__cause__, UnicodeDecodeError)
+                else "it is nested too deeply"
+            )
+            message = f"Malformed JSON body: {problem}"
         return _styled(request, exc.status_code, message, headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)

@@ -32,6 +32,35 @@ def test_malformed_json_is_400(base_gateway: ServerThread) -> None:
 
 
 @pytest.mark.parametrize(
+    ("content", "content_type", "expected"),
+    [
+        (b"", "application/json", "Missing request body"),
+        (b"[1]", "application/json", "must be a JSON object"),
+        (b"null", "application/json", "must be a JSON object"),
+        # curl -d without -H 'Content-Type: application/json'
+        (b'{"prompt": "p"}', "application/x-www-form-urlencoded", "Content-Type: application/json"),
+        (b'{"prompt": "p"}', None, "Content-Type: application/json"),
+        (b'{"prompt": "\xff"}', "application/json", "not valid UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", "nested too deeply"),
+        (b'{"prompt": ', "application/json", "at character 11"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/images", "/api/v1/keys"])
+def test_a_body_that_is_not_a_json_object_says_why(
+    base_gateway: ServerThread,
+    path: str,
+    content: bytes,
+    content_type: str | None,
+    expected: str,
+) -> None:
+    headers = {**AUTH, **({"content-type": content_type} if content_type else {})}
+    resp = httpx.post(f"{base_gateway.url}{path}", content=content, headers=headers)
+    message = _error(resp, 400)
+    assert expected in message
+    assert "None" not in message and "error parsing" not in message
+
+
+@pytest.mark.parametrize(
     ("body", "param"),
     [
         ({"prompt": "p"}, "model"),

@@ -137,13 +137,33 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def _decimal(text: str) -> Decimal:
+    """A credit limit within the column's bounds, as the API takes it (:mod:`app.db.keys`)."""
+    from app.db.keys import MAX_LIMIT, USD_STEP
+
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if value < 0 or not value.is_finite():
-        raise argparse.ArgumentTypeError("the limit must be a non-negative number of USD")
-    return value
+    if not value.is_finite() or value < 0 or value > MAX_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"the limit must be a number of USD between 0 and {MAX_LIMIT}"
+        )
+    return value.quantize(USD_STEP)  # as stored (and as the API rounds it)
+
+
+def _name(text: str) -> str:
+    """A key name as the API takes it: 1 to 200 characters of UTF-8 (argv holds no NUL)."""
+    from app.db.keys import NAME_MAX_CHARS
+
+    if not text:
+        raise argparse.ArgumentTypeError("the name must not be empty")
+    if len(text) > NAME_MAX_CHARS:
+        raise argparse.ArgumentTypeError(f"the name is longer than {NAME_MAX_CHARS} characters")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("the name is not valid UTF-8") from None
+    return text
 
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
@@ -226,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_cmd", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it once")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=_name)
     create.add_argument("--limit", type=_decimal, help="credit limit in USD")
     create.add_argument("--admin", action="store_true", help="may manage keys")
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")

@@ -41,6 +41,34 @@ def test_keys_cli_create_list_revoke(tmp_sqlite: str) -> None:
     assert bad.returncode != 0
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--name", ""), "must not be empty"),
+        (("--name", "n" * 201), "longer than 200"),
+        (("--name", "\udcff"), "not valid UTF-8"),  # a byte that is not UTF-8, as argv has it
+        (("--name", "big", "--limit", "1e12"), "between 0 and 9999999999"),
+        (("--name", "nan", "--limit", "NaN"), "between 0 and 9999999999"),
+    ],
+)
+def test_keys_cli_refuses_what_the_columns_cannot_hold_in_one_line(
+    database_url: str, args: tuple[str, ...], expected: str
+) -> None:
+    # on Postgres these reached the database and came back as "cannot reach the database
+    # (…): numeric field overflow" / "value too long"; SQLite stored a 201-character name
+    made = _cli("keys", "create", *args, db=database_url)
+    assert made.returncode == 2, made.stderr
+    assert expected in made.stderr and "Traceback" not in made.stderr
+    assert "cannot reach the database" not in made.stderr
+    assert made.stdout == ""  # no key was printed (none was made)
+
+
+def test_keys_cli_stores_a_limit_as_the_api_rounds_it(tmp_sqlite: str) -> None:
+    made = _cli("keys", "create", "--name", "fine", "--limit", "0.00000000004", db=tmp_sqlite)
+    assert made.returncode == 0, made.stderr
+    assert "limit=0E-10" in made.stderr or "limit=0.0000000000" in made.stderr
+
+
 def test_embedded_default_creates_an_admin_key_once(
     tmp_sqlite: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,8 +31,7 @@ Admin = Annotated[Principal, Depends(require_admin)]
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-# NUMERIC(20, 10): ten digits before the point.
-MAX_LIMIT = Decimal("9999999999")
+MAX_LIMIT = repo.MAX_LIMIT
 
 
 def _strict_usd(value: object) -> object:
@@ -44,7 +43,7 @@ def _strict_usd(value: object) -> object:
     amount = Decimal(str(value))
     if not amount.is_finite() or amount < 0 or amount > MAX_LIMIT:
         raise ValueError(f"must be a finite number of USD between 0 and {MAX_LIMIT}")
-    return amount.quantize(Decimal("0.0000000001"))
+    return amount.quantize(repo.USD_STEP)
 
 
 Usd = Annotated[Decimal | None, BeforeValidator(_strict_usd)]
@@ -61,7 +60,7 @@ Reset = Literal["daily", "weekly", "monthly"]
 
 class CreateKeyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: Name = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=repo.NAME_MAX_CHARS)
     limit: Usd = None
     limit_reset: Reset | None = None
     include_byok_in_limit: StrictBool | None = None  # accepted for compatibility; no BYOK here
@@ -72,7 +71,7 @@ class CreateKeyBody(BaseModel):
 
 class UpdateKeyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: Name | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=repo.NAME_MAX_CHARS)
     disabled: StrictBool | None = None
     limit: Usd = None
     limit_reset: Reset | None = None

@@ -14,6 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import ApiKey, Generation, Money
 
 KEY_PREFIX = "sk-ig-v1-"
+# The columns' bounds, checked by the API and the CLI alike: a name is VARCHAR(200); a limit is
+# NUMERIC(20, 10), ten digits before the point and ten after.
+NAME_MAX_CHARS = 200
+MAX_LIMIT = Decimal("9999999999")
+USD_STEP = Decimal("0.0000000001")
 
 
 def hash_key(raw: str) -> str:
@@ -113,6 +118,9 @@ async def usage_windows(
 
 __all__ = [
     "KEY_PREFIX",
+    "MAX_LIMIT",
+    "NAME_MAX_CHARS",
+    "USD_STEP",
     "UsageWindows",
     "admin_key_exists",
     "create_key",

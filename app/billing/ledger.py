@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -294,10 +295,21 @@ class LedgerWriter:
         await self._spool.append(batch)
 
     async def _one_by_one(self, batch: list[GenerationRecord]) -> None:
-        """A batch the database refused: write each row alone, dead-letter the bad ones."""
+        """A batch the database refused: write each row alone, dead-letter the bad ones.
+
+        A row whose key was deleted while its request ran (the foreign key refuses it) is
+        written without its key, as ``ON DELETE SET NULL`` left the key's earlier rows: what
+        was generated, and what it cost, stays on the ledger."""
         for record in batch:
             try:
-                await write(self._sessionmaker, record, self._lock)
+                try:
+                    await write(self._sessionmaker, record, self._lock)
+                except Exception as exc:
+                    if record.api_key_id is None or not _key_is_gone(exc):
+                        raise
+                    orphan = dataclasses.replace(record, api_key_id=None, hold_id=None)
+                    await write(self._sessionmaker, orphan, self._lock)
+                    log.warning("ledger row %s written without its key (deleted)", record.id)
             except Exception as exc:
                 if is_outage(exc):
                     await self._to_spool([record])
@@ -346,6 +358,20 @@ class LedgerWriter:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _key_is_gone(exc: BaseException) -> bool:
+    """The database refused a row because its ``api_key_id`` no longer exists."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if getattr(seen, "sqlstate", None) == "23503":  # Postgres: foreign_key_violation
+            return True
+        if "FOREIGN KEY constraint failed" in str(seen):  # SQLite
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 async def fetch(

@@ -142,6 +142,34 @@ async def test_one_bad_row_does_not_lose_the_batch(
     assert await _rows(sessions, key_id) == 5
 
 
+async def test_a_row_whose_key_was_deleted_while_it_ran_is_kept_without_its_key(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # DELETE /api/v1/keys/{hash} while one of the key's generations is in flight: the row
+    # (what was generated, what it cost) was refused by the foreign key and dead-lettered
+    kept, gone = await _key(sessions), await _key(sessions)
+    async with sessions() as session, session.begin():
+        taken, _ = await credit.hold(
+            session, gone, "gen-hold-gone", Decimal("0.04"), ttl=timedelta(minutes=5)
+        )
+    assert taken
+    async with sessions() as session, session.begin():
+        assert await key_repo.delete_key(session, gone)
+    orphan = _record(gone, "0.0375", hold_id="gen-hold-gone")
+    other = _record(kept, "0.01")
+    writer = LedgerWriter(sessions, asyncio.Lock())
+    writer.submit(orphan)
+    writer.submit(other)
+    await writer.flush(wait_s=30)
+    async with sessions() as session:
+        row = await session.get(Generation, orphan.id)
+        assert row is not None, "the row of a deleted key was lost"
+        assert row.api_key_id is None and row.cost_usd == Decimal("0.0375")
+        key = await session.get(ApiKey, kept)
+    assert await _rows(sessions, kept) == 1  # the rest of its batch landed as usual
+    assert key is not None and key.usage_usd == Decimal("0.01")
+
+
 async def test_a_row_written_again_in_a_later_batch_is_not_billed_again(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

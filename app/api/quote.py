@@ -25,6 +25,7 @@ from app.generation.planning import (
     model_or_404,
     no_endpoint_error,
     quote_attempt,
+    request_price,
 )
 from app.generation.request import ImageGenerationRequest
 from app.generation.routing import choose_endpoints
@@ -77,7 +78,9 @@ async def quote_request(
 ) -> dict[str, Any]:
     state: AppState = request.app.state.ig
     model = model_or_404(state, body.model)
-    endpoints = choose_endpoints(model.endpoints, body.provider, state.adapters.available)
+    endpoints = choose_endpoints(
+        model.endpoints, body.provider, state.adapters.available, request_price(body)
+    )
     if not endpoints:
         raise no_endpoint_error(state, model)
     images, _ = await fetch_references(state, body)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -214,6 +214,19 @@ async def fetch_references(
     return images, None
 
 
+def request_price(request: ImageGenerationRequest) -> Callable[[EndpointSpec], Decimal | None]:
+    """What ``request`` costs on an endpoint, for ``sort: "price"``: its quote there (before
+    its references are fetched), or None when the endpoint cannot serve or quote it."""
+
+    def price(endpoint: EndpointSpec) -> Decimal | None:
+        try:
+            return quote_attempt(request, endpoint, normalize(request, endpoint), ())
+        except GatewayError:
+            return None
+
+    return price
+
+
 def route(
     state: AppState, request: ImageGenerationRequest
 ) -> tuple[ModelSpec, list[tuple[EndpointSpec, Normalized]]]:
@@ -221,7 +234,9 @@ def route(
     normalized for it: the first steps of :func:`prepare`, computation only (no I/O, no
     side effect), so they can run while the request's rate check is on its way."""
     model = model_or_404(state, request.model)
-    endpoints = choose_endpoints(model.endpoints, request.provider, state.adapters.available)
+    endpoints = choose_endpoints(
+        model.endpoints, request.provider, state.adapters.available, request_price(request)
+    )
     if not endpoints:
         raise no_endpoint_error(state, model)
     return model, normalized_attempts(request, endpoints)
@@ -262,5 +277,6 @@ __all__ = [
     "normalized_attempts",
     "prepare",
     "quote_attempt",
+    "request_price",
     "route",
 ]

@@ -6,9 +6,11 @@ Choices where OpenRouter's docs are silent:
 * ``order`` puts the named endpoints first, in that order; the others follow in catalog order
   unless ``allow_fallbacks`` is false, in which case only the named ones are tried.
 * Without ``order``, ``allow_fallbacks: false`` means only the primary (first) endpoint.
-* ``sort: "price"`` orders by the price the endpoint would charge for one output image at the
-  request's parameters (image/megapixel lines; token-priced endpoints use their output-token
-  rate × a nominal 1,000 tokens). ``latency``/``throughput`` keep catalog order until the
+* ``sort: "price"`` orders by what the request would cost on each endpoint: its quote at the
+  request's parameters (``price``, given by the planner), so a token-priced endpoint is
+  compared at the tokens its quality and size take. Without ``price`` (or where an endpoint
+  cannot quote the request), the price of one output image from the catalog lines (token
+  lines at a nominal 1,000 tokens). ``latency``/``throughput`` keep catalog order until the
   gateway records per-endpoint latency.
 * Endpoints whose provider has no credentials configured are skipped.
 """
@@ -50,8 +52,10 @@ def choose_endpoints(
     endpoints: Sequence[EndpointSpec],
     prefs: ProviderPreferences | None,
     available: Callable[[EndpointSpec], bool],
+    price: Callable[[EndpointSpec], Decimal | None] | None = None,
 ) -> list[EndpointSpec]:
-    """The endpoints to try, in order. Empty when nothing matches (the caller answers 503)."""
+    """The endpoints to try, in order. Empty when nothing matches (the caller answers 404).
+    ``price``: what the request costs on an endpoint, for ``sort: "price"`` (None: unknown)."""
     prefs = prefs or ProviderPreferences()
     candidates = [e for e in endpoints if available(e)]
     if prefs.ignore:
@@ -59,7 +63,12 @@ def choose_endpoints(
     if prefs.only:
         candidates = [e for e in candidates if _matches(e, prefs.only)]
     if _sort_key(prefs) == "price":
-        candidates.sort(key=_nominal_price)  # stable: ties keep catalog order
+
+        def cost(endpoint: EndpointSpec) -> Decimal:
+            known = price(endpoint) if price is not None else None
+            return _nominal_price(endpoint) if known is None else known
+
+        candidates.sort(key=cost)  # stable: ties keep catalog order
     fallbacks = prefs.allow_fallbacks is not False
     if prefs.order:
         ordered: list[EndpointSpec] = []

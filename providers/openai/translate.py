@@ -75,6 +75,13 @@ MAX_INPUT_IMAGES = 16  # §3.1
 DEFAULT_PARTIAL_IMAGES = 2
 # The megapixel of the catalog's token budgets (providers.spec.TokenBudget), for estimates.
 _MEGAPIXEL = 2**20
+# The values OpenAI takes for the passthrough options (§2.1); anything else is its 400, so the
+# gateway says so before sending (and before billing a call that cannot succeed).
+_OPTION_VALUES: dict[str, tuple[object, ...]] = {
+    "partial_images": (0, 1, 2, 3),
+    "moderation": ("low", "auto"),
+    "complexity": ("low", "medium", "high"),
+}
 # Never forwarded from caller options: dall-e-only, rejected by GPT image models (§9.2).
 # An operator may still pin them for an OpenAI-compatible server via ``endpoint.fixed``.
 FORBIDDEN_OPTIONS = frozenset({"response_format", "style"})
@@ -149,6 +156,14 @@ def build_params(call: GenerateCall) -> dict[str, Any]:
             f"option(s) {', '.join(forbidden)} cannot be passed to OpenAI image models",
             code="unsupported_parameter",
         )
+    for key, allowed in _OPTION_VALUES.items():
+        value = call.options.get(key)
+        if value is not None and (type(value) is bool or value not in allowed):
+            slug = call.endpoint.provider_slug
+            raise InvalidRequest(
+                f"provider.options.{slug}.{key} must be one of {', '.join(map(str, allowed))}",
+                code="invalid_value",
+            )
     params: dict[str, Any] = {"model": call.endpoint.upstream_model, "prompt": call.prompt}
     params.update((k, v) for k, v in call.options.items() if v is not None)
     params.pop("partial_images", None)  # only meaningful with stream, re-added below

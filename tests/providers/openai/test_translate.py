@@ -103,6 +103,34 @@ def test_response_format_and_style_are_never_sent() -> None:
     assert body is not None and "response_format" not in body and "style" not in body
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"partial_images": 5},
+        {"partial_images": -1},
+        {"partial_images": True},
+        {"partial_images": "2"},
+        {"moderation": "none"},
+        {"complexity": "max"},
+    ],
+)
+def test_passthrough_values_openai_refuses_are_a_400_before_sending(
+    options: dict[str, Any],
+) -> None:
+    """OpenAI answers 400 to these: the adapter says so itself, naming the option."""
+    with pytest.raises(InvalidRequest) as info:
+        t.build_request(call(stream=True, options=options))
+    (key,) = options
+    assert f".{key} must be one of" in info.value.message
+
+
+def test_passthrough_values_openai_takes_are_sent() -> None:
+    options = {"partial_images": 0, "moderation": "low", "complexity": "high"}
+    body = t.build_request(call(stream=True, options=options)).json
+    assert body is not None
+    assert (body["partial_images"], body["moderation"], body["complexity"]) == (0, "low", "high")
+
+
 def test_endpoint_fixed_parameters_win() -> None:
     """An operator can pin parameters for an OpenAI-compatible server."""
     ep = endpoint("local-sd", fixed={"response_format": "b64_json"})

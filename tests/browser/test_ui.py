@@ -123,7 +123,24 @@ def test_streaming_model_shows_a_partial_before_the_final_image(
         page = ui.page
         expect(page.locator("#param-quality")).to_be_visible()
         page.get_by_test_id("prompt").fill("a red fox in the snow")
-        expect(page.get_by_test_id("quote-amount")).to_be_visible()
+        page.locator("#param-n").fill("2")
+        quote = page.get_by_test_id("quote-amount")
+        expect(page.get_by_test_id("quote")).to_contain_text("for 2 images")
+        # the quote shown is the streamed request's, partial images included (as it is sent)
+        with ui_gateway.admin() as admin:
+            streamed = admin.post(
+                "/api/v1/images/quote",
+                json={
+                    "model": GPT,
+                    "prompt": "a red fox in the snow",
+                    "n": 2,
+                    "stream": True,
+                    "provider": {"only": ["openai"], "allow_fallbacks": False},
+                },
+            )
+        assert streamed.status_code == 200, streamed.text
+        quoted = streamed.json()["data"]["endpoints"][0]["quote_usd"]
+        expect(quote).to_have_attribute("data-value", quoted)
         page.get_by_test_id("generate").click()
         partial = page.get_by_test_id("partial-preview")
         expect(partial).to_be_visible()
@@ -135,11 +152,16 @@ def test_streaming_model_shows_a_partial_before_the_final_image(
     finally:
         ui_gateway.knobs("openai", partial_delay_s=0.0)
     expect(page.get_by_test_id("partial-preview")).to_have_count(0)
-    expect(page.get_by_test_id("result-meta")).to_contain_text("after 2 partial previews")
+    expect(page.get_by_test_id("result-meta")).to_contain_text("after 4 partial previews")
     expect(page.get_by_test_id("result-provider")).to_have_text("OpenAI")
     gid = _result_id(ui)
     shown = page.get_by_test_id("result-cost").get_attribute("data-value")
-    assert Decimal(shown or "") == Decimal(str(_record(ui_gateway, gid)["cost_usd"])) > 0
+    assert (
+        Decimal(quoted)
+        >= Decimal(shown or "")
+        == Decimal(str(_record(ui_gateway, gid)["cost_usd"]))
+        > 0
+    )
     ui.shot("05-playground-streamed")
 
 

@@ -14,9 +14,10 @@ export function requestBody({ model, endpoint, prompt, params = {}, options = {}
   return body;
 }
 
-// What the request would cost on that endpoint (nothing is generated or reserved).
+// What the request would cost on that endpoint (nothing is generated or reserved). Quoted as
+// generate() sends it, streamed: a streamed request's partial images are billed too.
 export async function quote(body, endpoint, signal) {
-  const { data } = await api('api/v1/images/quote', { method: 'POST', body, signal });
+  const { data } = await api('api/v1/images/quote', { method: 'POST', body: { ...body, stream: true }, signal });
   const entry = data.endpoints.find((e) => e.provider_slug === endpoint.provider_slug) || data.endpoints[0];
   return { ...entry, limit_remaining: data.limit_remaining };
 }

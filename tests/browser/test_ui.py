@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import Gateway, Ui
 
@@ -163,6 +163,38 @@ def test_streaming_model_shows_a_partial_before_the_final_image(
         > 0
     )
     ui.shot("05-playground-streamed")
+
+
+def test_a_model_picked_while_another_loads_keeps_its_own_form(ui: Ui) -> None:
+    """The endpoints of a model picked first answer late, after a second pick: the form, the
+    endpoint and the quote stay the second model's."""
+    page = ui.page
+    ui.goto("#/playground")
+    expect(page.locator("#endpoint")).to_be_visible()
+    held: list[Route] = []
+    pattern = f"**/api/v1/images/models/{GEMINI}/endpoints"
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(pattern, hold)
+    try:
+        page.get_by_test_id("model-select").select_option(GEMINI)
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(50)  # Playwright holds the request (the handler does not answer)
+        assert len(held) == 1
+        _pick_model(ui, FLUX)
+        expect(page.locator("#endpoint")).to_contain_text("Black Forest Labs")
+        held[0].continue_()
+        page.wait_for_timeout(500)  # the late answer arrives
+    finally:
+        page.unroute(pattern)
+    assert page.get_by_test_id("model-select").input_value() == FLUX
+    expect(page.locator("#endpoint")).to_contain_text("Black Forest Labs")
+    expect(page.locator("#param-resolution")).to_be_visible()  # FLUX's form, not Gemini's
+    expect(page.get_by_test_id("quote")).to_contain_text("on Black Forest Labs")
 
 
 def test_compare_three_models_side_by_side(ui: Ui) -> None:

@@ -71,7 +71,10 @@ export async function renderCompare(root, ctx) {
   }
 
   async function refreshRatios() {
-    const list = sharedAspectRatios((await chosen()).map((c) => c.endpoint));
+    const wanted = picks.map((p) => p.value).join();
+    const runs = await chosen();
+    if (wanted !== picks.map((p) => p.value).join()) return; // a later pick refreshes them
+    const list = sharedAspectRatios(runs.map((c) => c.endpoint));
     const keep = ratio.value;
     ratio.replaceChildren(h('option', { value: '' }, 'each model’s default'), ...list.map((v) => h('option', { value: v }, v)));
     if (list.includes(keep)) ratio.value = keep;

@@ -74,8 +74,12 @@ export async function renderPlayground(root, ctx) {
   }
 
   async function useModel() {
-    sessionStorage.setItem(LAST_MODEL, modelPick.value);
-    state.endpoints = await modelEndpoints(modelPick.value);
+    const model = modelPick.value;
+    sessionStorage.setItem(LAST_MODEL, model);
+    const endpoints = await modelEndpoints(model);
+    // another model was picked while these loaded: its own call builds the form
+    if (model !== modelPick.value || !ctx.isCurrent()) return;
+    state.endpoints = endpoints;
     const pick = h('select', { id: 'endpoint', dataset: { testid: 'endpoint-select' } },
       ...state.endpoints.map((e, i) => h('option', { value: String(i) }, `${e.provider_name}${e.supports_streaming ? ' ⚡ streams partial images' : ' · progress only'}`)));
     pick.addEventListener('change', () => useEndpoint(state.endpoints[Number(pick.value)]));

@@ -17,7 +17,14 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
 from app.generation.ratios import TIER_EDGES, nearest_tier
-from app.generation.request import ImageGenerationRequest
+from app.generation.request import (
+    ASPECT_RATIOS,
+    BACKGROUNDS,
+    OUTPUT_FORMATS,
+    QUALITIES,
+    RESOLUTIONS,
+    ImageGenerationRequest,
+)
 from providers.spec import (
     BooleanDescriptor,
     EndpointSpec,
@@ -34,6 +41,15 @@ ENUM_PARAMETERS = ("resolution", "aspect_ratio", "size", "quality", "output_form
 # Request fields the gateway owns (the public schema itself); a passthrough key must never
 # shadow one of them.
 PUBLIC_FIELDS = frozenset(ImageGenerationRequest.model_fields)
+# The values a request can carry (``size`` aside): an enum value outside them could be
+# advertised but never asked for, since the request's canonical check refuses it first.
+PUBLIC_VALUES: dict[str, tuple[str, ...]] = {
+    "resolution": RESOLUTIONS,
+    "aspect_ratio": ASPECT_RATIOS,
+    "quality": QUALITIES,
+    "output_format": OUTPUT_FORMATS,
+    "background": BACKGROUNDS,
+}
 MAX_REFERENCES = 16  # the public request's own limit on input_references
 SIZE_RATIO_TOLERANCE = 0.01
 # How far a fixed-size alias may be from the size it is served as: the 5 % within which a
@@ -115,6 +131,13 @@ def _descriptor_kinds(ep: EndpointSpec) -> list[str]:
             problems.append(f"parameters.{name}: must be an enum descriptor")
         elif desc is not None and len(set(desc.values)) != len(desc.values):
             problems.append(f"parameters.{name}: duplicate values")
+        elif desc is not None and name in PUBLIC_VALUES:
+            unknown = [v for v in desc.values if v not in PUBLIC_VALUES[name]]
+            if unknown:
+                problems.append(
+                    f"parameters.{name}: {unknown} are not public {name} values "
+                    f"(one of {list(PUBLIC_VALUES[name])})"
+                )
     return problems
 
 

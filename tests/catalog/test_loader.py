@@ -89,6 +89,38 @@ def test_aspect_ratio_the_geometry_cannot_honour(root: Path) -> None:
     assert f"{MODEL}: parameters.aspect_ratio: 8:1 cannot be produced" in message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "field", "value"),
+    [
+        ('["1:1", "16:9"]', '["1:1", "7:3"]', "aspect_ratio", "7:3"),
+        (
+            "seed = { type",
+            'quality = { type = "enum", values = ["hd"] }\nseed = { type',
+            "quality",
+            "hd",
+        ),
+        (
+            "seed = { type",
+            'output_format = { type = "enum", values = ["png", "gif"] }\nseed = { type',
+            "output_format",
+            "gif",
+        ),
+        (
+            "seed = { type",
+            'background = { type = "enum", values = ["white"] }\nseed = { type',
+            "background",
+            "white",
+        ),
+    ],
+)
+def test_enum_values_a_request_cannot_carry_are_rejected(
+    root: Path, old: str, new: str, field: str, value: str
+) -> None:
+    """An advertised value the public request refuses could never be asked for."""
+    message = broken(root, old, new)
+    assert f"{MODEL}: parameters.{field}: [{value!r}] are not public {field} values" in message
+
+
 def test_a_reference_and_image_cap_must_leave_room_for_an_image(root: Path) -> None:
     cap = "max_images_per_call = 1\nmax_images_with_references = 4\n"
     message = broken(root, "max_images_per_call = 1\n", cap)

@@ -353,6 +353,10 @@ def estimated_usage(
     quality (else the requested one; ``auto`` takes the unconditioned, highest budget), per
     image and per megapixel of the image returned, plus its tokens per partial image. Without a
     budget nothing can be estimated and the answer is left unpriced, as before."""
+    if not any(line.unit == "token" for line in call.endpoint.pricing):
+        # Priced per image (an operator's endpoint that took a catalog model's budgets):
+        # tokens bill nothing, so an estimate would only be a misleading warning.
+        return Usage(), ()
     quality = quality if quality and quality != "auto" else call.quality
     params = {"quality": quality}
     budget = next(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from providers.errors import (
 )
 from providers.openai import translate as t
 from providers.openai.errors import error_from_response
-from providers.spec import PartialImage, TokenBudget, Usage
+from providers.spec import PartialImage, PricingLine, TokenBudget, Usage
 from tests.providers.openai.calls import call, endpoint, image_b64, reference
 
 # ------------------------------------------------------------------------------------------
@@ -844,6 +845,23 @@ def test_answer_without_usage_is_billed_from_the_published_counts() -> None:
         "upstream reported no usage; 544 output image tokens estimated from the catalog's "
         "published per-image counts",
     )
+
+
+def test_answer_without_usage_on_a_per_image_endpoint_estimates_nothing() -> None:
+    """An operator's per-image endpoint of a catalog model inherits its token budgets; with no
+    token line the estimate bills nothing and its warning would be noise on every call."""
+    per_image = PricingLine(
+        billable="output_image",
+        unit="image",
+        cost_usd=Decimal("0.01"),
+        source="own hardware",
+        as_of=date(2026, 11, 24),
+    )
+    ep = endpoint(token_budgets=BUDGETS, pricing=(per_image,))
+    body = {"data": [{"b64_json": image_b64(1024, 1024)}]}
+    done = t.parse_images_response(orjson.dumps(body), call(endpoint=ep))
+    assert done.usage == Usage(images=1, pixels=1024 * 1024)
+    assert done.warnings == ()
 
 
 def test_answer_without_usage_or_quality_takes_the_default_budget() -> None:

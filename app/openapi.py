@@ -24,6 +24,7 @@ BODY_GUARD = (400, 401, 408, 413, 429, 500, 503)  # any body-carrying route: aut
 STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/v1/images"): GENERATION,
     ("post", "/api/v1/chat/completions"): GENERATION,
+    ("post", "/v1/chat/completions"): GENERATION,
     ("post", "/api/v1/images/generations"): GENERATION,
     ("post", "/v1/images/generations"): GENERATION,
     ("post", "/api/v1/images/edits"): GENERATION,
@@ -48,6 +49,7 @@ STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
 STREAMING = {
     "/api/v1/images",
     "/api/v1/chat/completions",
+    "/v1/chat/completions",
     "/api/v1/images/generations",
     "/v1/images/generations",
     "/api/v1/images/edits",

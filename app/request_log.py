@@ -41,6 +41,7 @@ GENERATION_PATHS = frozenset(
         "/v1/images/generations",
         "/v1/images/edits",
         "/api/v1/chat/completions",
+        "/v1/chat/completions",
     }
 )
 # an incoming id is kept only when it is short and cannot break a log line

@@ -22,6 +22,9 @@ completion (or chunks). Choices where OpenRouter's documents are silent:
   would show them as final images).
 * A request without the image modality, or for a model this gateway does not serve, gets a 4xx
   that says this gateway serves image generation.
+* The door answers at ``/v1/chat/completions`` too, where an OpenAI SDK whose ``base_url`` is
+  the OpenAI images API's (``http://host/v1``) sends its chat requests; its errors there are
+  in OpenAI's shape, as every ``/v1`` route's.
 """
 
 from __future__ import annotations
@@ -36,7 +39,14 @@ from starlette.responses import Response
 from app.api.serving import Exchange, serve
 from app.auth import Principal, authenticate
 from app.catalog import Catalog
-from app.errors import BadRequest, GatewayError, error_body, error_response
+from app.errors import (
+    BadRequest,
+    GatewayError,
+    error_body,
+    error_response,
+    openai_error_body,
+    openai_error_response,
+)
 from app.generation import render
 from app.generation.request import (
     ImageGenerationRequest,
@@ -48,7 +58,7 @@ from app.generation.service import Note, Outcome, Partial
 from app.state import AppState
 from providers._media import to_data_url
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter()
 Caller = Annotated[Principal, Depends(authenticate)]
 
 PUBLIC_CONFIG_KEYS = (
@@ -300,11 +310,16 @@ class ChatCompletions:
     route = "chat"
     commits_early = True
 
+    def __init__(self, *, openai_errors: bool = False) -> None:
+        self.openai_errors = openai_errors  # at /v1/chat/completions: OpenAI's error shape
+
     def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
-        return error_response(err.status, err.message, err.metadata, headers)
+        render = openai_error_response if self.openai_errors else error_response
+        return render(err.status, err.message, err.metadata, headers)
 
     def late_error(self, err: GatewayError, ex: Exchange) -> bytes:
-        return error_body(err.status, err.message, err.metadata)
+        render = openai_error_body if self.openai_errors else error_body
+        return render(err.status, err.message, err.metadata)
 
     @staticmethod
     def _images(outcome: Outcome) -> list[dict[str, Any]]:
@@ -412,14 +427,14 @@ def _error_type(status: int) -> str:
     }.get(status, "provider_unavailable")
 
 
-@router.post("/chat/completions")
+@router.post("/api/v1/chat/completions")
+@router.post("/v1/chat/completions")
 async def chat_completions(body: ChatRequest, request: Request, caller: Caller) -> Response:
     state: AppState = request.app.state.ig
+    door = ChatCompletions(openai_errors=request.url.path.startswith("/v1/"))
     try:
         internal = to_image_request(body, state.catalog)
     except GatewayError as exc:
-        return error_response(exc.status, exc.message, exc.metadata, exc.headers)
+        return door.error_response(exc, exc.headers)
     stream = bool(body.stream)
-    return await serve(
-        request, caller, internal, ChatCompletions(), sse=lambda _: stream, upstream_stream=False
-    )
+    return await serve(request, caller, internal, door, sse=lambda _: stream, upstream_stream=False)

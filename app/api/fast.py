@@ -41,6 +41,7 @@ DOORS: dict[str, tuple[type[BaseModel], Endpoint]] = {
     "/v1/images/generations": (OpenAIImageRequest, generations),
     "/api/v1/images/generations": (OpenAIImageRequest, generations),
     "/api/v1/chat/completions": (ChatRequest, chat_completions),
+    "/v1/chat/completions": (ChatRequest, chat_completions),
 }
 
 

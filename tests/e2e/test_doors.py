@@ -183,6 +183,27 @@ def test_openai_sdk_chat_completions_with_modalities(
     assert _image(images[0]["image_url"]["url"]).size == (1024, 1024)
 
 
+def test_openai_sdk_on_the_images_base_url_reaches_chat_completions(
+    sim_gateway: ServerThread, sims: SimServer
+) -> None:
+    """One OpenAI client at ``/v1`` (the images API's base URL) generates through chat too,
+    instead of a bare 404; its errors there are OpenAI-shaped."""
+    client = openai.OpenAI(api_key=MASTER_KEY, base_url=f"{sim_gateway.url}/v1", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=_chat_body()["messages"], extra_body={"modalities": ["image"]}
+    )
+    completion = raw.parse()
+    images = completion.choices[0].message.model_extra["images"]  # type: ignore[index]
+    assert _image(images[0]["image_url"]["url"]).size == (1024, 1024)
+    cost = completion.usage.model_extra["cost"]  # type: ignore[union-attr]
+    row = generation(sim_gateway.url, raw.headers["x-generation-id"])
+    assert row["route"] == "chat" and Decimal(row["cost_usd"]) == Decimal(str(cost))
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model=MODEL, messages=_chat_body()["messages"])
+    assert "serves image generation" in bad.value.message
+    assert bad.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     ("change", "status", "needle"),
     [

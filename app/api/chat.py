@@ -23,8 +23,9 @@ completion (or chunks). Choices where OpenRouter's documents are silent:
 * A request without the image modality, or for a model this gateway does not serve, gets a 4xx
   that says this gateway serves image generation.
 * The door answers at ``/v1/chat/completions`` too, where an OpenAI SDK whose ``base_url`` is
-  the OpenAI images API's (``http://host/v1``) sends its chat requests; its errors there are
-  in OpenAI's shape, as every ``/v1`` route's.
+  the OpenAI images API's (``http://host/v1``) sends its chat requests; there, as on every
+  ``/v1`` route, errors are in OpenAI's shape and keep their status however late they come
+  (no keep-alive bytes before a buffered answer; a stream still sends its comments).
 """
 
 from __future__ import annotations
@@ -308,10 +309,12 @@ class ChatCompletions:
     """Renders outcomes as chat completions and chat completion chunks."""
 
     route = "chat"
-    commits_early = True
 
     def __init__(self, *, openai_errors: bool = False) -> None:
-        self.openai_errors = openai_errors  # at /v1/chat/completions: OpenAI's error shape
+        # at /v1/chat/completions, the OpenAI SDKs' door: OpenAI's error shape, and (as on the
+        # OpenAI images routes) no early commit, since those SDKs read any 200 as a success
+        self.openai_errors = openai_errors
+        self.commits_early = not openai_errors
 
     def error_response(self, err: GatewayError, headers: dict[str, str]) -> Response:
         render = openai_error_response if self.openai_errors else error_response

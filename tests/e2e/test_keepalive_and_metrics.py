@@ -112,3 +112,27 @@ def test_late_failure_on_the_openai_route_keeps_its_status(
     error = resp.json()["error"]
     assert (error["code"], error["type"]) == ("moderation_blocked", "image_generation_user_error")
     assert "OpenAI" in error["message"]
+
+
+def test_late_failure_of_chat_at_v1_keeps_its_status(
+    gateway: ServerThread, api_key: str, sim_a: Sim
+) -> None:
+    """``/v1/chat/completions`` is where an OpenAI SDK at the images API's base URL sends chat:
+    as on the OpenAI images routes, no early commit, so a late refusal is not a 200."""
+    body = {
+        "model": MODEL,
+        "modalities": ["image"],
+        "messages": [
+            {"role": "user", "content": "late refusal [sim:sleep=4] [sim:moderate=output]"}
+        ],
+    }
+    resp = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+    assert resp.status_code == 400, resp.text
+    assert not resp.content.startswith(b"\n")
+    error = resp.json()["error"]
+    assert (error["code"], error["type"]) == ("moderation_blocked", "image_generation_user_error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import MODEL, Sim
 from tests.servers import ServerThread
@@ -94,15 +95,32 @@ def test_fast_failure_of_a_stream_keeps_its_status(
     assert resp.json()["error"]["code"] == 403
 
 
-def test_late_failure_on_the_openai_route_keeps_its_status(
-    gateway: ServerThread, api_key: str, sim_a: Sim
+LATE_REFUSAL = "late refusal [sim:sleep=4] [sim:moderate=output]"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/images/generations", {"model": MODEL, "prompt": LATE_REFUSAL}),
+        # where an OpenAI SDK at the images API's base URL sends chat
+        (
+            "/v1/chat/completions",
+            {
+                "model": MODEL,
+                "modalities": ["image"],
+                "messages": [{"role": "user", "content": LATE_REFUSAL}],
+            },
+        ),
+    ],
+)
+def test_late_failure_on_the_openai_routes_keeps_its_status(
+    gateway: ServerThread, api_key: str, sim_a: Sim, path: str, body: dict[str, object]
 ) -> None:
-    """OpenAI's SDKs wait minutes and read any 200 as a success: no early commit there, so a
-    refusal after the keep-alive interval still has its status: OpenAI's 400
-    ``moderation_blocked``, in OpenAI's error shape."""
-    body = {"model": MODEL, "prompt": "late refusal [sim:sleep=4] [sim:moderate=output]"}
+    """OpenAI's SDKs wait minutes and read any 200 as a success: no early commit on the
+    ``/v1`` routes, so a refusal after the keep-alive interval still has its status: OpenAI's
+    400 ``moderation_blocked``, in OpenAI's error shape."""
     resp = httpx.post(
-        f"{gateway.url}/v1/images/generations",
+        f"{gateway.url}{path}",
         json=body,
         headers={"authorization": f"Bearer {api_key}"},
         timeout=30,
@@ -112,27 +130,3 @@ def test_late_failure_on_the_openai_route_keeps_its_status(
     error = resp.json()["error"]
     assert (error["code"], error["type"]) == ("moderation_blocked", "image_generation_user_error")
     assert "OpenAI" in error["message"]
-
-
-def test_late_failure_of_chat_at_v1_keeps_its_status(
-    gateway: ServerThread, api_key: str, sim_a: Sim
-) -> None:
-    """``/v1/chat/completions`` is where an OpenAI SDK at the images API's base URL sends chat:
-    as on the OpenAI images routes, no early commit, so a late refusal is not a 200."""
-    body = {
-        "model": MODEL,
-        "modalities": ["image"],
-        "messages": [
-            {"role": "user", "content": "late refusal [sim:sleep=4] [sim:moderate=output]"}
-        ],
-    }
-    resp = httpx.post(
-        f"{gateway.url}/v1/chat/completions",
-        json=body,
-        headers={"authorization": f"Bearer {api_key}"},
-        timeout=30,
-    )
-    assert resp.status_code == 400, resp.text
-    assert not resp.content.startswith(b"\n")
-    error = resp.json()["error"]
-    assert (error["code"], error["type"]) == ("moderation_blocked", "image_generation_user_error")

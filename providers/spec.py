@@ -15,8 +15,9 @@ Nothing in this module does I/O; ``app`` imports it, adapters import it, it impo
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -169,6 +170,9 @@ class PricingLine(_Frozen):
     as_of: date
 
 
+MEGAPIXEL = 2**20  # the megapixel of token budgets (``output_image_tokens_per_mp``)
+
+
 class TokenBudget(_Frozen):
     """The most tokens one image can use, for quoting a token-priced endpoint before a call.
 
@@ -192,6 +196,17 @@ class TokenBudget(_Frozen):
         if (self.output_image_tokens is None) == (self.output_image_tokens_per_mp is None):
             raise ValueError("set exactly one of output_image_tokens, output_image_tokens_per_mp")
         return self
+
+    def applies(self, params: Mapping[str, str | None]) -> bool:
+        """Whether every ``when`` condition holds for these pricing parameters."""
+        return all(params.get(k) == v for k, v in self.when.items())
+
+    def image_tokens(self, pixels: int) -> int:
+        """Output image tokens of one image of ``pixels`` (flat, or per megapixel rounded up)."""
+        if self.output_image_tokens is not None:
+            return self.output_image_tokens
+        assert self.output_image_tokens_per_mp is not None
+        return math.ceil(self.output_image_tokens_per_mp * pixels / MEGAPIXEL)
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,6 +250,11 @@ class EndpointSpec(_Frozen):
     # For quotes: token maxima of token-priced endpoints, and the largest output an endpoint
     # makes when the request does not fix the pixels (ratio geometry priced per megapixel).
     token_budgets: tuple[TokenBudget, ...] = ()
+
+    def token_budget(self, params: Mapping[str, str | None]) -> TokenBudget | None:
+        """The first token budget whose ``when`` matches ``params``."""
+        return next((b for b in self.token_budgets if b.applies(params)), None)
+
     max_output_pixels: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

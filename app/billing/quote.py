@@ -21,7 +21,6 @@ its quote still comes from the catalog lines.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,13 +32,11 @@ from providers.spec import (
     FixedSizes,
     FreePixels,
     InputImage,
-    TokenBudget,
     Usage,
 )
 
 PROMPT_OVERHEAD_TOKENS = 64
 MAX_PARTIALS = 3
-MEGAPIXEL = 2**20
 
 
 class QuoteError(ValueError):
@@ -55,11 +52,6 @@ class Quote:
     per_image: Decimal
 
 
-def budget_for(endpoint: EndpointSpec, params: Mapping[str, str | None]) -> TokenBudget | None:
-    """The first token budget whose ``when`` matches ``params``."""
-    return next((b for b in endpoint.token_budgets if applies_budget(b, params)), None)
-
-
 def largest_output(endpoint: EndpointSpec) -> int | None:
     """The most pixels the endpoint makes when the request leaves the size to the provider."""
     if endpoint.max_output_pixels is not None:
@@ -71,10 +63,6 @@ def largest_output(endpoint: EndpointSpec) -> int | None:
     if isinstance(geometry, FreePixels):
         return geometry.max_pixels
     return None
-
-
-def applies_budget(budget: TokenBudget, params: Mapping[str, str | None]) -> bool:
-    return all(params.get(k) == v for k, v in budget.when.items())
 
 
 def _token_priced(endpoint: EndpointSpec, params: Mapping[str, str | None]) -> bool:
@@ -136,22 +124,18 @@ def _with_tokens(
     references: int,
     partials: int,
 ) -> Usage:
-    budget = budget_for(endpoint, params)
+    budget = endpoint.token_budget(params)
     if budget is None:
         raise QuoteError(
             f"{endpoint.provider_slug} {endpoint.upstream_model}: priced per token but the "
             "catalog has no token_budgets entry for these parameters"
         )
-    if budget.output_image_tokens is not None:
-        per_image = budget.output_image_tokens
-    else:
-        if pixels is None:
-            raise QuoteError(
-                f"{endpoint.provider_slug} {endpoint.upstream_model}: token budget is per "
-                "megapixel but the output size is unknown; set max_output_pixels"
-            )
-        assert budget.output_image_tokens_per_mp is not None
-        per_image = math.ceil(budget.output_image_tokens_per_mp * pixels / MEGAPIXEL)
+    if budget.output_image_tokens is None and pixels is None:
+        raise QuoteError(
+            f"{endpoint.provider_slug} {endpoint.upstream_model}: token budget is per "
+            "megapixel but the output size is unknown; set max_output_pixels"
+        )
+    per_image = budget.image_tokens(pixels or 0)
     n = usage.images
     return Usage(
         images=n,
@@ -165,4 +149,4 @@ def _with_tokens(
     )
 
 
-__all__ = ["Quote", "QuoteError", "budget_for", "quote"]
+__all__ = ["Quote", "QuoteError", "quote"]

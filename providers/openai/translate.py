@@ -22,7 +22,6 @@ Choices made here where the reference describes the wire but not what a gateway 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -73,8 +72,6 @@ EDITS_PATH = "/images/edits"
 MAX_INPUT_IMAGES = 16  # §3.1
 # Partial renders asked for when the caller streams without choosing; each costs ~100 tokens.
 DEFAULT_PARTIAL_IMAGES = 2
-# The megapixel of the catalog's token budgets (providers.spec.TokenBudget), for estimates.
-_MEGAPIXEL = 2**20
 # The values OpenAI takes for the passthrough options (§2.1); anything else is its 400, so the
 # gateway says so before sending (and before billing a call that cannot succeed).
 _OPTION_VALUES: dict[str, tuple[object, ...]] = {
@@ -358,24 +355,12 @@ def estimated_usage(
         # tokens bill nothing, so an estimate would only be a misleading warning.
         return Usage(), ()
     quality = quality if quality and quality != "auto" else call.quality
-    params = {"quality": quality}
-    budget = next(
-        (
-            b
-            for b in call.endpoint.token_budgets
-            if all(params.get(k) == v for k, v in b.when.items())
-        ),
-        None,
-    )
+    budget = call.endpoint.token_budget({"quality": quality})
     if budget is None:
         return Usage(), ()
     out = budget.partial_image_tokens * partials
     for image in images:
-        if budget.output_image_tokens is not None:
-            out += budget.output_image_tokens
-        elif budget.output_image_tokens_per_mp is not None:
-            pixels = (image.width or 0) * (image.height or 0)
-            out += math.ceil(budget.output_image_tokens_per_mp * pixels / _MEGAPIXEL)
+        out += budget.image_tokens((image.width or 0) * (image.height or 0))
     note = (
         f"upstream reported no usage; {out} output image tokens estimated from the catalog's "
         "published per-image counts",

@@ -18,17 +18,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.errors import OPENAI_STYLE_PREFIXES
+from app.generation.ids import GENERATION_PATHS
 
 GENERATION = (400, 401, 402, 403, 404, 408, 413, 429, 500, 502, 503, 524)
 BODY_GUARD = (400, 401, 408, 413, 429, 500, 503)  # any body-carrying route: auth, size, time
 STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
-    ("post", "/api/v1/images"): GENERATION,
-    ("post", "/api/v1/chat/completions"): GENERATION,
-    ("post", "/v1/chat/completions"): GENERATION,
-    ("post", "/api/v1/images/generations"): GENERATION,
-    ("post", "/v1/images/generations"): GENERATION,
-    ("post", "/api/v1/images/edits"): GENERATION,
-    ("post", "/v1/images/edits"): GENERATION,
+    **{("post", path): GENERATION for path in GENERATION_PATHS},
     ("post", "/api/v1/images/quote"): (*BODY_GUARD, 404),
     ("post", "/api/v1/keys"): (*BODY_GUARD, 403),
     ("patch", "/api/v1/keys/{key_hash}"): (*BODY_GUARD, 403, 404),
@@ -45,15 +40,6 @@ STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/v1/activity"): (400, 401, 403, 500, 503),
     ("get", "/api/v1/activity/summary"): (400, 401, 403, 500, 503),
     ("get", "/api/v1/activity/generations"): (400, 401, 403, 500, 503),
-}
-STREAMING = {
-    "/api/v1/images",
-    "/api/v1/chat/completions",
-    "/v1/chat/completions",
-    "/api/v1/images/generations",
-    "/v1/images/generations",
-    "/api/v1/images/edits",
-    "/v1/images/edits",
 }
 TEXT = {"/metrics"}
 
@@ -129,7 +115,7 @@ def _rewrite(path: str, method: str, operation: dict[str, Any]) -> None:
     for status in STATUSES.get((method, path), ()):
         responses.setdefault(str(status), _error_response(path, status))
     ok = responses.get("200")
-    if ok is not None and path in STREAMING:
+    if ok is not None and path in GENERATION_PATHS:
         ok.setdefault("content", {})["text/event-stream"] = {"schema": {"type": "string"}}
         ok["description"] = "The result (JSON), or server-sent events when streaming"
     if ok is not None and path in TEXT:

@@ -24,26 +24,12 @@ from decimal import Decimal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.generation.ids import new_generation_id
+from app.generation.ids import GENERATION_PATHS, new_generation_id
 from app.logs import text_value
 
 log = logging.getLogger("imagegate.request")
 REQUEST_ID_HEADER = b"x-request-id"
 GENERATION_ID_HEADER = b"x-generation-id"
-# The generation doors: every answer carries an ``x-generation-id``, the ones refused before a
-# generation began (401, 413, a body that does not validate) too; theirs names no record
-# (``GET /api/v1/generation`` answers 404), as OpenRouter's does until its record exists.
-GENERATION_PATHS = frozenset(
-    {
-        "/api/v1/images",
-        "/api/v1/images/generations",
-        "/api/v1/images/edits",
-        "/v1/images/generations",
-        "/v1/images/edits",
-        "/api/v1/chat/completions",
-        "/v1/chat/completions",
-    }
-)
 # an incoming id is kept only when it is short and cannot break a log line
 # fields the text line already shows in its message (JSON has them as fields)
 IN_MESSAGE = frozenset({"method", "path", "status", "latency_ms"})
@@ -102,6 +88,10 @@ class RequestLog:
         token = _current.set(facts)
         started = time.perf_counter()
         status = 500  # what the client gets if the app raises before answering
+        # every answer of a generation door carries an ``x-generation-id``, the ones refused
+        # before a generation began (401, 413, a body that does not validate) too; theirs
+        # names no record (``GET /api/v1/generation`` answers 404, as OpenRouter's does until
+        # its record exists)
         door = scope.get("method") == "POST" and scope.get("path") in GENERATION_PATHS
 
         async def send_with_id(message: Message) -> None:

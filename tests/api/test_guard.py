@@ -18,6 +18,8 @@ import httpx
 import pytest
 from starlette.types import Message
 
+from app.api.fast import DOORS
+from app.generation.ids import GENERATION_PATHS
 from app.main import create_app
 from app.middleware import RequestGuard
 from tests.conftest import MASTER_KEY, make_settings
@@ -148,6 +150,13 @@ def test_answers_refused_before_a_generation_still_carry_a_generation_id(
         seen.add(gid)
     other = httpx.get(f"{guarded.url}/api/v1/keys")
     assert other.status_code == 401 and "x-generation-id" not in other.headers
+
+
+def test_every_fast_json_door_is_a_generation_door() -> None:
+    """The one list of generation doors covers the fast JSON path's doors (a door added there
+    and not here would answer without an ``x-generation-id`` when refused early)."""
+    assert set(DOORS) <= GENERATION_PATHS
+    assert set(DOORS) == {p for p in GENERATION_PATHS if not p.endswith("/edits")}
 
 
 @pytest.mark.parametrize(

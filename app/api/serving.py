@@ -43,6 +43,7 @@ from app.billing.ledger import GenerationRecord
 from app.billing.pricing import compute_cost
 from app.db.outage import is_outage
 from app.errors import GatewayError
+from app.generation.ids import new_generation_id
 from app.generation.normalize import Normalized
 from app.generation.planning import quote_attempt, route
 from app.generation.render import Body
@@ -53,7 +54,6 @@ from app.generation.service import (
     Outcome,
     Partial,
     Plan,
-    new_generation_id,
     prepare,
 )
 from app.ratelimit import Decision

@@ -21,7 +21,6 @@ from app.billing.pricing import Cost, compute_cost
 from app.db.credit import Balance
 from app.errors import GatewayError
 from app.generation.convert import conform
-from app.generation.ids import new_generation_id
 from app.generation.normalize import Normalized
 from app.generation.planning import Plan, no_endpoint_error, prepare
 from app.generation.slots import provider_slots
@@ -484,7 +483,6 @@ __all__ = [
     "Outcome",
     "Partial",
     "Plan",
-    "new_generation_id",
     "no_endpoint_error",
     "prepare",
 ]

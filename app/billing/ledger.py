@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.billing.spool import Spool
 from app.db import credit
 from app.db.models import Generation
-from app.db.outage import is_outage
+from app.db.outage import causes, is_outage
 
 log = logging.getLogger("imagegate.ledger")
 
@@ -362,16 +362,11 @@ class LedgerWriter:
 
 def _key_is_gone(exc: BaseException) -> bool:
     """The database refused a row because its ``api_key_id`` no longer exists."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            break
-        if getattr(seen, "sqlstate", None) == "23503":  # Postgres: foreign_key_violation
-            return True
-        if "FOREIGN KEY constraint failed" in str(seen):  # SQLite
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
+    return any(
+        getattr(item, "sqlstate", None) == "23503"  # Postgres: foreign_key_violation
+        or "FOREIGN KEY constraint failed" in str(item)  # SQLite
+        for item in causes(exc)
+    )
 
 
 async def fetch(

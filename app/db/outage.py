@@ -15,7 +15,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 _OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53", "40", "57014", "55P03", "25006", "58030")
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, SQLAlchemy's ``orig``), at most a dozen."""
     seen: list[BaseException] = []
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -29,7 +30,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def is_outage(exc: BaseException) -> bool:
     """The database could not be reached (retry later), as opposed to refusing the data."""
-    for item in _chain(exc):
+    for item in causes(exc):
         # PoolTimeout: every pooled connection is busy with a database that does not answer
         if isinstance(
             item, OperationalError | InterfaceError | OSError | TimeoutError | PoolTimeout

@@ -447,6 +447,18 @@ def _ended(conn: _Connection, request: httpx.Request, *, mid_body: bool) -> http
     )
 
 
+def prebuilt_headers(
+    entries: list[tuple[bytes, bytes, bytes]], encoding: str | None
+) -> httpx.Headers:
+    """An ``httpx.Headers`` holding ``entries`` (raw name, lower-cased name, value), already
+    normalized as ``httpx.Headers`` normalizes them: what its constructor would build, without
+    normalizing each name and value again. Held to httpx's own construction by the tests."""
+    built = httpx.Headers.__new__(httpx.Headers)
+    built._list = entries
+    built._encoding = encoding
+    return built
+
+
 def _head(request: httpx.Request) -> bytes:
     url = request.url
     parts = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
@@ -505,7 +517,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             raise
         response = httpx.Response(
             status_code=conn.status,
-            headers=conn.headers,
+            headers=prebuilt_headers([(k, k.lower(), v) for k, v in conn.headers], None),
             stream=_Body(pool, conn, request, read_timeout),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},

@@ -181,3 +181,55 @@ async def test_the_gateway_client_goes_through_the_environment_proxy(
     assert proxy.requests[0][0].startswith(b"POST http://provider.example/v1/x HTTP/1.1\r\n")
     assert direct.requests[0][0].startswith(b"POST /v1/y HTTP/1.1\r\n")
     assert len(proxy.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [
+        ("POST", {"json": {"model": "m", "prompt": "ünïcode ✓"}}),
+        ("POST", {"json": {"a": 1}, "headers": {"content-type": "application/x+json"}}),
+        ("POST", {"json": [], "headers": {"Accept": "application/json", "X-Key": "k2"}}),
+        ("POST", {}),
+        ("GET", {"headers": {"Authorization": "Bearer k"}}),
+        ("PUT", {"headers": {"Accept": "text/event-stream"}}),
+    ],
+)
+async def test_the_short_path_builds_the_request_httpx_builds(
+    method: str, call: dict[str, Any]
+) -> None:
+    """The request assembled from cached, already-normalized headers is httpx's own, header
+    for header in order, with the same encoding and body; twice, so the cached entry too."""
+    url = "http://provider.example:8080/v1/images?x=1"
+    kwargs = {"headers": {"user-agent": "imagegate/test", "Accept": "*/*"}}
+    async with httpx.AsyncClient(**kwargs) as plain, LeanClient(**kwargs) as lean:
+        expected = plain.build_request(method, url, **call)
+        timeout = {"timeout": plain.timeout.as_dict()}
+        for _ in range(2):
+            built = lean._request(method, url, call.get("headers"), call.get("json"), timeout)
+            assert built is not None
+            assert (built.method, built.url) == (expected.method, expected.url)
+            assert built.headers.raw == expected.headers.raw
+            assert built.headers.encoding == expected.headers.encoding
+            assert built.headers.multi_items() == expected.headers.multi_items()
+            assert built.content == expected.content == built.read()
+            assert type(built.stream) is type(expected.stream)
+            assert built.extensions == timeout
+
+
+@pytest.mark.parametrize("name", ["Host", "content-length", "Transfer-Encoding"])
+async def test_headers_httpx_assembles_itself_take_its_path(name: str) -> None:
+    async with LeanClient() as client:
+        headers = {name: "chunked" if "ransfer" in name else "9"}
+        assert client._request("POST", "http://x.example/", headers, {}, {}) is None
+
+
+def test_prebuilt_headers_are_the_headers_httpx_builds() -> None:
+    from providers._h1 import prebuilt_headers
+
+    raw = [(b"Content-Type", b"application/json"), (b"X-Request-Id", b"r1"), (b"x-a", b"\xe9")]
+    built = prebuilt_headers([(k, k.lower(), v) for k, v in raw], None)
+    expected = httpx.Headers(raw)
+    assert built == expected
+    assert built.raw == expected.raw and built.encoding == expected.encoding
+    assert built["content-type"] == "application/json" and built.get("X-A") == expected["x-a"]
+    assert httpx.Response(200, headers=built).headers.raw == raw

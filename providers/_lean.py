@@ -42,6 +42,16 @@ class LeanClient(httpx.AsyncClient):
         super().__init__(**kwargs)
         self._urls: dict[str, httpx.URL] = {}
         self._merged: dict[tuple[Any, ...], Any] = {}
+        self._compared_base: httpx.URL | None = None
+        self._base_is_empty = False
+
+    def _no_base_url(self) -> bool:
+        """Whether the client has no base URL (``URL.__eq__`` builds a URL per comparison:
+        compared once per base URL the client is given)."""
+        base = self._base_url
+        if base is not self._compared_base:
+            self._compared_base, self._base_is_empty = base, base == _NO_BASE
+        return self._base_is_empty
 
     def _url(self, url: str) -> httpx.URL:
         parsed = self._urls.get(url)
@@ -128,7 +138,7 @@ class LeanClient(httpx.AsyncClient):
         lean = (
             isinstance(url, str)
             and isinstance(timeout, httpx.Timeout | httpx._client.UseClientDefault)
-            and self._base_url == _NO_BASE
+            and self._no_base_url()
             and not self.cookies
             and self.auth is None
             and not any(self.event_hooks.values())

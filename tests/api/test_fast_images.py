@@ -102,3 +102,71 @@ def test_each_short_path_is_its_routes_own_model_and_endpoint() -> None:
         route = routes[path]
         assert route.endpoint is endpoint, path
         assert route.body_field is not None and route.body_field.field_info.annotation is model
+
+
+class _Recorder:
+    """A middleware stack that notes what reached it (and with which scope)."""
+
+    def __init__(self) -> None:
+        self.scopes: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scopes.append(dict(scope))
+
+
+async def _noop_receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
+
+
+async def _noop_send(message: Any) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "short"),
+    [
+        *(("POST", door, True) for door in DOORS),
+        ("GET", "/api/v1/images/models", False),
+        ("POST", "/api/v1/keys", False),
+        ("GET", "/api/v1/images", False),
+    ],
+)
+async def test_the_doors_posts_go_straight_to_the_middleware_stack(
+    method: str, path: str, short: bool
+) -> None:
+    """The generation doors skip FastAPI's and Starlette's own ``__call__`` (a telemetry
+    question and a stack lookup per request) and reach the very stack those would call,
+    with the scope they would have set; every other request takes FastAPI's path."""
+    from app.main import Gateway
+
+    app = Gateway()
+    app.root_path = "/gw"
+    app.middleware_stack = stack = _Recorder()
+    scope = {"type": "http", "method": method, "path": path, "headers": []}
+    assert app.takes_short_path(scope) is short
+    if short:
+        await app(scope, _noop_receive, _noop_send)
+        assert stack.scopes == [{**scope, "app": app, "root_path": "/gw"}]
+
+
+async def test_with_native_telemetry_configured_every_request_takes_fastapis_path() -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from app.main import Gateway
+
+    plain, traced = Gateway(), Gateway(telemetry={"tracer_provider": NoOpTracerProvider()})
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/images", "headers": []}
+    for app in (plain, traced):
+        app.middleware_stack = _Recorder()
+    assert plain.takes_short_path(scope)
+    assert not traced.takes_short_path(scope)
+
+
+async def test_the_stack_is_built_by_fastapis_path_first() -> None:
+    """Before the first request nothing is built: the request takes FastAPI's path, which
+    builds the stack (and the next one is taken straight)."""
+    from app.main import Gateway
+
+    app = Gateway()
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/images", "headers": []}
+    assert not app.takes_short_path(scope)

@@ -233,3 +233,16 @@ def test_prebuilt_headers_are_the_headers_httpx_builds() -> None:
     assert built.raw == expected.raw and built.encoding == expected.encoding
     assert built["content-type"] == "application/json" and built.get("X-A") == expected["x-a"]
     assert httpx.Response(200, headers=built).headers.raw == raw
+
+
+async def test_a_base_url_set_later_takes_httpx_path(echo: tuple[str, Seen]) -> None:
+    """The short path is for absolute URLs on a client without a base URL; one given to the
+    client after its first call is honoured (httpx joins it to the call's URL)."""
+    url, seen = echo
+    async with _client(LeanClient) as client:
+        async with client.stream("POST", f"{url}/first", json={}) as response:
+            await response.aread()
+        client.base_url = f"{url}/base/"
+        async with client.stream("POST", "second", json={}) as response:
+            await response.aread()
+    assert [s["path"] for s in seen[-2:]] == ["/first", "/base/second"]

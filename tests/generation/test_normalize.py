@@ -13,7 +13,7 @@ import pytest
 
 from app.errors import BadRequest
 from app.generation.geometry import pixel_problems
-from app.generation.normalize import Normalized, normalize, split_batches
+from app.generation.normalize import Normalized, fit, normalize, split_batches
 from app.generation.ratios import (
     PUBLIC_RATIOS,
     TIER_EDGES,
@@ -813,3 +813,73 @@ def test_normalized_is_frozen() -> None:
     got = run(GPT15)
     with pytest.raises(AttributeError):
         got.width = 5  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------------------------
+# Fitted once per request shape
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "fields", "expected"), MAPPINGS)
+def test_a_request_of_a_fitted_shape_gets_the_same_fit(
+    model: str, fields: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    """The fit is kept per endpoint and request shape: another request of the same shape
+    (another prompt) gets it, and it is what fitting the request computes."""
+    request = ImageGenerationRequest.model_validate({"model": model, "prompt": "p", **fields})
+    first = normalize(request, ENDPOINTS[model])
+    again = normalize(request.model_copy(update={"prompt": "q"}), ENDPOINTS[model])
+    assert again is first
+    assert first == fit(request, ENDPOINTS[model])
+
+
+def test_every_field_of_the_shape_makes_its_own_fit() -> None:
+    base = run(GPT15, size="1024x1024", quality="low")
+    for change, value in [
+        ({"size": "1536x1024"}, ("width", 1536)),
+        ({"size": "1024x1024", "quality": "high"}, ("quality", "high")),
+        ({"size": "1024x1024", "quality": "low", "n": 3}, ("n", 3)),
+        (
+            {"size": "1024x1024", "quality": "low", "output_format": "webp"},
+            ("output_format", "webp"),
+        ),
+        ({"size": "1024x1024", "quality": "low", "background": "opaque"}, ("background", "opaque")),
+    ]:
+        fitted = run(GPT15, **change)
+        assert fitted is not base and getattr(fitted, value[0]) == value[1]
+    seeded = run(FLUX, seed=7)
+    assert run(FLUX, seed=7) is seeded and run(FLUX, seed=8).seed == 8
+    with_refs = run(GPT15, size="1024x1024", quality="low", input_references=refs(2))
+    assert with_refs is not base and with_refs == fit(
+        ImageGenerationRequest.model_validate(
+            {"model": GPT15, "prompt": "p", "size": "1024x1024", "quality": "low",
+             "input_references": refs(2)}
+        ),
+        ENDPOINTS[GPT15],
+    )  # fmt: skip
+
+
+def test_requests_with_passthrough_options_are_fitted_every_time() -> None:
+    fields = {"provider": {"options": {"openai": {"moderation": "low"}}}}
+    first, again = run(GPT15, **fields), run(GPT15, **fields)
+    assert first == again and first is not again
+    assert first.options == {"moderation": "low"} and first.options is not again.options
+
+
+@pytest.mark.parametrize(("model", "fields", "param", "fragments"), REJECTIONS[:6])
+def test_a_refused_request_is_refused_every_time(
+    model: str, fields: dict[str, Any], param: str, fragments: tuple[str, ...]
+) -> None:
+    for _ in range(2):
+        with pytest.raises(BadRequest):
+            run(model, **fields)
+
+
+def test_an_endpoint_built_anew_is_fitted_anew() -> None:
+    """A catalog reload builds new endpoint objects: their fits are their own."""
+    request = ImageGenerationRequest.model_validate({"model": GPT15, "prompt": "p", "n": 2})
+    old = ENDPOINTS[GPT15]
+    new = old.model_copy(update={"max_images_per_call": 1})
+    assert normalize(request, old).batches == (2,)
+    assert normalize(request, new).batches == (1, 1)
+    assert normalize(request, old).batches == (2,)

@@ -91,11 +91,7 @@ def resolve_model(name: str | None, catalog: Catalog) -> ModelSpec:
     exact = catalog.get(name)
     if exact is not None:
         return exact
-    matches = [
-        m
-        for m in catalog.models()
-        if m.id.split("/", 1)[1] == name or any(e.upstream_model == name for e in m.endpoints)
-    ]
+    matches = catalog.named(name)
     if len(matches) == 1:
         return matches[0]
     if matches:

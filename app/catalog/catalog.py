@@ -19,7 +19,7 @@ class Catalog:
     is a read-only mapping. Ids are looked up verbatim, so ``:`` and ``.`` need no care.
     """
 
-    __slots__ = ("_by_id", "_models")
+    __slots__ = ("_by_id", "_by_name", "_models")
 
     def __init__(self, models: Iterable[ModelSpec]) -> None:
         ordered = tuple(models)
@@ -28,11 +28,18 @@ class Catalog:
             if model.id in by_id:
                 raise CatalogError(f"model {model.id!r} appears twice")
             by_id[model.id] = model
+        by_name: dict[str, tuple[ModelSpec, ...]] = {}
+        for model in ordered:
+            names = {model.id.split("/", 1)[-1], *(e.upstream_model for e in model.endpoints)}
+            for name in names:
+                by_name[name] = (*by_name.get(name, ()), model)
         object.__setattr__(self, "_models", ordered)
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
+        object.__setattr__(self, "_by_name", MappingProxyType(by_name))
 
     _models: tuple[ModelSpec, ...]
     _by_id: Mapping[str, ModelSpec]
+    _by_name: Mapping[str, tuple[ModelSpec, ...]]
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Catalog is immutable; cannot set {name!r}")
@@ -47,6 +54,11 @@ class Catalog:
     def get(self, model_id: str) -> ModelSpec | None:
         """The model with exactly this public id, or None."""
         return self._by_id.get(model_id)
+
+    def named(self, name: str) -> tuple[ModelSpec, ...]:
+        """The models a bare name names, in catalog order: those whose id without its author,
+        or one of whose endpoints' upstream model, is ``name``."""
+        return self._by_name.get(name, ())
 
     def endpoint(self, model_id: str, provider_slug: str) -> EndpointSpec | None:
         """One model's endpoint served by ``provider_slug``, or None."""

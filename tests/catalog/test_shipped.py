@@ -401,3 +401,19 @@ def test_catalog_is_immutable_and_ordered(catalog: Catalog) -> None:
     assert [m.id for m in load_catalog().models()] == [m.id for m in catalog.models()]
     assert catalog.get("openai/gpt-image-1.5:free") is None
     assert catalog.get("openai/gpt-image-1.5") is not None
+
+
+def test_a_bare_name_names_the_models_a_scan_of_the_catalog_finds(catalog: Catalog) -> None:
+    """``Catalog.named`` (an index built once) answers what scanning every model for the name
+    (its id without the author, or an endpoint's upstream model) answers, in catalog order."""
+    names = {m.id.split("/", 1)[1] for m in catalog} | {
+        e.upstream_model for m in catalog for e in m.endpoints
+    }
+    for name in [*sorted(names), "no-such-model", "openai/gpt-image-1.5", ""]:
+        scanned = tuple(
+            m
+            for m in catalog.models()
+            if m.id.split("/", 1)[1] == name or any(e.upstream_model == name for e in m.endpoints)
+        )
+        assert catalog.named(name) == scanned, name
+    assert catalog.named("gpt-image-1.5") == (catalog.get("openai/gpt-image-1.5"),)

@@ -66,8 +66,9 @@ class RequestGuard:
             return
         async with contextlib.AsyncExitStack() as stack:
             try:
-                await self._authenticate(scope)
-                declared = _declared_length(scope)
+                headers = dict(scope["headers"])
+                await self._authenticate(scope, headers)
+                declared = _declared_length(headers)
                 if declared is not None and declared > self.max_bytes:
                     raise self._too_large()
                 large = declared is not None and declared > self.large_bytes
@@ -83,12 +84,11 @@ class RequestGuard:
             # that long. Small ones never wait.
             await self._run(scope, receive, send, holder)
 
-    async def _authenticate(self, scope: Scope) -> None:
+    async def _authenticate(self, scope: Scope, headers: dict[bytes, bytes]) -> None:
         app: Any = scope.get("app")
         state = getattr(getattr(app, "state", None), "ig", None)
         if state is None:  # not started (tests that build bare apps): the route decides
             return
-        headers = dict(scope["headers"])
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
         scope.setdefault("state", {})[SCOPE_KEY] = await resolve(state, token)
 
@@ -177,8 +177,8 @@ def _has_nul(scope: Scope) -> bool:
     return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
 
 
-def _declared_length(scope: Scope) -> int | None:
-    declared = dict(scope["headers"]).get(b"content-length")
+def _declared_length(headers: dict[bytes, bytes]) -> int | None:
+    declared = headers.get(b"content-length")
     if declared is None or not declared.strip().isdigit():
         return None
     return int(declared)

@@ -170,3 +170,28 @@ async def test_the_stack_is_built_by_fastapis_path_first() -> None:
     app = Gateway()
     scope = {"type": "http", "method": "POST", "path": "/api/v1/images", "headers": []}
     assert not app.takes_short_path(scope)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-generation-id": "gen-img-1"},
+        {},
+        {"X-Generation-Id": "g", "Content-Type": "application/vnd.x+json"},
+        {"content-length": "999", "x-a": "b"},
+    ],
+)
+def test_a_buffered_answers_headers_are_starlettes(headers: dict[str, str]) -> None:
+    """The buffered answer builds its headers in one pass: those Starlette's Response builds
+    for the same headers, with the length of the parts it sends."""
+    from starlette.responses import Response
+
+    from app.api.serving import PartsResponse
+
+    parts = [b'{"data":[', b"", b'{"b64_json":"AAAA"}]}']
+    built = PartsResponse(parts, headers)
+    expected = Response(b"", media_type="application/json", headers=headers)
+    expected.headers["content-length"] = str(sum(len(p) for p in parts))
+    assert built.raw_headers == expected.raw_headers
+    assert (built.status_code, built.body, built.background) == (200, b"", None)
+    assert built.parts == [parts[0], parts[2]]

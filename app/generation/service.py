@@ -153,6 +153,9 @@ def provider_error_to_gateway(
 def _merge(
     results: Sequence[Completed],
 ) -> tuple[tuple[GeneratedImage, ...], Usage, str | None, tuple[str, ...]]:
+    if len(results) == 1:  # the usual case: one call's result, as it is
+        only = results[0]
+        return only.images, only.usage, only.upstream_id or None, only.warnings
     images: tuple[GeneratedImage, ...] = ()
     usage = Usage()
     warnings: tuple[str, ...] = ()

@@ -265,11 +265,16 @@ class Run:
     settled at that charge.
     """
 
-    def __init__(self, state: AppState, plan: Plan, ledger: Ledger, stream: bool) -> None:
+    def __init__(
+        self, state: AppState, plan: Plan, ledger: Ledger, stream: bool, progress: bool = True
+    ) -> None:
         self.state = state
         self.plan = plan
         self.queue: asyncio.Queue[object] = asyncio.Queue()
-        self.executor = Executor(state, plan, on_progress=self.queue.put_nowait)
+        # progress notes are for event streams: a buffered answer never shows them, and each
+        # one would wake it for nothing
+        notes = self.queue.put_nowait if progress else None
+        self.executor = Executor(state, plan, on_progress=notes)
         self.ledger = ledger
         self.task = asyncio.create_task(_produce(self.executor, stream, self.queue))
 
@@ -723,7 +728,7 @@ async def serve(
         await _release(state, slot, gid)
         raise
     as_sse = sse(plan.attempts)
-    run = _start(state, plan, ledger, slot, upstream_stream if as_sse else False)
+    run = _start(state, plan, ledger, slot, upstream_stream if as_sse else False, as_sse)
     if as_sse:
         return await _sse(run, door, ex, keepalive, commit_at_once=commit_at_once)
     return await _buffered(run, door, ex, keepalive if door.commits_early else 0)
@@ -737,11 +742,14 @@ def _fetches(body: ImageGenerationRequest) -> bool:
     return any(url[:5].lower() != "data:" for url in refs)
 
 
-def _start(state: AppState, plan: Plan, ledger: Ledger, slot: str | None, stream: bool) -> Run:
-    """The generation's task, once its plan is ready."""
+def _start(
+    state: AppState, plan: Plan, ledger: Ledger, slot: str | None, stream: bool, as_sse: bool
+) -> Run:
+    """The generation's task, once its plan is ready (``as_sse``: answered as an event
+    stream, which shows progress)."""
     if plan.budget is not None and plan.budget.held is not None:
         ledger.hold_id = plan.id
-    run = Run(state, plan, ledger, stream)
+    run = Run(state, plan, ledger, stream, progress=as_sse)
     if slot is not None:
         # the key's concurrency slot is held until the generation ends, drained or not
         run.task.add_done_callback(lambda _: state.spawn(_release(state, slot, plan.id)))
@@ -814,7 +822,9 @@ def _while_preparing(
                 else:
                     yield door.late_error(result, ex)
                 return
-            run = _start(prepared.state, result, prepared.ledger, prepared.slot, prepared.stream)
+            run = _start(
+                prepared.state, result, prepared.ledger, prepared.slot, prepared.stream, as_sse
+            )
             if as_sse:
                 tail = _events(run, door, ex, keepalive, None, commit_at_once=False)
             else:

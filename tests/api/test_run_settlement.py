@@ -160,3 +160,22 @@ def test_a_cut_image_event_is_closed_as_the_doors_error_frame() -> None:
     assert _cut_short(b'event: error\ndata: {"type":"error"}\n\n') is None
     assert _cut_short(b'data: {"type":"error",\ndata: "x":1}\n\n') is None
     assert _cut_short(b"data: [DONE]\n\n") is None
+
+
+@pytest.mark.parametrize("as_sse", [True, False])
+async def test_only_an_event_streams_run_takes_progress_notes(as_sse: bool) -> None:
+    """Progress notes are shown by event streams only: a buffered answer's run takes none
+    (each would wake the answer for nothing)."""
+    import contextlib
+
+    from app.generation.service import Note
+
+    run = Run(None, None, None, stream=False, progress=as_sse)  # type: ignore[arg-type]
+    run.task.cancel()  # never started: nothing to run here
+    with contextlib.suppress(asyncio.CancelledError):
+        await run.task
+    notes = run.executor.on_progress
+    assert (notes is not None) is as_sse
+    if notes is not None:
+        notes(Note("openai", "generating"))
+        assert run.queue.get_nowait() == Note("openai", "generating")

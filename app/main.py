@@ -31,7 +31,7 @@ from app.api import (
     openai_images,
     quote,
 )
-from app.api.fast import DOORS, FastDoors
+from app.api.fast import FastDoors
 from app.api.web import install_web
 from app.billing.ledger import LedgerWriter
 from app.billing.spool import Spool, spool_directory
@@ -181,13 +181,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class Gateway(FastAPI):
-    """FastAPI, with the generation doors' POSTs handed straight to its middleware stack.
+    """FastAPI, with HTTP requests handed straight to its middleware stack.
 
     On every request FastAPI's own ``__call__`` asks OpenTelemetry's three global providers
-    whether its native telemetry is configured, and Starlette's looks the stack up: about 45 µs
-    of a tiny generation's gateway time at concurrency 1 on the benchmark machine (see
-    bench/RESULTS.md). A door's POST goes straight to the very stack those calls end in (the
-    error middleware and everything under it: nothing that renders an answer is skipped).
+    whether its native telemetry is configured, then Starlette's looks the stack up: about
+    45 µs of a tiny generation's gateway time at concurrency 1 on the benchmark machine (see
+    bench/RESULTS.md). With telemetry off those two calls do nothing else, so a request goes
+    straight to the very stack they end in (the error middleware and everything under it).
     Whether telemetry is configured is asked at most once a second; while it is, every request
     takes FastAPI's own path, spans and all.
     """
@@ -208,12 +208,11 @@ class Gateway(FastAPI):
         return self._telemetry_on
 
     def takes_short_path(self, scope: Scope) -> bool:
-        """Whether this request goes straight to the middleware stack."""
+        """Whether this request goes straight to the middleware stack (built by the first
+        request FastAPI's path took: the lifespan's)."""
         return (
             self.middleware_stack is not None
             and scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"] in DOORS
             and not self._native_telemetry_on()
         )
 

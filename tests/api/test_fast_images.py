@@ -123,26 +123,27 @@ async def _noop_send(message: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "short"),
+    ("kind", "method", "path", "short"),
     [
-        *(("POST", door, True) for door in DOORS),
-        ("GET", "/api/v1/images/models", False),
-        ("POST", "/api/v1/keys", False),
-        ("GET", "/api/v1/images", False),
+        *(("http", "POST", door, True) for door in DOORS),
+        ("http", "POST", "/v1/images/edits", True),
+        ("http", "GET", "/api/v1/images/models", True),
+        ("http", "DELETE", "/api/v1/keys/k1", True),
+        ("websocket", "GET", "/ws", False),
     ],
 )
-async def test_the_doors_posts_go_straight_to_the_middleware_stack(
-    method: str, path: str, short: bool
+async def test_http_requests_go_straight_to_the_middleware_stack(
+    kind: str, method: str, path: str, short: bool
 ) -> None:
-    """The generation doors skip FastAPI's and Starlette's own ``__call__`` (a telemetry
-    question and a stack lookup per request) and reach the very stack those would call,
-    with the scope they would have set; every other request takes FastAPI's path."""
+    """HTTP requests skip FastAPI's and Starlette's own ``__call__`` (a telemetry question
+    and a stack lookup per request) and reach the very stack those would call, with the scope
+    they would have set; anything else takes FastAPI's path."""
     from app.main import Gateway
 
     app = Gateway()
     app.root_path = "/gw"
     app.middleware_stack = stack = _Recorder()
-    scope = {"type": "http", "method": method, "path": path, "headers": []}
+    scope = {"type": kind, "method": method, "path": path, "headers": []}
     assert app.takes_short_path(scope) is short
     if short:
         await app(scope, _noop_receive, _noop_send)

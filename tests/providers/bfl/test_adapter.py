@@ -18,6 +18,7 @@ import pytest
 from app.generation.normalize import Normalized, normalize
 from app.generation.request import ImageGenerationRequest
 from providers.bfl.adapter import BflAdapter
+from providers.bfl.errors import DEFAULT_RETRY_AFTER_S
 from providers.errors import (
     AuthError,
     ContentModerated,
@@ -214,7 +215,22 @@ async def test_a_poll_429_waits_its_retry_after(adapter: BflAdapter, sim: BflSim
     assert time.monotonic() - started >= 1.0  # the simulator says retry-after: 1
 
 
-async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimState) -> None:
+class RecordedSleep:
+    """The adapter's sleep, recorded and not waited out: what it asked for is asserted."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+async def test_repeated_poll_failures_give_up(
+    client: httpx.AsyncClient, simulator: tuple[str, BflSimState], sim: BflSimState
+) -> None:
+    sleep = RecordedSleep()
+    adapter = make(client, simulator[0], sleep=sleep)
     events: list[GenerationEvent] = []
     with pytest.raises(Unavailable) as info:
         async for event in adapter.run(call("a fox [sim:pollfail=503*19]")):
@@ -228,14 +244,20 @@ async def test_repeated_poll_failures_give_up(adapter: BflAdapter, sim: BflSimSt
     assert info.value.charge == accepted.charge  # the task was taken, and billed, at submit
     polls = [e for e in sim.log.entries if e["method"] == "GET"]
     assert len(polls) == 11  # the first try and 10 retries
+    # a failed poll waits at least the default retry-after (1 s) before the next
+    failed_waits = [w for w in sleep.waits if w >= DEFAULT_RETRY_AFTER_S]
+    assert len(failed_waits) == 10
 
 
 async def test_a_run_of_poll_failures_short_of_the_limit_still_delivers(
-    adapter: BflAdapter, sim: BflSimState
+    client: httpx.AsyncClient, simulator: tuple[str, BflSimState], sim: BflSimState
 ) -> None:
     """§4: "Retry transient 5xx and 429 responses on the poll with backoff; a poll is not a
     new generation": six failing polls in a row cost the caller nothing but time."""
+    sleep = RecordedSleep()
+    adapter = make(client, simulator[0], sleep=sleep)
     assert done(await collect(adapter, call("a fox [sim:pollfail=503*6]"))).images
+    assert len([w for w in sleep.waits if w >= DEFAULT_RETRY_AFTER_S]) == 6
     polls = [e for e in sim.log.entries if e["method"] == "GET" and "get_result" in e["path"]]
     assert len(polls) >= 7
 

@@ -276,7 +276,7 @@ async def test_nobody_listening_is_unavailable(client: httpx.AsyncClient) -> Non
 
 
 async def test_cancelling_stops_the_call(adapter: RecraftAdapter, sim: SimState) -> None:
-    task = asyncio.ensure_future(_events(adapter, call(prompt="x [sim:sleep=5]")))
+    task = asyncio.ensure_future(_events(adapter, call(prompt="x [sim:sleep=1]")))
     await asyncio.sleep(0.2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

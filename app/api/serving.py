@@ -448,23 +448,14 @@ class PartsResponse(Response):
     def __init__(
         self, parts: list[bytes], headers: dict[str, str], then: Callable[[], None] | None = None
     ) -> None:
-        # the headers Starlette's Response(b"", media_type=JSON, headers=headers) builds, with
-        # the parts' length: built here in one pass (this is every buffered answer's response)
+        # Starlette's own header building, given the parts' length: one pass, where building
+        # the headers and then replacing the length took two (every buffered answer's response)
         self.status_code = 200
         self.media_type = "application/json"
         self.background = None
         self.body = b""
         self.parts = [p for p in parts if p]
-        length = b"%d" % sum(len(p) for p in self.parts)
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        named = {name for name, _ in raw}
-        if b"content-length" in named:
-            raw = [(n, length if n == b"content-length" else v) for n, v in raw]
-        else:
-            raw.append((b"content-length", length))
-        if b"content-type" not in named:
-            raw.append((b"content-type", b"application/json"))
-        self.raw_headers = raw
+        self.init_headers({**headers, "content-length": str(sum(len(p) for p in self.parts))})
         self.then = then
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

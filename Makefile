@@ -50,11 +50,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy app providers simulator
 
+# Test processes (pytest-xdist): one per core of the 2-core machines the suite is made for.
+TEST_JOBS ?= 2
+
 # Install everything and run the whole suite: lint, types, tests (real Postgres and Redis).
 test: install install-js browser services
 	$(BIN)/ruff check .
 	$(BIN)/mypy app providers simulator
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

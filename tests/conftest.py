@@ -24,7 +24,10 @@ from tests.servers import ServerThread
 PG_ADMIN_DSN = os.environ.get("IMAGEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One database per test session, so concurrent runs on one machine never share one.
 TEST_DB = os.environ.get("IMAGEGATE_TEST_DB", f"imagegate_test_{os.getpid()}")
-REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# One Redis database per test process too (pytest-xdist runs "gw0", "gw1", ...: 15, 14, ...),
+# because each process's Postgres database numbers its keys from 1.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS", f"redis://127.0.0.1:6379/{15 - _WORKER}")
 MASTER_KEY = "test-master-key-0123456789"
 
 

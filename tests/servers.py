@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
 import socket
 import threading
 import time
@@ -19,11 +22,29 @@ class _Resettable(Protocol):
 StateT = TypeVar("StateT", bound=_Resettable)
 
 
+# Ports are handed out below the kernel's ephemeral range (32768+), which it never picks for a
+# connection or a bind to port 0: each test process ("gw0", "gw1", ... under pytest-xdist) takes
+# its own share of 20000..31999, in turn, so two processes never get one port, and a port handed
+# out for "nobody listens here" stays so.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_BLOCK = 12000 // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+_FIRST = 20000 + _WORKER * _BLOCK
+_ports = itertools.cycle(range(_FIRST, _FIRST + _BLOCK))
+for _ in range(random.randrange(_BLOCK)):  # a fresh start per run
+    next(_ports)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback port no one listens on, not handed out before by this process recently."""
+    for port in itertools.islice(_ports, _BLOCK):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_FIRST}..{_FIRST + _BLOCK - 1}")
 
 
 class ServerThread:

@@ -27,7 +27,8 @@ LITELLM_KEY = "sk-bench-litellm"
 RUNTIME_VENV = BENCH / ".venv-runtime"
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 PG_DB = "imagegate_bench"
-REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+# (the test suite takes databases 15, 14, ... one per test process)
+REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/1")
 
 PROMPT = {"prompt": "bench __ID__", "size": "1024x1024", "quality": "low"}
 

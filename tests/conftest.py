@@ -19,15 +19,14 @@ import redis
 from app.config import ADAPTER_FIELDS, ProviderSettings, Settings
 from app.db.migrate import upgrade
 from app.main import create_app
-from tests.servers import ServerThread
+from tests.servers import WORKER, ServerThread
 
 PG_ADMIN_DSN = os.environ.get("IMAGEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One database per test session, so concurrent runs on one machine never share one.
 TEST_DB = os.environ.get("IMAGEGATE_TEST_DB", f"imagegate_test_{os.getpid()}")
-# One Redis database per test process too (pytest-xdist runs "gw0", "gw1", ...: 15, 14, ...),
-# because each process's Postgres database numbers its keys from 1.
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS", f"redis://127.0.0.1:6379/{15 - _WORKER}")
+# One Redis database per test process too (15, 14, ... for pytest-xdist's gw0, gw1, ...): each
+# flushes its own at the start, and tests use fixed key and slot names.
+REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS", f"redis://127.0.0.1:6379/{15 - WORKER}")
 MASTER_KEY = "test-master-key-0123456789"
 
 

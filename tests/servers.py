@@ -22,16 +22,18 @@ class _Resettable(Protocol):
 StateT = TypeVar("StateT", bound=_Resettable)
 
 
+# This test process's index: 0, or N for pytest-xdist's worker "gwN".
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
 # Ports are handed out below the kernel's ephemeral range (32768+), which it never picks for a
-# connection or a bind to port 0: each test process ("gw0", "gw1", ... under pytest-xdist) takes
-# its own share of 20000..31999, in turn, so two processes never get one port, and a port handed
-# out for "nobody listens here" stays so.
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+# connection or a bind to port 0: each test process takes its own share of 20000..31999, in
+# turn from a random start, so two processes never get one port, and a port handed out for
+# "nobody listens here" stays so.
 _BLOCK = 12000 // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-_FIRST = 20000 + _WORKER * _BLOCK
-_ports = itertools.cycle(range(_FIRST, _FIRST + _BLOCK))
-for _ in range(random.randrange(_BLOCK)):  # a fresh start per run
-    next(_ports)
+_FIRST = 20000 + WORKER * _BLOCK
+_ports = itertools.islice(
+    itertools.cycle(range(_FIRST, _FIRST + _BLOCK)), random.randrange(_BLOCK), None
+)
 
 
 def free_port() -> int:
